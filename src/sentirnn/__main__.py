@@ -1,0 +1,3 @@
+from sentirnn.cli import main
+
+main()

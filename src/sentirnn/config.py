@@ -1,0 +1,109 @@
+"""One config object per concern, stored in ``config.json`` next to the weights.
+
+Each dataclass round-trips through ``to_dict``/``from_dict``; ``from_dict`` refuses
+unknown keys and names the nearest valid one, so a typo in a ``--config`` file or a
+tampered ``config.json`` is an error, never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
+
+from sentirnn.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def check_choice(owner: str, name: str, value: Any, choices: tuple) -> None:
+    """Raise ConfigError in scikit-learn's parameter template when value is not a choice."""
+    if value not in choices:
+        shown = "{" + ", ".join(repr(c) for c in choices) + "}"
+        raise ConfigError(
+            f"The {name!r} parameter of {owner} must be one of {shown}. Got {value!r} instead."
+        )
+
+
+def _from_dict(cls: type[T], data: dict[str, Any], where: str) -> T:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    names = [f.name for f in fields(cls)]
+    for key in data:
+        if key not in names:
+            near = difflib.get_close_matches(key, names, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; valid keys: {', '.join(names)}"
+            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+    return cls(**data)
+
+
+class _Dict:
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str | None = None):
+        return _from_dict(cls, data, where or cls.__name__)
+
+
+@dataclass
+class TextConfig(_Dict):
+    """raw text → cleaned text: which cleaning steps run (see text.clean)."""
+
+    normalize: str = "NFKC"  # also folds full-width Latin/digits to half-width
+    strip_html: bool = True
+    strip_urls: bool = True
+    strip_emails: bool = True
+    traditional_to_simplified: bool = False
+    lowercase: bool = True
+    remove_stopwords: bool = False  # negations carry sentiment: off by default
+
+
+@dataclass
+class TokenizerConfig(_Dict):
+    """cleaned text → tokens → ids: tokenizer kind and vocabulary limits."""
+
+    kind: str = "auto"  # auto | jieba-word | char | en-word
+    language: str = "auto"  # auto | zh | en
+    min_freq: int = 2
+    max_size: int = 50000
+    file: str = "tokenizer.json"
+
+
+@dataclass
+class ModelConfig(_Dict):
+    """The network: embedding → recurrent encoder → pooling → linear."""
+
+    cell: str = "lstm"  # rnn | lstm | gru
+    bidirectional: bool = True
+    layers: int = 1
+    embedding_dim: int = 200
+    hidden_size: int = 128
+    pooling: str = "maxmean"  # last | mean | max | maxmean | attention
+    embedding_dropout: float = 0.3
+    dropout: float = 0.5  # between layers and before the classifier
+    vocab_size: int = 0
+    num_classes: int = 2
+
+
+@dataclass
+class TrainConfig(_Dict):
+    """How fit runs: optimiser, schedule, batching, stopping."""
+
+    max_epochs: int = 8
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adam"  # adam | adamw | rmsprop | sgd
+    scheduler: str = "plateau"  # none | plateau | cosine | linear
+    grad_clip: float = 5.0
+    patience: int = 2
+    class_weights: str = "none"  # none | balanced
+    max_len: int = 400
+    truncation: str = "head+tail"  # head | tail | head+tail
+    valid_fraction: float = 0.1
+    seed: int = 0
+    num_threads: int | None = None
+    device: str = "auto"  # auto | cpu | cuda
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,389 @@
+"""The facade: strings in, labels out. ``SentimentClassifier`` composes every stage.
+
+raw text ─text.clean→ cleaned ─tokenize→ tokens ─vocab→ ids ─batching→ (B, T) batches
+─models→ logits ─predict→ labels and probabilities. This is the only module that
+knows all of them; it follows scikit-learn's conventions (constructor arguments are
+hyper-parameters, ``fit`` does the work and returns self, learned state ends in ``_``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sentirnn import artifacts
+from sentirnn.batching import TRUNCATIONS, bucket_batches, collate, prepare
+from sentirnn.config import ModelConfig, TextConfig, TrainConfig, check_choice
+from sentirnn.errors import ArtifactError, DataError, NotFittedError
+from sentirnn.metrics import EvaluationReport, evaluate_labels, plot_curves
+from sentirnn.models import build_net
+from sentirnn.predict import decode_labels, restore_order, softmax, top_k_records
+from sentirnn.text import clean_many
+from sentirnn.tokenize import Tokenizer, detect_language, resolve_kind
+from sentirnn.vocab import Vocab
+
+log = logging.getLogger("sentirnn")
+ARCHS = {"rnn": ("rnn", False), "birnn": ("rnn", True), "lstm": ("lstm", False),
+         "bilstm": ("lstm", True), "gru": ("gru", False), "bigru": ("gru", True)}
+FORMAT = "sentirnn.classifier"
+
+
+def check_texts(texts, where: str = "predict") -> list[str]:
+    """Refuse a bare string (a classic silent bug: it iterates as characters)."""
+    if isinstance(texts, str):
+        raise DataError(f"expected a list of texts, got one str; wrap it: {where}([{texts!r}])"
+                        if len(texts) < 40 else
+                        f"expected a list of texts, got one str; wrap it: {where}([text])")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise DataError(f"text {i} is {type(t).__name__}, not str; "
+                            "convert missing values to '' or drop them first")
+    return texts
+
+
+class SentimentClassifier:
+    """A recurrent sentiment classifier for Chinese and English text.
+
+    Parameters
+    ----------
+    arch : {"rnn", "birnn", "lstm", "bilstm", "gru", "bigru"}
+        Recurrent cell and direction; "bi*" read the text both ways.
+    language : {"auto", "zh", "en"}
+        "auto" decides from the share of CJK characters in the training texts.
+    tokenizer : {"auto", "jieba-word", "char", "en-word"}
+        "auto" is characters for Chinese and words for English.
+    pooling : {"last", "mean", "max", "maxmean", "attention", "concat"}
+    embedding_dim, hidden_size, layers : network sizes.
+    dropout, embedding_dropout : dropout between layers / before the head, and on embeddings.
+    max_epochs, batch_size, lr, weight_decay, optimizer, scheduler, grad_clip, patience :
+        training; early stopping watches validation macro-F1 and restores the best weights.
+    class_weights : {"none", "balanced"}
+        "balanced" weighs the loss by inverse class frequency (imbalanced data).
+    max_len, truncation : longest text in tokens, and which part of a longer one to keep
+        ("head", "tail", "head+tail").
+    min_freq, max_vocab : vocabulary limits.
+    valid_fraction : share of the training data held out for early stopping when ``fit``
+        gets no ``valid``; 0 trains on everything for ``max_epochs``.
+    lowercase, strip_html, traditional_to_simplified, remove_stopwords : text cleaning.
+    seed : makes a run repeatable. device : "auto" | "cpu" | "cuda". num_threads : None = all.
+    progress : show a progress bar.
+
+    Examples
+    --------
+    >>> clf = SentimentClassifier(max_epochs=2).fit(["好吃", "难吃"] * 20, ["pos", "neg"] * 20)
+    >>> clf.predict(["好吃"])
+    ['pos']
+    """
+
+    def __init__(self, arch: str = "bilstm", language: str = "auto", tokenizer: str = "auto",
+                 pooling: str = "maxmean", embedding_dim: int = 200, hidden_size: int = 128,
+                 layers: int = 1, dropout: float = 0.5, embedding_dropout: float = 0.3,
+                 max_epochs: int = 8, batch_size: int = 64, lr: float = 2e-3,
+                 weight_decay: float = 0.0, optimizer: str = "adam", scheduler: str = "plateau",
+                 grad_clip: float = 5.0, patience: int = 2, class_weights: str = "none",
+                 max_len: int = 400, truncation: str = "head+tail", min_freq: int = 2,
+                 max_vocab: int = 50000, valid_fraction: float = 0.1, lowercase: bool = True,
+                 strip_html: bool = True, traditional_to_simplified: bool = False,
+                 remove_stopwords: bool = False, seed: int = 0, device: str = "auto",
+                 num_threads: int | None = None, progress: bool = True):
+        self.arch = arch
+        self.language = language
+        self.tokenizer = tokenizer
+        self.pooling = pooling
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.layers = layers
+        self.dropout = dropout
+        self.embedding_dropout = embedding_dropout
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.grad_clip = grad_clip
+        self.patience = patience
+        self.class_weights = class_weights
+        self.max_len = max_len
+        self.truncation = truncation
+        self.min_freq = min_freq
+        self.max_vocab = max_vocab
+        self.valid_fraction = valid_fraction
+        self.lowercase = lowercase
+        self.strip_html = strip_html
+        self.traditional_to_simplified = traditional_to_simplified
+        self.remove_stopwords = remove_stopwords
+        self.seed = seed
+        self.device = device
+        self.num_threads = num_threads
+        self.progress = progress
+
+    # ---- scikit-learn protocol -------------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params) -> SentimentClassifier:
+        for name, value in params.items():
+            if name not in self._param_names():
+                raise ValueError(f"Invalid parameter {name!r} for SentimentClassifier; "
+                                 f"valid: {', '.join(self._param_names())}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = SentimentClassifier().get_params()
+        changed = {k: v for k, v in self.get_params().items() if defaults[k] != v}
+        return "SentimentClassifier(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
+
+    # ---- configuration ---------------------------------------------------------------------
+    def _check_params(self) -> None:
+        name = "SentimentClassifier"
+        check_choice(name, "arch", self.arch, tuple(ARCHS))
+        check_choice(name, "language", self.language, ("auto", "zh", "en"))
+        check_choice(name, "tokenizer", self.tokenizer, ("auto", "jieba-word", "char", "en-word"))
+        check_choice(name, "truncation", self.truncation, TRUNCATIONS)
+        check_choice(name, "class_weights", self.class_weights, ("none", "balanced"))
+        for key in ("embedding_dim", "hidden_size", "layers", "max_epochs", "batch_size",
+                    "min_freq", "max_vocab"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or value < 1:
+                check_choice(name, key, value, ("an integer ≥ 1",))
+        if not 0.0 <= self.valid_fraction < 1.0:
+            check_choice(name, "valid_fraction", self.valid_fraction, ("a number in [0, 1)",))
+
+    def _text_config(self) -> TextConfig:
+        return TextConfig(lowercase=self.lowercase, strip_html=self.strip_html,
+                          traditional_to_simplified=self.traditional_to_simplified,
+                          remove_stopwords=self.remove_stopwords)
+
+    def _train_config(self) -> TrainConfig:
+        return TrainConfig(
+            max_epochs=self.max_epochs, batch_size=self.batch_size, lr=self.lr,
+            weight_decay=self.weight_decay, optimizer=self.optimizer, scheduler=self.scheduler,
+            grad_clip=self.grad_clip, patience=self.patience, class_weights=self.class_weights,
+            max_len=self.max_len, truncation=self.truncation,
+            valid_fraction=self.valid_fraction, seed=self.seed,
+            num_threads=self.num_threads, device=self.device, progress=self.progress)
+
+    def _model_config(self, vocab_size: int, num_classes: int) -> ModelConfig:
+        cell, bidirectional = ARCHS[self.arch]
+        return ModelConfig(cell=cell, bidirectional=bidirectional, layers=self.layers,
+                           embedding_dim=self.embedding_dim, hidden_size=self.hidden_size,
+                           pooling=self.pooling, embedding_dropout=self.embedding_dropout,
+                           dropout=self.dropout, vocab_size=vocab_size,
+                           num_classes=num_classes)
+
+    # ---- stages ----------------------------------------------------------------------------
+    def _tokens(self, texts: list[str]) -> list[list[str]]:
+        return self.tokenizer_.tokenize_many(clean_many(texts, self.text_config_))
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        """raw texts → truncated id sequences, each of length ≥ 1."""
+        ids = self.vocab_.encode_many(self._tokens(texts))
+        return prepare(ids, self.max_len, self.truncation)
+
+    def _logits(self, seqs: list[list[int]], batch_size: int = 256) -> np.ndarray:
+        """(n,) id sequences → (n, C) logits, batched in length order, returned in input order."""
+        self._check_fitted("predict")
+        if not seqs:
+            return np.zeros((0, len(self.classes_)), dtype=np.float32)
+        batches = bucket_batches([len(s) for s in seqs], batch_size, None)
+        net = self.net_.eval()
+        chunks = []
+        with torch.inference_mode():
+            for idx in batches:
+                ids, lengths = collate([seqs[i] for i in idx])
+                chunks.append(net(ids, lengths).float().numpy())
+        return restore_order(chunks, batches, len(seqs))
+
+    def _check_fitted(self, method: str) -> None:
+        if not hasattr(self, "net_"):
+            raise NotFittedError(f"This SentimentClassifier instance is not fitted yet. Call "
+                                 f"'fit' (or sentirnn.load) before {method!r}.")
+
+    # ---- fit ---------------------------------------------------------------------------------
+    def fit(self, texts: Sequence[str], labels: Sequence[str],
+            valid: tuple[Sequence[str], Sequence[str]] | None = None) -> SentimentClassifier:
+        """Train from scratch on labelled texts; returns self.
+
+        Parameters
+        ----------
+        texts, labels : sequences of str of the same length.
+        valid : optional (texts, labels) for early stopping and the final report; without it,
+            a seeded stratified ``valid_fraction`` of the training data is held out.
+        """
+        self._check_params()
+        texts, labels = check_texts(texts, "fit"), [str(y) for y in labels]
+        if len(texts) != len(labels):
+            raise DataError(f"fit got {len(texts)} texts but {len(labels)} labels")
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            what = f"a single class ({classes[0]!r} only)" if classes else "no labels"
+            raise DataError(f"the training data has {what}; a classifier needs at least two "
+                            "labels")
+        texts, labels, valid = self._split(texts, labels, valid)
+        self.text_config_ = self._text_config()
+        self.language_ = self.language if self.language != "auto" else detect_language(texts)
+        self.tokenizer_ = Tokenizer(resolve_kind(self._tokenizer_kind(), self.language_),
+                                    self.language_, remove_stopwords=self.remove_stopwords)
+        tokens = self._tokens(texts)
+        self.vocab_ = Vocab.build(tokens, min_freq=self.min_freq, max_size=self.max_vocab)
+        self.classes_ = classes
+        index = {c: i for i, c in enumerate(classes)}
+        train_ids = prepare(self.vocab_.encode_many(tokens), self.max_len, self.truncation)
+        valid_ids, valid_y = None, None
+        if valid is not None:
+            unknown = sorted(set(valid[1]) - set(classes))
+            if unknown:
+                raise DataError(f"validation labels {unknown[:5]} do not occur in the training "
+                                f"data (training labels: {classes})")
+            valid_ids, valid_y = self._encode(valid[0]), [index[y] for y in valid[1]]
+        self.model_config_ = self._model_config(len(self.vocab_), len(classes))
+        torch.manual_seed(self.seed)
+        self.net_ = build_net(self.model_config_)
+        self._train(train_ids, [index[y] for y in labels], valid_ids, valid_y)
+        self.report_ = self.evaluate(*valid) if valid is not None else None
+        return self
+
+    def _tokenizer_kind(self) -> str:
+        # Characters beat jieba words on Chinese reviews here (waimai_10k, see README);
+        # "auto" therefore means characters for zh and words for en.
+        if self.tokenizer == "auto" and self.language_ == "zh":
+            return "char"
+        return self.tokenizer
+
+    def _split(self, texts, labels, valid):
+        if valid is not None:
+            vt, vl = check_texts(valid[0], "fit"), [str(y) for y in valid[1]]
+            return texts, labels, (vt, vl)
+        if self.valid_fraction <= 0:
+            return texts, labels, None
+        from sentirnn.data import stratified_split
+
+        keep, held = stratified_split(labels, (1 - self.valid_fraction, self.valid_fraction),
+                                      self.seed)
+        log.info("holding out %d of %d training texts for validation", len(held), len(texts))
+        return ([texts[i] for i in keep], [labels[i] for i in keep],
+                ([texts[i] for i in held], [labels[i] for i in held]))
+
+    def _train(self, train_ids, train_y, valid_ids, valid_y, **kwargs) -> None:
+        from sentirnn.training import train_net
+
+        weights = None
+        if self.class_weights == "balanced":
+            counts = Counter(train_y)
+            weights = torch.tensor([len(train_y) / (len(self.classes_) * counts.get(i, 1))
+                                    for i in range(len(self.classes_))], dtype=torch.float32)
+        self.history_, self.train_summary_ = train_net(
+            self.net_, train_ids, train_y, valid_ids, valid_y, self._train_config(),
+            class_weights=weights, **kwargs)
+        self.train_summary_["train_texts"] = len(train_ids)
+        self.train_summary_["train_tokens"] = int(sum(len(s) for s in train_ids))
+
+    # ---- predict -----------------------------------------------------------------------------
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities: array of shape (n_texts, n_classes), columns = ``classes_``."""
+        texts = check_texts(texts, "predict_proba")
+        self._check_fitted("predict_proba")
+        return softmax(self._logits(self._encode(texts)))
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """The most probable label of each text, as a list of str."""
+        return decode_labels(self.predict_proba(check_texts(texts, "predict")), self.classes_)
+
+    def classify(self, texts, top_k: int = 1):
+        """``{"label", "score"}`` records: one list per text; a single str gives a single list."""
+        single = isinstance(texts, str)
+        records = top_k_records(self.predict_proba([texts] if single else texts),
+                                self.classes_, top_k)
+        return records[0] if single else records
+
+    def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> EvaluationReport:
+        """Accuracy, per-class and macro/weighted P/R/F1 and the confusion matrix."""
+        texts, labels = check_texts(texts, "evaluate"), [str(y) for y in labels]
+        self._check_fitted("evaluate")
+        if len(texts) != len(labels):
+            raise DataError(f"evaluate got {len(texts)} texts but {len(labels)} labels")
+        unknown = sorted(set(labels) - set(self.classes_))
+        if unknown:
+            raise DataError(f"labels {unknown[:5]} are not known to this model "
+                            f"(it predicts {self.classes_}); map them with --label-map")
+        return evaluate_labels(labels, self.predict(texts), self.classes_)
+
+    # ---- persistence -------------------------------------------------------------------------
+    def save(self, path, report: EvaluationReport | None = None, data: dict | None = None) -> Path:
+        """Write the model directory (atomically); returns its path."""
+        self._check_fitted("save")
+        report = report or getattr(self, "report_", None)
+        config = {
+            "format": FORMAT, "format_version": 1, "labels": list(self.classes_),
+            "language": self.language_, "params": self.get_params(),
+            "text": self.text_config_.to_dict(), "tokenizer": self.tokenizer_.to_dict(),
+            "model": self.model_config_.to_dict(), "train": self._train_config().to_dict(),
+            "train_summary": getattr(self, "train_summary_", {}), "data": data or {},
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        tokenizer = {"tokenizer": self.tokenizer_.to_dict(), "vocab": self.vocab_.to_dict()}
+        files = {"tokenizer.json": json.dumps(tokenizer, ensure_ascii=False).encode("utf-8")}
+        return artifacts.write_dir(path, config, self.net_.state_dict(), files,
+                                   self._extras(report))
+
+    def _extras(self, report: EvaluationReport | None) -> dict:
+        extras = {}
+        history = getattr(self, "history_", None)
+        if history:
+            extras["curves.csv"] = lambda p: _write_csv(history, p)
+            extras["curves.png"] = lambda p: plot_curves(history, p)
+        if report is not None:
+            extras["metrics.json"] = lambda p: p.write_text(report.to_json(), encoding="utf-8")
+            extras["confusion.png"] = report.plot_confusion
+        return extras
+
+    @classmethod
+    def load(cls, path) -> SentimentClassifier:
+        """Rebuild a classifier from a model directory (JSON + safetensors; nothing unpickled)."""
+        config = artifacts.read_config(path, FORMAT)
+        artifacts.verify_files(path, config)
+        try:
+            params = config["params"]
+            clf = cls(**{k: v for k, v in params.items() if k in cls._param_names()})
+            clf.classes_ = list(config["labels"])
+            clf.language_ = config["language"]
+            clf.text_config_ = TextConfig.from_dict(config["text"], f"{path}/config.json text")
+            clf.model_config_ = ModelConfig.from_dict(config["model"],
+                                                      f"{path}/config.json model")
+            tok = artifacts.read_json_file(path, "tokenizer.json")
+            clf.tokenizer_ = Tokenizer.from_dict(tok["tokenizer"])
+            clf.vocab_ = Vocab.from_dict(tok["vocab"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ArtifactError(f"{path}/config.json is incomplete or invalid ({e!r}); "
+                                "the directory was not written by this sentirnn") from None
+        clf.net_ = build_net(clf.model_config_)
+        artifacts.load_state(clf.net_, artifacts.read_tensors(path), path)
+        clf.net_.eval()
+        clf.train_summary_ = config.get("train_summary", {})
+        return clf
+
+
+def _write_csv(history: list[dict], path: Path) -> None:
+    keys = sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k))
+    lines = [",".join(keys)] + [",".join(str(row.get(k, "")) for k in keys) for row in history]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def load(path) -> SentimentClassifier:
+    """Load a model directory written by ``SentimentClassifier.save`` or ``sentirnn train``."""
+    return SentimentClassifier.load(path)

@@ -1,0 +1,122 @@
+"""labels → numbers: accuracy, per-class and macro/weighted P/R/F1, confusion, plots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+
+@dataclass
+class EvaluationReport:
+    """What ``evaluate`` returns; ``to_dict`` is what ``metrics.json`` holds."""
+
+    n: int
+    accuracy: float
+    macro_precision: float
+    macro_recall: float
+    macro_f1: float
+    weighted_f1: float
+    labels: list[str]
+    per_class: dict[str, dict[str, float]]
+    confusion: list[list[int]]  # rows = true label, columns = predicted, in ``labels`` order
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+    def __str__(self) -> str:
+        width = max(12, *(len(label) for label in self.labels))
+        lines = [f"{'label':<{width}} precision    recall        f1   support"]
+        for label in self.labels:
+            c = self.per_class[label]
+            lines.append(f"{label:<{width}} {c['precision']:9.4f} {c['recall']:9.4f} "
+                         f"{c['f1']:9.4f} {c['support']:9d}")
+        lines.append(f"{'macro avg':<{width}} {self.macro_precision:9.4f} "
+                     f"{self.macro_recall:9.4f} {self.macro_f1:9.4f} {self.n:9d}")
+        lines.append(f"{'weighted F1':<{width}} {'':9} {'':9} {self.weighted_f1:9.4f}")
+        lines.append(f"accuracy {self.accuracy:.4f} on {self.n} texts")
+        lines.append("confusion (rows = true, columns = predicted): " + " ".join(self.labels))
+        lines += ["  " + " ".join(f"{v:6d}" for v in row) for row in self.confusion]
+        return "\n".join(lines)
+
+    def plot_confusion(self, path) -> None:
+        """Write the confusion matrix as a PNG."""
+        plt = _pyplot()
+        size = 2.5 + 0.6 * len(self.labels)
+        fig, ax = plt.subplots(figsize=(size, size))
+        matrix = np.array(self.confusion)
+        ax.imshow(matrix, cmap="Blues")
+        ax.set_xticks(range(len(self.labels)), self.labels, rotation=45, ha="right")
+        ax.set_yticks(range(len(self.labels)), self.labels)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        threshold = matrix.max() / 2 if matrix.size else 0
+        for (i, j), v in np.ndenumerate(matrix):
+            ax.text(j, i, str(v), ha="center", va="center",
+                    color="white" if v > threshold else "black")
+        ax.set_title(f"accuracy {self.accuracy:.3f}, macro-F1 {self.macro_f1:.3f}")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+
+
+def evaluate_labels(true: Sequence[str], predicted: Sequence[str],
+                    labels: Sequence[str]) -> EvaluationReport:
+    """Compare label lists; ``labels`` fixes the class order of the report."""
+    labels = list(labels)
+    true, predicted = list(true), list(predicted)
+    p, r, f, s = precision_recall_fscore_support(true, predicted, labels=labels,
+                                                 zero_division=0)
+    macro = precision_recall_fscore_support(true, predicted, labels=labels, average="macro",
+                                            zero_division=0)
+    weighted = precision_recall_fscore_support(true, predicted, labels=labels,
+                                               average="weighted", zero_division=0)
+    per_class = {label: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                         "support": int(s[i])} for i, label in enumerate(labels)}
+    n = len(true)
+    accuracy = float(np.mean([a == b for a, b in zip(true, predicted)])) if n else 0.0
+    return EvaluationReport(
+        n=n, accuracy=accuracy, macro_precision=float(macro[0]), macro_recall=float(macro[1]),
+        macro_f1=float(macro[2]), weighted_f1=float(weighted[2]), labels=labels,
+        per_class=per_class,
+        confusion=confusion_matrix(true, predicted, labels=labels).tolist(),
+    )
+
+
+def plot_curves(history: list[dict], path) -> None:
+    """Training loss and validation loss / macro-F1 per epoch, as a PNG."""
+    plt = _pyplot()
+    epochs = [h["epoch"] for h in history]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
+        values = [h.get(key) for h in history]
+        if any(v is not None for v in values):
+            left.plot(epochs, values, marker="o", label=label)
+    left.set_xlabel("epoch")
+    left.set_ylabel("loss")
+    left.legend()
+    for key, label in (("val_macro_f1", "macro-F1"), ("val_accuracy", "accuracy")):
+        values = [h.get(key) for h in history]
+        if any(v is not None for v in values):
+            right.plot(epochs, values, marker="o", label=label)
+    right.set_xlabel("epoch")
+    right.set_ylabel("validation")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless servers and CI have no display
+    import matplotlib.pyplot as plt
+
+    return plt

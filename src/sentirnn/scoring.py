@@ -1,0 +1,70 @@
+"""labels for files: stream any input file through a classifier into CSV/JSONL/Parquet.
+
+Memory stays bounded: the input is read in chunks, each chunk scored (in length
+order inside the classifier, restored to input order) and written before the next
+is read. Rows that cannot be scored (empty text) are written with an empty label
+and a reason — never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sentirnn.data import iter_frames
+
+
+@dataclass
+class ScoringStats:
+    rows: int = 0
+    scored: int = 0
+    unscored: int = 0
+
+
+def score_frame(clf, frame: pd.DataFrame, text_col: str) -> pd.DataFrame:
+    """Add ``label``, ``reason`` and one ``prob_<class>`` column per class to a frame."""
+    raw = frame[text_col]
+    texts = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in raw]
+    ok = [bool(t.strip()) for t in texts]
+    idx = [i for i, good in enumerate(ok) if good]
+    probs = np.full((len(texts), len(clf.classes_)), np.nan)
+    if idx:
+        probs[idx] = clf.predict_proba([texts[i] for i in idx])
+    out = frame.copy()
+    labels = np.array(clf.classes_, dtype=object)[np.nan_to_num(probs).argmax(1)]
+    out["label"] = [label if good else "" for label, good in zip(labels, ok)]
+    out["reason"] = ["" if good else "empty text" for good in ok]
+    for j, name in enumerate(clf.classes_):
+        out[f"prob_{name}"] = probs[:, j]
+    return out
+
+
+def score_file(clf, source, write, *, text_col: str | None = None, chunksize: int = 10000,
+               encoding: str | None = None, progress=None) -> ScoringStats:
+    """Score every row of ``source``, passing each scored chunk to ``write`` in input order."""
+    column, frames = iter_frames(source, text_col=text_col, chunksize=chunksize,
+                                 encoding=encoding)
+    stats = ScoringStats()
+    for frame in frames:
+        scored = score_frame(clf, frame, column)
+        write(scored)
+        stats.rows += len(scored)
+        stats.unscored += int((scored["reason"] != "").sum())
+        if progress is not None:
+            progress(stats.rows)
+    stats.scored = stats.rows - stats.unscored
+    return stats
+
+
+def print_frame(frame: pd.DataFrame, fmt: str, header: bool = True) -> None:
+    """Write a scored chunk to standard output as JSON lines or CSV."""
+    import sys
+
+    if fmt == "csv":
+        sys.stdout.write(frame.to_csv(index=False, header=header))
+    else:
+        text = frame.to_json(orient="records", lines=True, force_ascii=False)
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,201 @@
+"""The fit loop: a Lightning module around a ClassifierNet, and the Trainer set-up.
+
+Lightning owns the loop (devices, DDP under torchrun, gradient clipping, progress
+bar, early stopping); this file owns what is specific to us: bucketed batches, the
+loss with class weights, macro-F1 on validation, restoring the best weights and a
+per-epoch history (the CSV log and ``curves.png``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import time
+import warnings
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import f1_score
+
+from sentirnn.batching import BucketSampler, EncodedDataset, bucket_batches, collate_labelled
+from sentirnn.config import TrainConfig, check_choice
+
+log = logging.getLogger("sentirnn")
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+SCHEDULERS = ("none", "plateau", "cosine", "linear")
+
+
+class ClassifierModule(L.LightningModule):
+    """Loss, metrics and optimiser for one ClassifierNet."""
+
+    def __init__(self, net: torch.nn.Module, config: TrainConfig,
+                 class_weights: torch.Tensor | None = None, param_groups=None):
+        super().__init__()
+        self.net = net
+        self.config = config
+        self.param_groups = param_groups
+        self.register_buffer("class_weights", class_weights, persistent=False)
+        self.history: list[dict] = []
+        self._reset_epoch()
+
+    def _reset_epoch(self):
+        self._loss_sum, self._batches, self._tokens = 0.0, 0, 0
+        self._val_pred, self._val_true, self._val_loss = [], [], []
+        self._epoch_start = time.perf_counter()
+
+    def training_step(self, batch, batch_idx):
+        ids, lengths, labels = batch
+        loss = F.cross_entropy(self.net(ids, lengths), labels, weight=self.class_weights)
+        self._loss_sum += float(loss.detach())
+        self._batches += 1
+        self._tokens += int(lengths.sum())
+        self.log("loss", loss.detach(), prog_bar=True, on_step=True, on_epoch=False,
+                 batch_size=len(labels))
+        return loss
+
+    def on_train_epoch_start(self):
+        self._reset_epoch()
+
+    def validation_step(self, batch, batch_idx):
+        ids, lengths, labels = batch
+        logits = self.net(ids, lengths)
+        self._val_loss.append(float(F.cross_entropy(logits, labels, reduction="sum")))
+        self._val_pred.append(logits.argmax(1).cpu().numpy())
+        self._val_true.append(labels.cpu().numpy())
+
+    def on_validation_epoch_end(self):
+        pred, true = np.concatenate(self._val_pred), np.concatenate(self._val_true)
+        self.log("val_macro_f1", float(f1_score(true, pred, average="macro")), prog_bar=True)
+        self.log("val_accuracy", float((pred == true).mean()))
+        self.log("val_loss", sum(self._val_loss) / len(true))
+        self._val_pred, self._val_true, self._val_loss = [], [], []
+
+    def on_train_epoch_end(self):
+        seconds = time.perf_counter() - self._epoch_start
+        metrics = self.trainer.callback_metrics
+        row = {"epoch": self.current_epoch + 1,
+               "train_loss": self._loss_sum / max(self._batches, 1),
+               "lr": self.trainer.optimizers[0].param_groups[-1]["lr"],
+               "seconds": seconds, "train_tokens_per_s": self._tokens / max(seconds, 1e-9)}
+        for key in ("val_loss", "val_macro_f1", "val_accuracy"):
+            if key in metrics:
+                row[key] = float(metrics[key])
+        self.history.append(row)
+
+    def configure_optimizers(self):
+        c = self.config
+        check_choice("SentimentClassifier", "optimizer", c.optimizer, OPTIMIZERS)
+        check_choice("SentimentClassifier", "scheduler", c.scheduler, SCHEDULERS)
+        params = self.param_groups or [p for p in self.net.parameters() if p.requires_grad]
+        kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+                 "rmsprop": torch.optim.RMSprop}
+        if c.optimizer == "sgd":
+            opt = torch.optim.SGD(params, lr=c.lr, momentum=0.9, weight_decay=c.weight_decay)
+        else:
+            opt = kinds[c.optimizer](params, lr=c.lr, weight_decay=c.weight_decay)
+        if c.scheduler == "none":
+            return opt
+        if c.scheduler == "plateau":
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5,
+                                                               patience=0)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched,
+                                                       "monitor": "val_macro_f1"}}
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = max(1, total // 20)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            rest = (step - warmup) / max(1, total - warmup)
+            return 0.5 * (1 + np.cos(np.pi * rest)) if c.scheduler == "cosine" else 1 - rest
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+class BestWeights(L.Callback):
+    """Keep the weights of the best validation macro-F1 in memory and restore them at the end."""
+
+    def __init__(self):
+        self.best_score = -1.0
+        self.best_epoch = 0
+        self.state = None
+
+    def on_validation_end(self, trainer, module):
+        score = trainer.callback_metrics.get("val_macro_f1")
+        if score is not None and float(score) > self.best_score:
+            self.best_score, self.best_epoch = float(score), trainer.current_epoch + 1
+            self.state = copy.deepcopy(module.net.state_dict())
+
+    def on_fit_end(self, trainer, module):
+        if self.state is not None:
+            module.net.load_state_dict(self.state)
+
+
+def set_threads(num_threads: int | None) -> None:
+    """Use every core unless told otherwise (torch's default can be lower in containers)."""
+    torch.set_num_threads(num_threads or os.cpu_count() or 1)
+
+
+def world() -> tuple[int, int]:
+    """(rank, world_size) from torchrun's environment; (0, 1) when run plainly."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def make_loaders(train_ids, train_labels, valid_ids, valid_labels, config: TrainConfig):
+    rank, size = world()
+    train = EncodedDataset(train_ids, train_labels)
+    sampler = BucketSampler([len(s) for s in train_ids], config.batch_size, config.seed,
+                            rank=rank, world_size=size)
+    train_loader = torch.utils.data.DataLoader(train, batch_sampler=sampler,
+                                               collate_fn=collate_labelled)
+    valid_loader = None
+    if valid_ids:
+        valid = EncodedDataset(valid_ids, valid_labels)
+        batches = bucket_batches([len(s) for s in valid_ids], config.batch_size * 2, None)
+        valid_loader = torch.utils.data.DataLoader(valid, batch_sampler=batches,
+                                                   collate_fn=collate_labelled)
+    return train_loader, valid_loader
+
+
+def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_labels,
+              config: TrainConfig, class_weights: torch.Tensor | None = None,
+              param_groups=None, callbacks=()) -> tuple[list[dict], dict]:
+    """Train ``net`` in place; returns (per-epoch history, summary)."""
+    set_threads(config.num_threads)
+    L.seed_everything(config.seed, verbose=False)
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    train_loader, valid_loader = make_loaders(train_ids, train_labels, valid_ids, valid_labels,
+                                              config)
+    module = ClassifierModule(net, config, class_weights, param_groups)
+    best = BestWeights()
+    cbs = [best, *callbacks]
+    if valid_loader is not None and config.patience > 0:
+        cbs.append(L.pytorch.callbacks.EarlyStopping("val_macro_f1", mode="max",
+                                                     patience=config.patience))
+    trainer = L.Trainer(
+        max_epochs=config.max_epochs, accelerator=_accelerator(config.device), devices="auto",
+        strategy="ddp" if world()[1] > 1 else "auto", logger=False,
+        enable_checkpointing=False, enable_model_summary=False,
+        enable_progress_bar=config.progress, gradient_clip_val=config.grad_clip or None,
+        num_sanity_val_steps=0, use_distributed_sampler=False, callbacks=cbs,
+        limit_val_batches=1.0 if valid_loader is not None else 0,
+    )
+    start = time.perf_counter()
+    trainer.fit(module, train_loader, valid_loader)
+    net.cpu().eval()
+    summary = {"train_seconds": time.perf_counter() - start, "best_epoch": best.best_epoch,
+               "best_val_macro_f1": best.best_score if best.state is not None else None,
+               "epochs_run": len(module.history)}
+    return module.history, summary
+
+
+def _accelerator(device: str) -> str:
+    check_choice("SentimentClassifier", "device", device, ("auto", "cpu", "cuda", "gpu"))
+    return {"cuda": "gpu"}.get(device, device)

@@ -1,0 +1,58 @@
+"""Shared fixtures: seeded tiny labelled corpora in Chinese and English.
+
+The tiny tasks are learnable by construction (the label is decided by which
+sentiment words a text holds), so quality floors on them can fail for real.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+ZH_POS = ["好吃", "很棒", "喜欢", "满意", "新鲜", "快"]
+ZH_NEG = ["难吃", "糟糕", "讨厌", "失望", "太慢", "冷了"]
+ZH_FILL = ["外卖", "这家", "味道", "送餐", "今天", "米饭", "老板", "包装", "我们", "的"]
+EN_POS = ["great", "good", "love", "excellent", "wonderful", "tasty"]
+EN_NEG = ["bad", "awful", "hate", "terrible", "boring", "cold"]
+EN_FILL = ["the", "movie", "food", "was", "really", "this", "plot", "and", "a", "service"]
+
+
+def make_corpus(language: str = "en", n: int = 200, seed: int = 0,
+                labels=("negative", "positive")) -> tuple[list[str], list[str]]:
+    """n texts whose label is given by the polarity words they contain."""
+    rng = random.Random(seed)
+    pos, neg, fill = (ZH_POS, ZH_NEG, ZH_FILL) if language == "zh" else (EN_POS, EN_NEG, EN_FILL)
+    sep = "" if language == "zh" else " "
+    texts, ys = [], []
+    for i in range(n):
+        label = labels[i % len(labels)]
+        words = [rng.choice(fill) for _ in range(rng.randint(2, 8))]
+        cue = pos if label == labels[-1] else neg
+        if len(labels) > 2 and label == labels[1]:
+            cue = fill
+        for _ in range(rng.randint(1, 2)):
+            words.insert(rng.randint(0, len(words)), rng.choice(cue))
+        texts.append(sep.join(words))
+        ys.append(label)
+    return texts, ys
+
+
+@pytest.fixture
+def en_corpus():
+    return make_corpus("en", 240, seed=1)
+
+
+@pytest.fixture
+def zh_corpus():
+    return make_corpus("zh", 240, seed=2)
+
+
+FAST = dict(embedding_dim=16, hidden_size=16, max_epochs=6, batch_size=16, lr=1e-2,
+            min_freq=1, progress=False, num_threads=1)
+
+
+@pytest.fixture
+def fast_params():
+    """Hyper-parameters that train a tiny model in about a second."""
+    return dict(FAST)
