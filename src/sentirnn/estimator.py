@@ -323,6 +323,17 @@ class SentimentClassifier:
                             f"(it predicts {self.classes_}); map them with --label-map")
         return evaluate_labels(labels, self.predict(texts), self.classes_)
 
+    def explain(self, text: str, steps: int = 32):
+        """Signed per-token scores for the predicted label (Integrated Gradients, captum).
+
+        Returns an ``Explanation`` (tokens, scores, label, probabilities, attention weights
+        where the model pools with attention); see ``sentirnn.explain``.
+        """
+        from sentirnn.explain import explain_text
+
+        self._check_fitted("explain")
+        return explain_text(self, text, steps=steps)
+
     # ---- persistence -------------------------------------------------------------------------
     def save(self, path, report: EvaluationReport | None = None, data: dict | None = None) -> Path:
         """Write the model directory (atomically); returns its path."""
