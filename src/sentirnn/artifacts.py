@@ -3,7 +3,9 @@
 Writes are atomic (a sibling temp folder renamed into place), so a crash never
 leaves half a model. ``config.json`` records the SHA-256 of every file needed to
 rebuild the model; loading checks format, version, presence, checksums and tensor
-names/shapes before anything is built, and says which check failed.
+names/shapes before anything is built, and says which check failed. torch is imported
+only by the functions that handle tensors: the ONNX predictor validates directories with
+``read_config`` and ``sha256`` and must not import it.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING
 
 from sentirnn import __version__
 from sentirnn.errors import ArtifactError
+
+if TYPE_CHECKING:
+    import torch
 
 FORMAT_VERSIONS = {"sentirnn.classifier": 1, "sentirnn.language_model": 1}
 WEIGHTS = "model.safetensors"
@@ -42,6 +44,9 @@ def write_dir(path, config: dict, tensors: dict[str, torch.Tensor], files: dict[
     ``files`` are checksummed parts of the model (e.g. tokenizer.json); ``extras`` are
     writers of informative files (metrics, plots) that loading does not need.
     """
+    import torch
+    from safetensors.torch import save_file
+
     path = Path(path)
     if path.exists() and not _replaceable(path):
         raise ArtifactError(f"{path} exists and is not a sentirnn model directory; "
@@ -123,6 +128,9 @@ def verify_files(path, config: dict) -> None:
 
 
 def read_tensors(path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     try:
         return load_file(Path(path) / WEIGHTS)
     except (SafetensorError, OSError, ValueError) as e:

@@ -277,6 +277,49 @@ def demo(
     typer.echo(f"model, metrics.json, confusion.png and curves.png written to {out}")
 
 
+@app.command(epilog="Example: sentirnn serve models/waimai --port 8000 --workers 2")
+def serve(
+    model: Path = typer.Argument(..., help="Model directory."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="TCP port."),
+    workers: int = typer.Option(1, help="Server processes, each with its own model copy."),
+    backend: str = typer.Option("torch", help="torch|onnx|onnx-int8 (onnx: export first)."),
+    max_texts: int = typer.Option(256, help="Most texts in one /v1/predict request."),
+    max_chars: int = typer.Option(5000, help="Most characters in one text."),
+    max_body_bytes: int = typer.Option(1_000_000, help="Largest request body, in bytes."),
+    num_threads: int | None = typer.Option(None, help="Threads per worker (default: cores / "
+                                           "workers)."),
+):
+    """Serve a model over HTTP: /v1/predict, /v1/explain, /v1/model, /docs and a web page."""
+    import os
+
+    try:
+        import uvicorn
+
+        from sentirnn.serve import ENV, create_app, serving_threads
+    except ImportError as e:
+        raise ConfigError(f"serving needs FastAPI and uvicorn ({e}); install them with "
+                          "pip install 'sentirnn[serve]'") from None
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, not {workers}")
+    threads = num_threads or serving_threads(workers)
+    options = {"backend": backend, "max_texts": max_texts, "max_chars": max_chars,
+               "max_body_bytes": max_body_bytes, "num_threads": threads}
+    # Loaded here even when workers load their own copy: a bad model directory then fails
+    # once, in one line, before any server process starts.
+    server_app = create_app(model, **options)
+    say(f"serving {model} on http://{host}:{port} with {workers} worker(s) × {threads} "
+        f"thread(s); API docs at http://{host}:{port}/docs")
+    if workers == 1:
+        uvicorn.run(server_app, host=host, port=port)
+        return
+    del server_app
+    os.environ[ENV["model_dir"]] = str(model)
+    os.environ.update({ENV[key]: str(value) for key, value in options.items()})
+    uvicorn.run("sentirnn.serve:app_from_env", factory=True, host=host, port=port,
+                workers=workers)
+
+
 def main() -> None:
     """Console entry point: run the app, turning errors into one line and an exit code."""
     try:

@@ -16,9 +16,9 @@ import json
 import logging
 import os
 import re
-import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,7 +42,7 @@ _ENCODINGS = ("utf-8-sig", "gb18030")  # GB18030 ⊃ GBK: Chinese Excel exports
 _SNIFF = 8192
 _FASTTEXT = r"^\s*__label__(\S*)((?:\s+__label__\S*)*)\s*(.*)$"
 _WHOLE_FLOAT = r"^([+-]?\d+)\.0*$"  # "1.0" → "1", so CSV "1" and JSON 1.0 agree
-_NO_STRICT = "pass strict=False (CLI: drop --strict) to skip and count such rows"
+_NO_STRICT = "drop --strict, or pass strict=False, to skip and count such rows"
 
 
 @dataclass
@@ -126,16 +126,27 @@ def _open_binary(p: Path):
     return gzip.open(p, "rb") if _split_suffix(p)[1] else open(p, "rb")
 
 
-def _read_guarded(p: Path, source: str, size: int = -1) -> bytes:
-    """Read (decompressed) bytes, turning gzip/IO failures into one-sentence DataErrors."""
+def _open_text(p: Path, enc: str):
+    # newline=None (the default): \r\n and \r arrive as \n
+    return gzip.open(p, "rt", encoding=enc) if _split_suffix(p)[1] else open(p, encoding=enc)
+
+
+@contextmanager
+def _io_errors(source: str):
+    """Turn gzip corruption and OS failures into one-sentence DataErrors."""
     try:
-        with _open_binary(p) as fh:
-            return fh.read(size)
+        yield
     except (gzip.BadGzipFile, EOFError, zlib.error) as err:
         raise DataError(f"{source} is not a valid gzip file ({err}); re-download it or "
                         "decompress it and read the plain file") from err
     except OSError as err:
         raise DataError(f"{source} could not be read ({err.strerror or err})") from err
+
+
+def _read_guarded(p: Path, source: str, size: int = -1) -> bytes:
+    """Read (decompressed) bytes, at most ``size`` of them."""
+    with _io_errors(source), _open_binary(p) as fh:
+        return fh.read(size)
 
 
 def detect_format(path) -> str:
@@ -193,53 +204,51 @@ def _decodes(p: Path, source: str, encoding: str) -> bool:
     """Whether the whole (decompressed) file decodes; streams 1 MiB at a time."""
     decoder = codecs.getincrementaldecoder(encoding)()
     try:
-        with _open_binary(p) as fh:
+        with _io_errors(source), _open_binary(p) as fh:
             while chunk := fh.read(1 << 20):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
+    except UnicodeError:  # UnicodeDecodeError, or e.g. UTF-16 without BOM
         return False
-    except (gzip.BadGzipFile, EOFError, zlib.error, OSError):
-        _read_guarded(p, source)  # re-read only to raise the one-sentence error
-        raise
     return True
 
 
+def _choose_encoding(decodes: Callable[[str], bool], head: bytes, source: str,
+                     encoding: str | None) -> str:
+    """The forced encoding if it decodes, else UTF-8 (BOM or not), else GB18030."""
+    if encoding:
+        _check_codec(encoding)
+        if not decodes(encoding):
+            raise DataError(f"{source} is not valid {encoding} text; pass the right --encoding "
+                            "(encoding=...) or leave it out to detect UTF-8/GB18030")
+        return encoding
+    if b"\0" in head[:_SNIFF]:
+        raise _not_text(source, head)
+    for enc in _ENCODINGS:
+        if decodes(enc):  # report "utf-8-sig" only when there really is a BOM
+            return "utf-8" if enc == "utf-8-sig" and not head.startswith(codecs.BOM_UTF8) else enc
+    raise _not_text(source, head)
+
+
 def _resolve_encoding(p: Path, source: str, encoding: str | None) -> str:
-    """Return the encoding a text file really uses (forced, UTF-8 with/without BOM, GB18030)."""
+    """Return the encoding a (possibly large, gzipped) text file really uses."""
     head = _read_guarded(p, source, _SNIFF)
     if not head:
         raise DataError(f"{source} has no usable rows (the file is empty)")
-    if encoding:
-        _check_codec(encoding)
-        return encoding
-    if b"\0" in head:
-        raise _not_text(source, head)
-    for enc in _ENCODINGS:
-        if _decodes(p, source, enc):
-            return "utf-8-sig" if enc == "utf-8-sig" and head.startswith(codecs.BOM_UTF8) \
-                else ("utf-8" if enc == "utf-8-sig" else enc)
-    raise _not_text(source, head)
+    return _choose_encoding(lambda enc: _decodes(p, source, enc), head, source, encoding)
 
 
 def _decode_bytes(data: bytes, source: str, encoding: str | None) -> tuple[str, str]:
     """Decode one small file held in memory; returns (text, encoding used)."""
-    if encoding:
+    def decodes(enc: str) -> bool:
         try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError as err:
-            raise DataError(f"{source} is not valid {encoding} text ({err.reason} at byte "
-                            f"{err.start}); pass the right --encoding") from err
-    if b"\0" in data[:_SNIFF]:
-        raise _not_text(source, data)
-    for enc in _ENCODINGS:
-        try:
-            text = data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        return text, ("utf-8-sig" if data.startswith(codecs.BOM_UTF8) else
-                      "utf-8" if enc == "utf-8-sig" else enc)
-    raise _not_text(source, data)
+            data.decode(enc)
+        except UnicodeError:
+            return False
+        return True
+
+    enc = _choose_encoding(decodes, data, source, encoding)
+    return data.decode(enc), enc
 
 
 # ---- readers: file → frame -----------------------------------------------------------------
@@ -264,15 +273,11 @@ def _csv(p: Path, source: str, fmt: str, enc: str, **kw):
         raise DataError(f"{source} has no usable rows (the file is empty)") from err
     except pd.errors.ParserError as err:
         raise _parser_error(source, err, sep) from err
-    except UnicodeDecodeError as err:
-        raise DataError(f"{source} is not valid {enc} text ({err.reason}); pass the right "
-                        "--encoding (encoding=...)") from err
 
 
 def _json_error(p: Path, source: str, enc: str, err: Exception) -> DataError:
     """Find the first bad line so the message can point at it."""
-    with gzip.open(p, "rt", encoding=enc) if _split_suffix(p)[1] else \
-            open(p, encoding=enc) as fh:
+    with _open_text(p, enc) as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -286,20 +291,27 @@ def _json_error(p: Path, source: str, enc: str, err: Exception) -> DataError:
     return DataError(f"{source} could not be read as JSON lines ({err})")
 
 
-def _json(p: Path, source: str, enc: str, chunksize: int | None = None):
+def _json_frames(p: Path, source: str, enc: str, chunksize: int | None) -> Iterator[pd.DataFrame]:
+    """Yield JSON-lines chunks (one frame when chunksize is None); a .json array works too."""
     head = _read_guarded(p, source, _SNIFF).decode(enc, errors="ignore").lstrip()
     lines = not head.startswith("[")  # a .json file may also hold one JSON array of records
     try:
         # dtype=False: no type guessing, so ids stay ints and dates stay strings
-        if lines:
-            return pd.read_json(p, lines=True, dtype=False, encoding=enc, chunksize=chunksize)
-        frame = pd.read_json(p, orient="records", dtype=False, encoding=enc)
+        if not lines:
+            frame = pd.read_json(p, orient="records", dtype=False, encoding=enc)
+            step = chunksize or max(len(frame), 1)
+            yield from (frame.iloc[i:i + step] for i in range(0, max(len(frame), 1), step))
+        elif chunksize is None:
+            yield pd.read_json(p, lines=True, dtype=False, encoding=enc)
+        else:
+            with pd.read_json(p, lines=True, dtype=False, encoding=enc,
+                              chunksize=chunksize) as reader:
+                yield from reader
+    except DataError:
+        raise
     except ValueError as err:
         raise (_json_error(p, source, enc, err) if lines else
                DataError(f"{source} is not a valid JSON array of records ({err})")) from err
-    if chunksize:
-        return iter([frame.iloc[i:i + chunksize] for i in range(0, len(frame), chunksize)])
-    return frame
 
 
 def _parquet_file(p: Path, source: str):
@@ -311,14 +323,9 @@ def _parquet_file(p: Path, source: str):
         raise DataError(f"{source} could not be read as Parquet ({err})") from err
 
 
-def _lines(p: Path, source: str, enc: str) -> list[str]:
-    try:
-        with gzip.open(p, "rt", encoding=enc) if _split_suffix(p)[1] else \
-                open(p, encoding=enc) as fh:
-            lines = fh.read().split("\n")  # universal newlines already turned \r\n into \n
-    except UnicodeDecodeError as err:
-        raise DataError(f"{source} is not valid {enc} text ({err.reason}); pass the right "
-                        "--encoding (encoding=...)") from err
+def _lines(p: Path, enc: str) -> list[str]:
+    with _open_text(p, enc) as fh:
+        lines = fh.read().split("\n")  # not splitlines(): it also splits on \x1c, \u2028…
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
@@ -368,19 +375,18 @@ def _load(p: Path, source: str, fmt: str, encoding: str | None, labelled: bool) 
     if fmt == "folder":
         return _read_folder(p, source, encoding, labelled)
     if fmt == "parquet":
+        pf = _parquet_file(p, source)
         try:
-            frame = _parquet_file(p, source).read().to_pandas()
-        except DataError:
-            raise
-        except Exception as err:
+            frame = pf.read().to_pandas()
+        except Exception as err:  # pyarrow raises ArrowInvalid/OSError variants
             raise DataError(f"{source} could not be read as Parquet ({err})") from err
         return _Raw(frame, None, lambda i: f"row {i + 1}", True)
     enc = _resolve_encoding(p, source, encoding)
     if fmt in _SEPARATORS:
         return _Raw(_csv(p, source, fmt, enc), enc, lambda i: f"row {i + 1}", True)
     if fmt == "jsonl":
-        return _Raw(_json(p, source, enc), enc, lambda i: f"row {i + 1}", True)
-    lines, notes = _lines(p, source, enc), []
+        return _Raw(next(_json_frames(p, source, enc, None)), enc, lambda i: f"row {i + 1}", True)
+    lines, notes = _lines(p, enc), []
     frame = (_fasttext_frame(lines, notes) if fmt == "fasttext"
              else pd.DataFrame({"text": pd.Series(lines, dtype=object)}))
     return _Raw(frame, enc, lambda i: f"line {i + 1}", False, notes)
@@ -426,6 +432,20 @@ def _normalise_labels(col: pd.Series) -> pd.Series:
     return labels.where(labels.notna() & labels.ne(""), None).astype(object)
 
 
+def _prepare_labels(col: pd.Series, label_map: dict | None, labels: Iterable[str] | None):
+    """Return (normalised raw labels, labels after label_map, allowed set or None)."""
+    raw = mapped = _normalise_labels(col)
+    if label_map:
+        keys = _normalise_labels(pd.Series(list(label_map), dtype=object)).tolist()
+        lookup = {k: str(v) for k, v in zip(keys, label_map.values(), strict=True)}
+        mapped = raw.where(~raw.isin(list(lookup)), raw.map(lookup))
+    allowed = None
+    if labels is not None:
+        labels = [labels] if isinstance(labels, str) else list(labels)
+        allowed = set(_normalise_labels(pd.Series(labels, dtype=object)).dropna())
+    return raw, mapped, allowed
+
+
 def _filter_rows(texts: pd.Series, raw: pd.Series | None, mapped: pd.Series | None,
                  allowed: set[str] | None, names: tuple[str, str], locate, source: str,
                  strict: bool) -> tuple[np.ndarray, dict[str, int], list[str]]:
@@ -441,7 +461,7 @@ def _filter_rows(texts: pd.Series, raw: pd.Series | None, mapped: pd.Series | No
         if empty[i]:
             return f"empty text{names[0]}"
         if missing[i]:
-            return f"empty value{names[1]}"
+            return f"empty value{names[1]}" if names[1] else "missing label"
         extra = f" (mapped to {mapped[i]!r})" if mapped[i] != raw[i] else ""
         return f"label {raw[i]!r}{extra}{names[1]} is not one of {shown}"
 
@@ -515,13 +535,7 @@ def read_dataset(path, *, text_col: str | None = None, label_col: str | None = N
     texts = _to_text(frame[tcol])
     raw_labels = mapped = allowed = None
     if lcol is not None:
-        raw_labels = mapped = _normalise_labels(frame[lcol])
-        if label_map:
-            lookup = {_normalise_labels(pd.Series([k])).iloc[0]: str(v)
-                      for k, v in label_map.items()}
-            mapped = raw_labels.where(~raw_labels.isin(list(lookup)), raw_labels.map(lookup))
-        if labels is not None:
-            allowed = set(_normalise_labels(pd.Series(list(labels), dtype=object)).dropna())
+        raw_labels, mapped, allowed = _prepare_labels(frame[lcol], label_map, labels)
     names = ((f" in column {tcol!r}", f" in column {lcol!r}") if raw.tabular else ("", ""))
     keep, dropped, examples = _filter_rows(texts, raw_labels, mapped, allowed, names,
                                            raw.locate, source, strict)
@@ -581,8 +595,7 @@ def read_texts(path, *, text_col: str | None = None,
 # ---- streaming: chunks in, chunks out -------------------------------------------------------
 
 def _line_chunks(p: Path, enc: str, chunksize: int, fasttext: bool) -> Iterator[pd.DataFrame]:
-    with gzip.open(p, "rt", encoding=enc) if _split_suffix(p)[1] else \
-            open(p, encoding=enc) as fh:
+    with _open_text(p, enc) as fh:
         buffer: list[str] = []
         for line in fh:
             buffer.append(line.rstrip("\n"))
@@ -606,13 +619,16 @@ def _guarded(chunks, source: str, sep: str, col: str) -> Iterator[pd.DataFrame]:
     """Yield chunks with the text column as str (missing → ""), parse errors as DataError."""
     try:
         for chunk in chunks:
-            chunk = chunk.copy()
             if col not in chunk.columns:  # JSON lines may omit a key
                 chunk[col] = ""
             chunk[col] = _to_text(chunk[col]).fillna("").to_numpy()
             yield chunk
     except pd.errors.ParserError as err:
         raise _parser_error(source, err, sep) from err
+    except DataError:
+        raise
+    except ValueError as err:  # e.g. a broken Parquet page met mid-stream
+        raise DataError(f"{source} could not be read ({err}); check the rows near there") from err
     finally:
         getattr(chunks, "close", lambda: None)()
 
@@ -659,11 +675,8 @@ def iter_frames(path, *, text_col: str | None = None, chunksize: int = 10000,
         chunks = _line_chunks(p, enc, chunksize, fmt == "fasttext")
         return "text", _guarded(chunks, source, "", "text")
     if fmt == "jsonl":
-        reader = iter(_json(p, source, enc, chunksize))
-        try:
-            first = next(reader)
-        except StopIteration:
-            first = pd.DataFrame()
+        reader = _json_frames(p, source, enc, chunksize)
+        first = next(reader, pd.DataFrame())  # peek: the columns come from the first chunk
         col = _pick_column(first.columns, text_col, TEXT_COLUMNS, "text", source)
         return col, _guarded(_chain(first, reader), source, "", col)
     header = _csv(p, source, fmt, enc, nrows=0)
@@ -710,13 +723,15 @@ class TableWriter:
 
     def _open(self, frame: pd.DataFrame) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        os.close(fd)
+        self._tmp = str(self.path.with_name(f".{self.path.name}.{os.getpid()}.part"))
         if self.kind == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
 
             schema = pa.Table.from_pandas(frame, preserve_index=False).schema
+            # an all-missing first chunk has type null, which no later chunk could cast to
+            schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                                for f in schema], metadata=schema.metadata)
             self._parquet = pq.ParquetWriter(self._tmp, schema)
         elif self._gz:
             self._handle = gzip.open(self._tmp, "wt", encoding="utf-8", newline="")
@@ -725,7 +740,8 @@ class TableWriter:
 
     def write(self, frame: pd.DataFrame) -> None:
         """Append one chunk; every chunk must have the first chunk's columns."""
-        if self._columns is None:
+        first = self._columns is None
+        if first:
             self._columns = list(frame.columns)
             self._open(frame)
         elif list(frame.columns) != self._columns:
@@ -736,11 +752,12 @@ class TableWriter:
         if self.kind == "parquet":
             self._write_parquet(frame)
         elif self.kind == "jsonl":
-            text = frame.to_json(orient="records", lines=True, force_ascii=False)
+            text = frame.to_json(orient="records", lines=True, force_ascii=False,
+                                 date_format="iso")
             self._handle.write(text if text.endswith("\n") or not text else text + "\n")
         else:
             frame.to_csv(self._handle, sep=_SEPARATORS[self.kind], index=False,
-                         header=self.rows_written == 0, lineterminator="\n")
+                         header=first, lineterminator="\n")
         self.rows_written += len(frame)
 
     def _write_parquet(self, frame: pd.DataFrame) -> None:
@@ -748,7 +765,7 @@ class TableWriter:
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
         try:
-            table = table.cast(self._parquet.schema_arrow)
+            table = table.cast(self._parquet.schema)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
             raise DataError(f"{self.path}: a chunk's column types differ from the first "
                             f"chunk's ({err}); convert the columns before writing") from err
@@ -779,15 +796,14 @@ class TableWriter:
 
 # ---- splits ---------------------------------------------------------------------------------
 
-def _cut(indices: np.ndarray, labels: np.ndarray, fractions: Sequence[float], seed: int,
-         stratify: bool) -> list[np.ndarray]:
+def _stratified_cut(labels: np.ndarray, fractions: list[float], seed: int) -> list[np.ndarray]:
     from sklearn.model_selection import train_test_split
 
-    parts, rest = [], indices
+    parts, rest = [], np.arange(len(labels))
     for i, frac in enumerate(fractions[:-1]):
         share = frac / sum(fractions[i:])  # of what is left, not of the whole
         part, rest = train_test_split(rest, train_size=share, random_state=seed + i,
-                                      stratify=labels[rest] if stratify else None)
+                                      stratify=labels[rest])
         parts.append(part)
     return parts + [rest]
 
@@ -809,7 +825,8 @@ def stratified_split(labels: Sequence[str], fractions: Sequence[float],
     -------
     list of list of int
         One index list per fraction; disjoint and together covering every row. When a class
-        is too small to stratify, a plain seeded split is used and a warning logged.
+        is too small to stratify, a plain seeded split is used and a warning logged (with very
+        few rows a part may then be empty).
 
     Examples
     --------
@@ -822,16 +839,14 @@ def stratified_split(labels: Sequence[str], fractions: Sequence[float],
         raise ConfigError(f"The 'fractions' parameter of stratified_split must hold two or more "
                           f"positive numbers summing to 1. Got {fractions!r} instead.")
     y = np.asarray([str(x) for x in labels], dtype=object)
-    if len(y) < len(fractions):
-        raise DataError(f"cannot split {len(y)} rows into {len(fractions)} non-empty parts; "
-                        "provide more data or fewer parts")
-    indices = np.arange(len(y))
     try:
-        parts = _cut(indices, y, fractions, seed, stratify=True)
-    except ValueError as err:
+        parts = _stratified_cut(y, fractions, seed)
+    except ValueError as err:  # a class too small for every part, or a part of 0 rows
         logger.warning("stratified split impossible (%s); using an unstratified seeded split",
                        err)
-        parts = _cut(indices, y, fractions, seed, stratify=False)
+        # plain cut of a seeded permutation: never fails, tiny inputs may give empty parts
+        cuts = np.round(np.cumsum(fractions)[:-1] * len(y)).astype(int)
+        parts = np.split(np.random.default_rng(seed).permutation(len(y)), cuts)
     rng = np.random.default_rng(seed)
     # sort first so the order depends only on the membership and the seed
     return [rng.permutation(np.sort(part)).tolist() for part in parts]

@@ -22,11 +22,11 @@ import torch
 from sentirnn import artifacts
 from sentirnn.batching import TRUNCATIONS, bucket_batches, collate, prepare
 from sentirnn.config import ModelConfig, TextConfig, TrainConfig, check_choice
+from sentirnn.encode import check_texts, encode_texts, tokenize_texts
 from sentirnn.errors import ArtifactError, DataError, NotFittedError
 from sentirnn.metrics import EvaluationReport, evaluate_labels, plot_curves
 from sentirnn.models import build_net
 from sentirnn.predict import decode_labels, restore_order, softmax, top_k_records
-from sentirnn.text import clean_many
 from sentirnn.tokenize import Tokenizer, detect_language, resolve_kind
 from sentirnn.vocab import Vocab
 
@@ -34,20 +34,6 @@ log = logging.getLogger("sentirnn")
 ARCHS = {"rnn": ("rnn", False), "birnn": ("rnn", True), "lstm": ("lstm", False),
          "bilstm": ("lstm", True), "gru": ("gru", False), "bigru": ("gru", True)}
 FORMAT = "sentirnn.classifier"
-
-
-def check_texts(texts, where: str = "predict") -> list[str]:
-    """Refuse a bare string (a classic silent bug: it iterates as characters)."""
-    if isinstance(texts, str):
-        raise DataError(f"expected a list of texts, got one str; wrap it: {where}([{texts!r}])"
-                        if len(texts) < 40 else
-                        f"expected a list of texts, got one str; wrap it: {where}([text])")
-    texts = list(texts)
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise DataError(f"text {i} is {type(t).__name__}, not str; "
-                            "convert missing values to '' or drop them first")
-    return texts
 
 
 class SentimentClassifier:
@@ -188,12 +174,12 @@ class SentimentClassifier:
 
     # ---- stages ----------------------------------------------------------------------------
     def _tokens(self, texts: list[str]) -> list[list[str]]:
-        return self.tokenizer_.tokenize_many(clean_many(texts, self.text_config_))
+        return tokenize_texts(texts, self.text_config_, self.tokenizer_)
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
-        """raw texts → truncated id sequences, each of length ≥ 1."""
-        ids = self.vocab_.encode_many(self._tokens(texts))
-        return prepare(ids, self.max_len, self.truncation)
+        """raw texts → truncated id sequences, each of length ≥ 1 (shared with ONNX)."""
+        return encode_texts(texts, self.text_config_, self.tokenizer_, self.vocab_,
+                            self.max_len, self.truncation)
 
     def _logits(self, seqs: list[list[int]], batch_size: int = 256) -> np.ndarray:
         """(n,) id sequences → (n, C) logits, batched in length order, returned in input order."""

@@ -48,13 +48,20 @@ def _to_str(text: object) -> str:
     return text if isinstance(text, str) else str(text)
 
 
-def _normalizer(form: str | None) -> Callable[[str], str]:
-    """Unicode normalisation plus the folds that always run (it is re-run on decoded entities)."""
+def _normalizer(form: str | None, lowercase: bool) -> Callable[[str], str]:
+    """Unicode normalisation, lowercasing and the folds that always run.
+
+    It runs first and again on whatever an HTML entity decodes to. Lowercasing belongs here,
+    not at the end: "İ".lower() is "i" plus a combining dot, so "<İ…>" would become a tag that
+    only a second clean() strips.
+    """
 
     def normalize(s: str) -> str:
         # is_normalized is a fast check; most texts are already in the form.
         if form and not unicodedata.is_normalized(form, s):
             s = unicodedata.normalize(form, s)
+        if lowercase:
+            s = s.lower()
         # U+3000 is folded even without NFKC; "&#8203;" decodes to an invisible character.
         return _INVISIBLE.sub("", s.replace("\u3000", " "))
 
@@ -90,8 +97,8 @@ def _to_simplified(s: str) -> str:
     if not _HAN.search(s):
         return s
     try:
-        import zhconv  # noqa: PLC0415 - loads its tables on first use only
-    except ImportError as error:  # pragma: no cover - zhconv is a declared dependency
+        import zhconv  # imported here: it loads its tables on first use only
+    except ImportError as error:  # pragma: no cover - a declared dependency
         raise ImportError(
             "traditional_to_simplified needs the 'zhconv' package: pip install zhconv"
         ) from error
@@ -101,7 +108,7 @@ def _to_simplified(s: str) -> str:
 def _pipeline(config: TextConfig) -> list[Callable[[str], str]]:
     """The cleaning steps that config switches on, in the order they run."""
     check_choice("TextConfig", "normalize", config.normalize, NORMAL_FORMS)
-    normalize = _normalizer(config.normalize)
+    normalize = _normalizer(config.normalize, config.lowercase)
     # Normalisation runs first (not after URL stripping): full-width "ｗｗｗ．ｘ．ｃｏｍ" or
     # "＜ｂｒ＞" only look like a link or a tag once NFKC has folded them, and a later pass
     # would then strip them, breaking idempotence.
@@ -114,8 +121,6 @@ def _pipeline(config: TextConfig) -> list[Callable[[str], str]]:
         steps.append(_strip_emails)
     if config.traditional_to_simplified:
         steps.append(_to_simplified)
-    if config.lowercase:
-        steps.append(str.lower)
     return steps
 
 
@@ -130,10 +135,10 @@ def clean(text: str, config: TextConfig | None = None) -> str:
     """Clean one raw text as ``config`` says.
 
     Steps, in order: Unicode normalisation (``config.normalize``, e.g. NFKC, which also maps
-    full-width "ＡＢＣ１２３！" to "ABC123!"; the ideographic space U+3000 is always folded),
-    HTML entities unescaped and tags removed, URLs and e-mail addresses removed, traditional
-    → simplified Chinese, lowercasing, and finally runs of whitespace collapsed to one space
-    and stripped. Zero-width characters and control characters are always dropped.
+    full-width "ＡＢＣ１２３！" to "ABC123!"; the ideographic space U+3000 is always folded)
+    and lowercasing, HTML entities unescaped and tags removed, URLs and e-mail addresses
+    removed, traditional → simplified Chinese, and finally runs of whitespace collapsed to one
+    space and stripped. Zero-width characters and control characters are always dropped.
 
     Parameters
     ----------

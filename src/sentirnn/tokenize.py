@@ -13,7 +13,7 @@ import os
 import random
 import re
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -71,7 +71,9 @@ def detect_language(texts: Sequence[str], sample: int = 2000) -> str:
         cjk += len(_CJK.findall(head))
         visible += len("".join(head.split()))
     language = "zh" if visible and cjk / visible > 0.3 else "en"
-    logger.debug("detect_language: %d of %d visible characters are CJK → %s", cjk, visible, language)
+    logger.debug(
+        "detect_language: %d of %d visible characters are CJK → %s", cjk, visible, language
+    )
     return language
 
 
@@ -110,7 +112,7 @@ def _check_language(language: str) -> None:
         )
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_stopwords(language: str) -> frozenset[str]:
     """The stop words shipped for ``language``.
 
@@ -157,7 +159,7 @@ class Tokenizer:
 
     Examples
     --------
-    >>> Tokenizer("char", "zh").tokenize("iphone很好用！")
+    >>> Tokenizer("char", "zh").tokenize("iphone很好用!")
     ['iphone', '很', '好', '用', '!']
     """
 
@@ -202,7 +204,7 @@ class Tokenizer:
     def _jieba_tokenizer(self) -> Any:
         """The private jieba.Tokenizer, so a user dictionary never leaks into jieba's global one."""
         if self._jieba is None:
-            import jieba  # noqa: PLC0415 - only the Chinese word tokenizer needs it
+            import jieba  # imported here: only the Chinese word tokenizer needs it
 
             logging.getLogger("jieba").setLevel(logging.WARNING)  # "Building prefix dict…"
             jt = jieba.Tokenizer()

@@ -98,6 +98,8 @@ class ClassifierModule(L.LightningModule):
             opt = kinds[c.optimizer](params, lr=c.lr, weight_decay=c.weight_decay)
         if c.scheduler == "none":
             return opt
+        if c.scheduler == "plateau" and not self.trainer.val_dataloaders:
+            return opt  # nothing to watch: no validation data
         if c.scheduler == "plateau":
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5,
                                                                patience=0)

@@ -1,0 +1,345 @@
+"""labels + probabilities over HTTP: the FastAPI app behind ``sentirnn serve``.
+
+One loaded model answers ``POST /v1/predict`` (labels and probabilities for a batch of
+texts), ``POST /v1/explain`` (signed per-token scores), ``GET /v1/model`` (what is being
+served) and ``GET /healthz``, and ``GET /`` serves a small page (``static/index.html``) that
+calls them. Every request size is bounded (texts per request, characters per text, body
+bytes) so that one client cannot make the server allocate without limit. Model calls run in
+FastAPI's threadpool (plain ``def`` endpoints): the event loop stays free for other clients
+while a batch is scored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+
+from sentirnn import __version__, artifacts
+from sentirnn.config import check_choice
+from sentirnn.errors import ConfigError, DataError, SentirnnError
+
+log = logging.getLogger("sentirnn")
+BACKENDS = ("torch", "onnx", "onnx-int8")
+# Environment variables read by ``app_from_env`` (uvicorn's worker processes build their app
+# from an import string, so the CLI hands its options over through the environment).
+ENV = {"model_dir": "SENTIRNN_MODEL_DIR", "backend": "SENTIRNN_BACKEND",
+       "max_texts": "SENTIRNN_MAX_TEXTS", "max_chars": "SENTIRNN_MAX_CHARS",
+       "max_body_bytes": "SENTIRNN_MAX_BODY_BYTES", "num_threads": "SENTIRNN_NUM_THREADS"}
+
+
+# ---- request and response bodies ---------------------------------------------------------------
+class PredictRequest(BaseModel):
+    """Texts to classify; the per-request limits are listed on ``GET /v1/model``."""
+
+    model_config = ConfigDict(extra="forbid")
+    texts: list[str] = Field(..., description="Texts to classify, one prediction each.",
+                             examples=[["The food was great", "Delivery was awful"]])
+
+
+class ExplainRequest(BaseModel):
+    """One text whose prediction should be explained token by token."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(..., description="The text to explain.",
+                      examples=["The food was great but delivery was slow"])
+
+
+class Prediction(BaseModel):
+    label: str = Field(..., description="The most probable label.")
+    probabilities: dict[str, float] = Field(..., description="Probability of every label.")
+
+
+class PredictResponse(BaseModel):
+    predictions: list[Prediction]
+    model: str = Field(..., description="Name of the served model directory.")
+
+
+class ModelInfo(BaseModel):
+    model: str
+    labels: list[str]
+    architecture: dict[str, Any]
+    params: dict[str, Any]
+    train_summary: dict[str, Any]
+    metrics: dict[str, Any] | None
+    sentirnn_version: str
+    backend: str
+    limits: dict[str, int]
+
+
+# ---- the app -----------------------------------------------------------------------------------
+def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
+               max_chars: int = 5000, max_body_bytes: int = 1_000_000,
+               num_threads: int | None = None) -> FastAPI:
+    """Load a model directory and build the HTTP app that serves it.
+
+    The model is loaded here, not on the first request, so a missing or damaged model
+    directory fails before a server starts listening.
+
+    Parameters
+    ----------
+    model_dir : str or Path
+        A directory written by ``SentimentClassifier.save`` or ``sentirnn train``.
+    backend : {"torch", "onnx", "onnx-int8"}
+        "onnx"/"onnx-int8" score with onnxruntime (``sentirnn export`` must have run);
+        they cannot explain.
+    max_texts : int
+        Most texts in one ``/v1/predict`` request.
+    max_chars : int
+        Most characters in one text.
+    max_body_bytes : int
+        Largest request body accepted, in bytes.
+    num_threads : int, optional
+        Threads per model call: ``torch.set_num_threads`` (process-wide) for the torch
+        backend, onnxruntime's intra-op threads for the ONNX ones; None leaves the default.
+
+    Returns
+    -------
+    FastAPI
+        The app; run it with uvicorn or test it with ``fastapi.testclient.TestClient``.
+
+    Raises
+    ------
+    ArtifactError
+        When ``model_dir`` is not a loadable model directory.
+
+    Examples
+    --------
+    >>> import uvicorn
+    >>> uvicorn.run(create_app("models/waimai"), host="127.0.0.1", port=8000)  # doctest: +SKIP
+    """
+    check_choice("create_app", "backend", backend, BACKENDS)
+    for name, value in (("max_texts", max_texts), ("max_chars", max_chars),
+                        ("max_body_bytes", max_body_bytes)):
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, not {value!r}")
+    model_dir = Path(model_dir)
+    config = artifacts.read_config(model_dir)
+    clf = _load_model(model_dir, backend, num_threads)
+    name = model_dir.resolve().name
+    limits = {"max_texts": max_texts, "max_chars": max_chars, "max_body_bytes": max_body_bytes}
+    info = ModelInfo(model=name, labels=list(clf.classes_), architecture=config.get("model", {}),
+                     params=config.get("params", {}),
+                     train_summary=config.get("train_summary", {}),
+                     metrics=_read_metrics(model_dir), sentirnn_version=__version__,
+                     backend=backend, limits=limits)
+    log.info("serving %s (%s backend, labels %s)", model_dir, backend, info.labels)
+
+    app = FastAPI(title="sentirnn", version=__version__,
+                  description=f"Sentiment classification with model **{name}** "
+                              f"({', '.join(info.labels)}).")
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_exception_handler(SentirnnError, _sentirnn_error)
+    app.mount("/static", StaticFiles(directory=str(files("sentirnn") / "static")),
+              name="static")
+    explain_lock = threading.Lock()
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse((files("sentirnn") / "static" / "index.html").read_text("utf-8"))
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        """Liveness: answers as long as the server runs."""
+        return {"status": "ok"}
+
+    @app.get("/v1/model", response_model=ModelInfo)
+    def model_info() -> ModelInfo:
+        """Labels, architecture, hyper-parameters, metrics and limits of the served model."""
+        return info
+
+    @app.post("/v1/predict", response_model=PredictResponse)
+    def predict(request: PredictRequest) -> PredictResponse:
+        """The label and the probability of every label, for each text."""
+        texts = request.texts
+        if len(texts) > max_texts:
+            raise HTTPException(413, f"the request holds {len(texts)} texts; the limit is "
+                                     f"{max_texts} per request (max_texts): send smaller "
+                                     "batches")
+        for i, text in enumerate(texts):
+            _check_length(text, max_chars, f"texts[{i}]")
+        if not texts:
+            return PredictResponse(predictions=[], model=name)
+        probabilities = clf.predict_proba(texts)  # (n_texts, n_classes)
+        predictions = [
+            Prediction(label=info.labels[int(row.argmax())],
+                       probabilities={c: float(p) for c, p in zip(info.labels, row)})
+            for row in probabilities]
+        return PredictResponse(predictions=predictions, model=name)
+
+    @app.post("/v1/explain")
+    def explain(request: ExplainRequest) -> JSONResponse:
+        """Signed per-token scores for the predicted label.
+
+        Answers the explanation as a JSON object: ``text``, ``tokens``, ``scores`` (one per
+        token; positive pushed towards ``label``), ``label``, ``probabilities``, ``attention``
+        (null unless the model pools with attention) and ``method``.
+        """
+        _check_length(request.text, max_chars, "text")
+        if not hasattr(clf, "explain"):
+            raise HTTPException(501, f"the {backend} backend cannot explain predictions; "
+                                     "start the server with --backend torch for /v1/explain")
+        try:
+            # One explanation at a time: each runs many forward/backward passes, and
+            # serialising them keeps a burst of them from starving /v1/predict.
+            with explain_lock:
+                explanation = clf.explain(request.text)
+        except ImportError as e:
+            raise HTTPException(501, f"explanations are not available on this server ({e})"
+                                ) from None
+        return JSONResponse(_plain(explanation.to_dict()))
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """``create_app`` configured by SENTIRNN_* environment variables (uvicorn's factory).
+
+    Used by ``sentirnn serve --workers N``: each uvicorn worker process imports this
+    function and builds its own app. SENTIRNN_MODEL_DIR is required; SENTIRNN_BACKEND,
+    SENTIRNN_MAX_TEXTS, SENTIRNN_MAX_CHARS, SENTIRNN_MAX_BODY_BYTES and SENTIRNN_NUM_THREADS
+    are optional.
+
+    Examples
+    --------
+    SENTIRNN_MODEL_DIR=models/waimai uvicorn sentirnn.serve:app_from_env --factory
+    """
+    model_dir = os.environ.get(ENV["model_dir"])
+    if not model_dir:
+        raise ConfigError(f"{ENV['model_dir']} is not set; set it to a model directory "
+                          "(or run 'sentirnn serve MODEL')")
+    options: dict[str, Any] = {}
+    if os.environ.get(ENV["backend"]):
+        options["backend"] = os.environ[ENV["backend"]]
+    for key in ("max_texts", "max_chars", "max_body_bytes", "num_threads"):
+        value = os.environ.get(ENV[key])
+        if value:
+            try:
+                options[key] = int(value)
+            except ValueError:
+                raise ConfigError(f"{ENV[key]} must be an integer, not {value!r}") from None
+    return create_app(model_dir, **options)
+
+
+def serving_threads(workers: int) -> int:
+    """torch threads per worker: the cores shared out, at least one each."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+def _load_model(model_dir: Path, backend: str, num_threads: int | None):
+    if backend == "torch":
+        import torch
+
+        from sentirnn.estimator import SentimentClassifier
+
+        if num_threads:
+            torch.set_num_threads(num_threads)
+        return SentimentClassifier.load(model_dir)
+    # Imported here: onnxruntime is an optional extra, and the torch backend never needs it.
+    from sentirnn.export import OnnxClassifier
+
+    return OnnxClassifier.load(model_dir, int8=backend == "onnx-int8", num_threads=num_threads)
+
+
+def _read_metrics(model_dir: Path) -> dict | None:
+    path = model_dir / "metrics.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        # Metrics are informative only: a damaged file must not keep the model from serving.
+        log.warning("%s cannot be read (%s); /v1/model will show no metrics", path, e)
+        return None
+
+
+def _check_length(text: str, max_chars: int, where: str) -> None:
+    if len(text) > max_chars:
+        raise HTTPException(413, f"{where} has {len(text)} characters; the limit is "
+                                 f"{max_chars} per text (max_chars): shorten or split it")
+
+
+def _plain(value):
+    """numpy scalars and arrays → JSON-ready Python values (explanations may hold them)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy array or scalar, torch tensor
+        return value.tolist()
+    return value
+
+
+async def _sentirnn_error(request: Request, exc: Exception) -> JSONResponse:
+    # Bad input the model refuses (DataError, ConfigError) is the client's to fix: 422;
+    # anything else sentirnn raises on purpose is the server's problem: 500, still one line.
+    status = 422 if isinstance(exc, (DataError, ConfigError)) else 500
+    return JSONResponse({"detail": str(exc)}, status_code=status)
+
+
+class BodyLimit:
+    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413.
+
+    Checks the declared Content-Length first (cheap: nothing is read), then counts the
+    bytes actually received, since a chunked body declares no length and a client may
+    send more than it declared. The body is buffered (at most ``max_bytes``) and replayed
+    to the app.
+    """
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        try:
+            declared = int(declared) if declared is not None else None
+        except ValueError:
+            declared = None
+        if declared is not None and declared > self.max_bytes:
+            await self._refuse(declared, scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(None, scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(chunks), False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()  # after the body: wait for the disconnect as usual
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, size: int | None, scope, receive, send) -> None:
+        what = f"{size} bytes" if size is not None else f"more than {self.max_bytes} bytes"
+        response = JSONResponse(
+            {"detail": f"the request body is {what}; the limit is {self.max_bytes} bytes "
+                       "(max_body_bytes): send fewer or shorter texts per request"},
+            status_code=413)
+        await response(scope, receive, send)

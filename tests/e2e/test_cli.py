@@ -1,0 +1,121 @@
+"""Every CLI command end to end on tiny files; errors are one line with exit code 1."""
+
+import json
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import make_corpus
+from sentirnn import cli
+
+TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--epochs", "4", "--batch-size", "16",
+        "--lr", "0.01", "--min-freq", "1", "--num-threads", "1", "--no-progress"]
+
+
+def run(capsys, monkeypatch, *args, stdin=None):
+    """Call the console entry point in-process → (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["sentirnn", *map(str, args)])
+    if stdin is not None:
+        import io
+
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    texts, labels = make_corpus("en", 200, seed=11)
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(root / "train.csv.gz", index=False)
+    texts, labels = make_corpus("en", 60, seed=12)
+    pd.DataFrame({"id": range(60), "text": texts, "label": labels}).to_csv(
+        root / "test.csv", index=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def model(files):
+    import subprocess
+
+    out = files / "model"
+    result = subprocess.run([sys.executable, "-m", "sentirnn", "train", str(files / "train.csv.gz"),
+                             "--out", str(out), *TINY], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "config:" in result.stderr and "rows kept" in result.stderr
+    return out
+
+
+def test_train_writes_a_model_directory(model):
+    assert (model / "config.json").exists() and (model / "curves.png").exists()
+
+
+def test_evaluate_json_contract(model, files, capsys, monkeypatch):
+    code, out, _ = run(capsys, monkeypatch, "evaluate", model, files / "test.csv", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert {"accuracy", "macro_f1", "n", "per_class"} <= set(report)
+    assert report["n"] == 60 and report["accuracy"] >= 0.9
+
+
+def test_predict_texts_and_stdin(model, capsys, monkeypatch):
+    code, out, _ = run(capsys, monkeypatch, "predict", model, "a great movie", "awful plot")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["label"] for r in rows] == ["positive", "negative"]
+    assert abs(rows[0]["prob_negative"] + rows[0]["prob_positive"] - 1) < 1e-6
+    code, out, _ = run(capsys, monkeypatch, "predict", model, "--format", "csv",
+                       stdin="good food\nterrible service\n")
+    assert code == 0 and out.splitlines()[0].startswith("text,label,prob_negative")
+
+
+def test_predict_file_keeps_columns_order_and_empty_rows(model, files, tmp_path, capsys,
+                                                         monkeypatch):
+    source = tmp_path / "in.jsonl"
+    frame = pd.DataFrame({"id": [3, 1, 2], "text": ["great food", "", "bad awful"],
+                          "extra": ["x", "y", "z"]})
+    frame.to_json(source, orient="records", lines=True)
+    code, _, err = run(capsys, monkeypatch, "predict", model, "--input", source,
+                       "--output", tmp_path / "out.csv", "--chunksize", "2")
+    assert code == 0, err
+    out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    assert out["id"].tolist() == [3, 1, 2] and out["extra"].tolist() == ["x", "y", "z"]
+    assert out["label"].tolist() == ["positive", "", "negative"]
+    assert out["reason"].tolist() == ["", "empty text", ""]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["evaluate", "{tmp}/nope", "{files}/test.csv"], "is not a folder"),
+    (["train", "{tmp}/missing.csv"], "no such file"),
+    (["train", "{files}/test.csv", "--text-col", "body"], "body"),
+    (["train", "{tmp}/one.csv"], "single class"),
+    (["train", "{tmp}/empty.csv"], "no usable rows"),
+    (["train", "{tmp}/binary.csv"], "not a text file"),
+    (["train", "{files}/test.csv", "--arch", "bilstn"], "Got 'bilstn' instead"),
+    (["train", "{tmp}/bad.csv", "--strict"], "row 2"),
+])
+def test_errors_are_one_line_with_exit_code_1(files, tmp_path, capsys, monkeypatch, args,
+                                              message):
+    (tmp_path / "one.csv").write_text("text,label\na,pos\nb,pos\n")
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "binary.csv").write_bytes(b"\x00\x01\x02" * 100)
+    (tmp_path / "bad.csv").write_text("text,label\ngood,pos\n,neg\n")
+    args = [a.format(tmp=tmp_path, files=files) for a in args]
+    extra = TINY if args[0] == "train" else []
+    code, _, err = run(capsys, monkeypatch, *args, *extra)
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 1, err
+    assert len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_help_has_examples(capsys, monkeypatch):
+    for command in ("train", "evaluate", "predict", "demo"):
+        code, out, _ = run(capsys, monkeypatch, command, "--help")
+        assert code == 0 and "Example" in out
