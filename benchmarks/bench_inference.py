@@ -83,8 +83,9 @@ def main() -> None:
         reference = None
         base = {}
         for name, (clf, net) in models.items():
-            e2e, probs = best_rate(lambda c=clf: c.predict_proba(texts), len(texts), args.repeat)
-            raw, _ = best_rate(lambda f=net: f(seqs), len(texts), args.repeat)
+            e2e, probs = best_rate(lambda c=clf, t=texts: c.predict_proba(t), len(texts),
+                                   args.repeat)
+            raw, _ = best_rate(lambda f=net, s=seqs: f(s), len(texts), args.repeat)
             labels = probs.argmax(1)
             reference = labels if reference is None else reference
             base.setdefault("e2e", e2e)

@@ -14,4 +14,13 @@ if [ "${1:-}" = "--test" ]; then extras=".[serve,export,explain,dev]"; fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "torch==2.13.0"
 .venv/bin/python -m pip install -q -c constraints.txt -e "$extras"
+# The browser test drives Debian's Chromium through Playwright (never Playwright's download).
+if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: chromium is missing and cannot be installed here (needs root and apt-get);" \
+         "install it yourself, or tests/e2e/test_browser.py skips (and fails under CI)"
+  fi
+fi
 echo "sentirnn is set up in .venv ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

@@ -163,11 +163,11 @@ def evaluate(
     plots: Path | None = typer.Option(None, help="Write confusion.png into this folder."),
     text_col: str | None = typer.Option(None), label_col: str | None = typer.Option(None),
     label_map: str | None = typer.Option(None), encoding: str | None = typer.Option(None),
+    backend: str = typer.Option("torch", help="torch|onnx|onnx-int8 (onnx: after "
+                                "'sentirnn export')."),
 ):
     """Measure a model on labelled data: accuracy, P/R/F1 per class and macro, confusion."""
-    from sentirnn.estimator import load
-
-    clf = load(model)
+    clf = load_backend(model, backend)
     dataset = read_labelled(data, text_col, label_col, label_map, None, False, encoding)
     result = clf.evaluate(dataset.texts, dataset.labels)
     if report:
@@ -188,11 +188,11 @@ def predict(
     text_col: str | None = typer.Option(None), encoding: str | None = typer.Option(None),
     output_format: str = typer.Option("jsonl", "--format", help="stdout format: jsonl|csv"),
     chunksize: int = typer.Option(10000, help="Rows read and scored at a time."),
+    backend: str = typer.Option("torch", help="torch|onnx|onnx-int8 (onnx: after "
+                                "'sentirnn export')."),
 ):
     """Label texts with probabilities; files keep their other columns, in order."""
-    from sentirnn.estimator import load
-
-    clf = load(model)
+    clf = load_backend(model, backend)
     if output_format not in ("jsonl", "csv"):
         raise ConfigError(f"--format must be jsonl or csv, not {output_format!r}")
     if input is not None:
@@ -318,6 +318,56 @@ def serve(
     os.environ.update({ENV[key]: str(value) for key, value in options.items()})
     uvicorn.run("sentirnn.serve:app_from_env", factory=True, host=host, port=port,
                 workers=workers)
+
+
+def load_backend(model: Path, backend: str):
+    """A classifier for --backend: PyTorch, or onnxruntime on the exported fp32/int8 file."""
+    if backend == "torch":
+        from sentirnn.estimator import load
+
+        return load(model)
+    if backend in ("onnx", "onnx-int8"):
+        from sentirnn.export import OnnxClassifier
+
+        return OnnxClassifier.load(model, int8=backend == "onnx-int8")
+    raise ConfigError(f"--backend must be torch, onnx or onnx-int8, not {backend!r}")
+
+
+@app.command(epilog="Example: sentirnn export models/r --int8")
+def export(
+    model: Path = typer.Argument(..., help="Model directory."),
+    int8: bool = typer.Option(False, "--int8", help="Also write model.int8.onnx."),
+    opset: int = typer.Option(17, help="ONNX opset version."),
+):
+    """Export the network to ONNX (and int8), checked against PyTorch on a padded batch."""
+    from sentirnn.export import export_onnx, read_export
+
+    written = export_onnx(model, int8=int8, opset=opset)
+    files = read_export(model)["files"]
+    for path in written:
+        size = path.stat().st_size
+        typer.echo(f"wrote {path} ({size / 1e6:.2f} MB)" if size >= 100_000 else
+                   f"wrote {path} ({size / 1e3:.1f} kB)")
+    parts = [f"{entry['precision']} max |Δp| {entry['max_abs_diff']:.1e}, labels agree "
+             f"{entry['label_agreement']:.0%}" for entry in files.values()]
+    typer.echo("parity with PyTorch on a padded batch: " + "; ".join(parts))
+
+
+@app.command(epilog="Example: sentirnn explain models/r 'the food was cold' --steps 64")
+def explain(
+    model: Path = typer.Argument(..., help="Model directory."),
+    text: str = typer.Argument(..., help="One text to explain."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    steps: int = typer.Option(32, help="Integrated Gradients steps (more: slower, exacter)."),
+):
+    """Show which words pushed the prediction (Integrated Gradients on the embeddings)."""
+    from sentirnn.estimator import load
+
+    result = load(model).explain(text, steps=steps)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        typer.echo(result.render(color=sys.stdout.isatty()))
 
 
 def main() -> None:

@@ -37,7 +37,13 @@ PARITY_ATOL = 1e-4  # on probabilities; fp32 ONNX vs eager agree to ~1e-7 in pra
 # Dynamic int8 quantisation covers the LSTM cells (DynamicQuantizeLSTM), the embedding
 # table (Gather) and any MatMul. onnxruntime has no quantised GRU or RNN kernel, so those
 # cells stay fp32; the head is a Gemm, which dynamic quantisation does not cover either.
+# Measured on a default-size BiLSTM (SST-2, 1 thread, AVX-512 VNNI CPU): every variant
+# tried (per-tensor/per-channel, reduce_range, u8/s8 weights, shape pre-processing, with
+# or without Gather) ran 1.75–1.9× faster than fp32, within noise of each other. Quantising
+# Gather makes the file 4× smaller instead of 1.2× at no cost; per-channel weights agreed
+# with fp32 on every SST-2 dev sentence, where per-tensor ones flipped one of 872.
 QUANTIZED_OPS = ("MatMul", "LSTM", "Gather")
+PER_CHANNEL = True
 
 
 def _require_onnx():
@@ -164,9 +170,12 @@ def _export_net(net, path: Path, opset: int) -> None:
     with warnings.catch_warnings(), torch.inference_mode():
         # The legacy (TorchScript) exporter is chosen on purpose: it handles nn.LSTM/GRU
         # with dynamic batch and length. Its warning about LSTM batch sizes concerns
-        # explicit initial states, which this network never passes (checked below).
+        # explicit initial states, which this network never passes; the tracer warnings
+        # come from nn.RNN's own input-size assertions. The parity check after export, on
+        # other batch sizes and lengths, is what shows the graph is general.
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*batch_size other than 1.*")
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         torch.onnx.export(
             net, (ids, lengths), str(path), input_names=["ids", "lengths"],
             output_names=["logits"], opset_version=opset, dynamo=False,
@@ -179,26 +188,20 @@ def _quantize(source: Path, target: Path) -> None:
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # quantize_dynamic logs a root-logger hint to run shape pre-processing first; on these
-    # recurrent graphs it changes neither speed nor accuracy (measured), so it is muted.
+    # quantize_dynamic logs on the root logger: a hint to run shape pre-processing first
+    # (measured: no gain on these recurrent graphs) and, per tensor it leaves in float, an
+    # INFO line. Neither is actionable for a user, so both are muted.
     root = logging.getLogger()
-    hint = _MessageFilter("pre-processing before quantization")
-    root.addFilter(hint)
+    root.addFilter(_not_from_onnxruntime)
     try:
         quantize_dynamic(str(source), str(target), op_types_to_quantize=list(QUANTIZED_OPS),
-                         weight_type=QuantType.QInt8)
+                         weight_type=QuantType.QInt8, per_channel=PER_CHANNEL)
     finally:
-        root.removeFilter(hint)
+        root.removeFilter(_not_from_onnxruntime)
 
 
-class _MessageFilter:
-    """A logging filter that drops records containing one phrase."""
-
-    def __init__(self, phrase: str):
-        self.phrase = phrase
-
-    def filter(self, record) -> bool:
-        return self.phrase not in record.getMessage()
+def _not_from_onnxruntime(record) -> bool:
+    return f"onnxruntime{os.sep}quantization" not in record.pathname
 
 
 def _check(path: Path, ids: np.ndarray, lengths: np.ndarray, expected: np.ndarray,
@@ -219,7 +222,8 @@ def _check(path: Path, ids: np.ndarray, lengths: np.ndarray, expected: np.ndarra
     return {"sha256": _sha256_bytes(data), "bytes": len(data), "precision": precision,
             "max_abs_diff": float(np.abs(got - want).max()),
             "label_agreement": float((got.argmax(1) == want.argmax(1)).mean()),
-            **({"quantized_ops": list(QUANTIZED_OPS)} if precision == "int8" else {})}
+            **({"quantized_ops": list(QUANTIZED_OPS), "per_channel": PER_CHANNEL}
+               if precision == "int8" else {})}
 
 
 def _write_export_json(model_dir: Path, files: dict, opset: int, config: dict) -> Path:

@@ -40,9 +40,9 @@ if _missing():
     pytest.skip(_missing(), allow_module_level=True)
 
 import uvicorn  # noqa: E402
+from conftest import make_corpus  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from conftest import make_corpus  # noqa: E402
 from sentirnn.serve import create_app  # noqa: E402
 
 

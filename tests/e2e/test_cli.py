@@ -5,8 +5,8 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import make_corpus
+
 from sentirnn import cli
 
 TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--epochs", "4", "--batch-size", "16",

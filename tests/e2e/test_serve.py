@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason="serving needs the 'serve' extra")
+from conftest import make_corpus  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from conftest import make_corpus  # noqa: E402
 from sentirnn import __version__, cli  # noqa: E402
 from sentirnn.errors import ArtifactError, ConfigError  # noqa: E402
 from sentirnn.serve import ENV, app_from_env, create_app  # noqa: E402

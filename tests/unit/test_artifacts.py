@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import FAST, make_corpus
+
 from sentirnn import SentimentClassifier, load
 from sentirnn.errors import ArtifactError
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import FAST, make_corpus
+
 from sentirnn import SentimentClassifier, load
 from sentirnn.errors import ConfigError, DataError, NotFittedError
 

@@ -1,0 +1,52 @@
+"""Shared pieces of the benchmarks: the data sets of ../shared/data and their splits."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sentirnn.data import read_dataset, stratified_split
+
+DATA = Path(os.environ.get("SENTIRNN_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
+SST5_TO_3 = {"very negative": "negative", "negative": "negative", "neutral": "neutral",
+             "positive": "positive", "very positive": "positive"}
+
+
+def pick(ds, idx):
+    return [ds.texts[i] for i in idx], [ds.labels[i] for i in idx]
+
+
+def load_task(name: str):
+    """→ (train_texts, train_labels, test_texts, test_labels) for a README task name."""
+    if name == "waimai_10k":
+        ds = read_dataset(DATA / "waimai_10k/all.csv.gz")
+        train, test = stratified_split(ds.labels, (0.8, 0.2), 0)
+        return (*pick(ds, train), *pick(ds, test))
+    if name == "imdb":
+        ds = read_dataset(DATA / "imdb/train.csv.gz")
+        train, test = stratified_split(ds.labels, (0.9, 0.1), 0)
+        return (*pick(ds, train), *pick(ds, test))
+    if name in ("sst2", "sst5", "sst5-3"):
+        folder = DATA / ("sst2" if name == "sst2" else "sst5")
+        mapping = SST5_TO_3 if name == "sst5-3" else None
+        tr = read_dataset(folder / "train.csv.gz", label_map=mapping)
+        dev = read_dataset(folder / "dev.csv.gz", label_map=mapping)
+        return tr.texts, tr.labels, dev.texts, dev.labels
+    raise SystemExit(f"unknown task {name!r}: waimai_10k, sst2, sst5, sst5-3, imdb")
+
+
+def machine() -> str:
+    return (f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}, "
+            f"{datetime.now(timezone.utc):%Y-%m-%d}")
+
+
+class Timer:
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
