@@ -111,6 +111,7 @@ def export_onnx(model_dir, *, int8: bool = False, opset: int = 17) -> list[Path]
     from sentirnn.estimator import SentimentClassifier
 
     model_dir = Path(model_dir)
+    config = artifacts.read_config(model_dir, FORMAT)
     clf = SentimentClassifier.load(model_dir)
     net = clf.net_.eval()
     ids, lengths = parity_batch(len(clf.vocab_), clf.max_len)
@@ -136,7 +137,6 @@ def export_onnx(model_dir, *, int8: bool = False, opset: int = 17) -> list[Path]
         if not int8 and (model_dir / INT8_FILE).exists():
             # An int8 file from an earlier export would no longer match model.onnx.
             (model_dir / INT8_FILE).unlink()
-        config = artifacts.read_config(model_dir, FORMAT)
         written.append(_write_export_json(model_dir, files, opset, config))
     finally:
         for path in tmp.values():
