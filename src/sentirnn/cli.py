@@ -370,6 +370,174 @@ def explain(
         typer.echo(result.render(color=sys.stdout.isatty()))
 
 
+# ---- language models: pretrain, finetune, generate -------------------------------------------
+LM_FORMATS = ("sentirnn.language_model", "sentirnn.classifier")
+
+
+def _params_for(cls, config: Path | None, flags: dict) -> dict:
+    """Like resolve_params, for any estimator class: defaults ← --config ← flags."""
+    import difflib
+
+    params = cls().get_params()
+    if config is not None:
+        try:
+            loaded = json.loads(Path(config).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"--config {config} cannot be read as JSON ({e})") from None
+        for key in loaded:
+            if key not in params:
+                near = difflib.get_close_matches(key, list(params), n=1)
+                raise ConfigError(f"{config}: unknown key {key!r}"
+                                  + (f"; did you mean {near[0]!r}?" if near else ""))
+        params.update(loaded)
+    params.update({k: v for k, v in flags.items() if v is not None})
+    return params
+
+
+def _is_rank_zero() -> bool:
+    from sentirnn.training import world
+
+    return world()[0] == 0
+
+
+@app.command(epilog="Example: sentirnn pretrain unsup.txt.gz --out models/imdb-lm --epochs 1 "
+             "(after a crash: the same command with --resume)")
+def pretrain(
+    unlabelled: Path = typer.Argument(..., help="Unlabelled text: .txt (.gz) one document a "
+                                      "line, a data file's text column, or a folder of .txt."),
+    out: Path = typer.Option(Path("models/lm"), "--out", "-o", help="Language-model directory."),
+    text_col: str | None = typer.Option(None), encoding: str | None = typer.Option(None),
+    config: Path | None = typer.Option(None, help="JSON file of LanguageModel params."),
+    language: str | None = typer.Option(None, help="auto|zh|en"),
+    tokenizer: str | None = typer.Option(None, help="auto|jieba-word|char|en-word|subword"),
+    vocab_size: int | None = typer.Option(None, help="Largest vocabulary (BPE size too)."),
+    min_freq: int | None = typer.Option(None), embedding_dim: int | None = typer.Option(None),
+    hidden_size: int | None = typer.Option(None), layers: int | None = typer.Option(None),
+    weight_dropout: float | None = typer.Option(None),
+    max_epochs: int | None = typer.Option(None, "--max-epochs", "--epochs"),
+    batch_size: int | None = typer.Option(None),
+    bptt: int | None = typer.Option(None, help="Mean BPTT window length."),
+    lr: float | None = typer.Option(None), valid_fraction: float | None = typer.Option(None),
+    checkpoint_every: int | None = typer.Option(None, help="Checkpoint every N steps."),
+    checkpoint_dir: Path | None = typer.Option(None, help="Default: OUT/../runs/<name>."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run."),
+    seed: int | None = typer.Option(None), device: str | None = typer.Option(None),
+    num_threads: int | None = typer.Option(None),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+):
+    """Train a recurrent language model on unlabelled text (ULMFiT's first step)."""
+    from sentirnn.data import read_texts
+    from sentirnn.language_model import LanguageModel
+
+    flags = {k: v for k, v in locals().items() if k in LanguageModel._param_names()}
+    params = _params_for(LanguageModel, config, flags)
+    params["checkpoint_dir"] = str(checkpoint_dir or out.parent / "runs" / out.name)
+    params["progress"] = progress
+    say("config: " + json.dumps(params, ensure_ascii=False))
+    texts, report = read_texts(unlabelled, text_col=text_col, encoding=encoding)
+    say(str(report))
+    lm = LanguageModel(**params).fit(texts, resume=resume)
+    s = lm.train_summary_
+    ppl = f"{s['val_perplexity']:.1f}" if s.get("val_perplexity") else "n/a"
+    rate = f"{s['train_tokens_per_s']:.0f}" if s.get("train_tokens_per_s") else "n/a"
+    say(f"trained {s['epochs_run']} epoch(s) on {s['train_tokens']} tokens in "
+        f"{s['train_seconds']:.1f} s ({rate} tokens/s); held-out perplexity {ppl}")
+    if _is_rank_zero():
+        lm.save(out, data={"source": str(unlabelled), "report": report.to_dict()})
+        say(f"language model written to {out}")
+
+
+@app.command(epilog="Examples: sentirnn finetune models/imdb-lm train.csv.gz --out models/imdb "
+             "--lm-epochs 1 | sentirnn finetune models/waimai new.csv --out models/new "
+             "--freeze embeddings")
+def finetune(
+    source: Path = typer.Argument(..., help="Language-model or classifier directory."),
+    data: Path = typer.Argument(..., help="Labelled data for the classifier."),
+    out: Path = typer.Option(Path("models/finetuned"), "--out", "-o", help="Model directory."),
+    valid: Path | None = typer.Option(None, help="Validation data (else a seeded split)."),
+    text_col: str | None = typer.Option(None), label_col: str | None = typer.Option(None),
+    label_map: str | None = typer.Option(None), encoding: str | None = typer.Option(None),
+    lm_epochs: int = typer.Option(0, help="First fine-tune the LM on DATA's texts (epochs)."),
+    extra_unlabelled: Path | None = typer.Option(None, help="More text for --lm-epochs."),
+    lm_out: Path | None = typer.Option(None, help="Fine-tuned LM (default runs/<name>/lm)."),
+    schedule: str = typer.Option("ulmfit", help="ulmfit|standard"),
+    freeze: str | None = typer.Option(None, help="embeddings|encoder (classifier source)."),
+    max_epochs: int | None = typer.Option(None, "--max-epochs", "--epochs"),
+    batch_size: int | None = typer.Option(None), lr: float | None = typer.Option(None),
+    pooling: str | None = typer.Option(None), dropout: float | None = typer.Option(None),
+    max_len: int | None = typer.Option(None), seed: int | None = typer.Option(None),
+    device: str | None = typer.Option(None), num_threads: int | None = typer.Option(None),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+):
+    """Fine-tune a language model into a classifier, or a classifier to new data/labels."""
+    from sentirnn import artifacts
+    from sentirnn.estimator import SentimentClassifier, load
+
+    kind = artifacts.read_config(source, LM_FORMATS)["format"]
+    flags = {k: v for k, v in locals().items() if k in SentimentClassifier._param_names()
+             and v is not None and k != "schedule"}
+    dataset = read_labelled(data, text_col, label_col, label_map, None, False, encoding)
+    valid_set = (read_labelled(valid, text_col, label_col, label_map, None, False, encoding)
+                 if valid else None)
+    pair = (valid_set.texts, valid_set.labels) if valid_set else None
+    if kind == "sentirnn.classifier":
+        if lm_epochs or extra_unlabelled:
+            raise ConfigError(f"{source} is a classifier: --lm-epochs and --extra-unlabelled "
+                              "apply to a language model only")
+        clf = load(source).set_params(**flags)
+        clf.fine_tune(dataset.texts, dataset.labels, pair, freeze=freeze, schedule=schedule)
+    else:
+        if freeze:
+            raise ConfigError("--freeze applies when SOURCE is a classifier; a language model "
+                              "is unfrozen gradually by --schedule ulmfit")
+        lm = _lm_for_finetune(source, dataset.texts, lm_epochs, extra_unlabelled,
+                              lm_out or out.parent / "runs" / out.name / "lm", flags)
+        clf = SentimentClassifier.from_language_model(lm, schedule=schedule, **flags)
+        clf.fit(dataset.texts, dataset.labels, valid=pair)
+    if _is_rank_zero():
+        clf.save(out, data={"source": str(data), "train_report": dataset.report.to_dict()})
+        s = clf.train_summary_
+        say(f"fine-tuned {s['epochs_run']} epochs in {s['train_seconds']:.1f} s; validation:")
+        if clf.report_ is not None:
+            say(str(clf.report_))
+        say(f"model written to {out}")
+
+
+def _lm_for_finetune(source, texts, epochs, extra, lm_out, flags):
+    """Load the LM; with --lm-epochs fine-tune it on the texts (+ extra) and save it."""
+    from sentirnn.language_model import LanguageModel
+
+    lm = LanguageModel.load(source)
+    lm.set_params(**{k: v for k, v in flags.items()
+                     if k in ("num_threads", "device", "progress", "seed")})
+    if epochs:
+        if extra is not None:
+            from sentirnn.data import read_texts
+
+            texts = [*texts, *read_texts(extra)[0]]
+        say(f"fine-tuning the language model on {len(texts)} texts for {epochs} epoch(s)")
+        lm.fine_tune(texts, epochs=epochs)
+        if _is_rank_zero():
+            lm.save(lm_out, data={"fine_tuned_on": len(texts)})
+            say(f"fine-tuned language model written to {lm_out}")
+    return lm
+
+
+@app.command(epilog="Example: sentirnn generate models/imdb-lm 'this movie' --tokens 30")
+def generate(
+    lm: Path = typer.Argument(..., help="Language-model directory."),
+    prompt: str = typer.Argument(..., help="Text to continue."),
+    tokens: int = typer.Option(50, help="Most tokens to add."),
+    temperature: float = typer.Option(0.8, help="< 1: safer choices; > 1: more varied."),
+    seed: int = typer.Option(0, help="Same seed, same text."),
+):
+    """Continue a prompt with text sampled from a language model."""
+    from sentirnn.language_model import LanguageModel
+
+    typer.echo(LanguageModel.load(lm).generate(prompt, tokens=tokens, temperature=temperature,
+                                               seed=seed))
+
+
 def main() -> None:
     """Console entry point: run the app, turning errors into one line and an exit code."""
     try:

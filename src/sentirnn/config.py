@@ -84,6 +84,7 @@ class ModelConfig(_Dict):
     dropout: float = 0.5  # between layers and before the classifier
     vocab_size: int = 0
     num_classes: int = 2
+    hidden_sizes: list[int] | None = None  # per layer, overrides hidden_size (LM transfer)
 
 
 @dataclass

@@ -23,10 +23,11 @@ from sentirnn import artifacts
 from sentirnn.batching import TRUNCATIONS, bucket_batches, collate, prepare
 from sentirnn.config import ModelConfig, TextConfig, TrainConfig, check_choice
 from sentirnn.encode import check_texts, encode_texts, tokenize_texts
-from sentirnn.errors import ArtifactError, DataError, NotFittedError
+from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentirnn.metrics import EvaluationReport, evaluate_labels, plot_curves
 from sentirnn.models import build_net
 from sentirnn.predict import decode_labels, restore_order, softmax, top_k_records
+from sentirnn.text import clean_many
 from sentirnn.tokenize import Tokenizer, detect_language, resolve_kind
 from sentirnn.vocab import Vocab
 
@@ -62,6 +63,11 @@ class SentimentClassifier:
     lowercase, strip_html, traditional_to_simplified, remove_stopwords : text cleaning.
     seed : makes a run repeatable. device : "auto" | "cpu" | "cuda". num_threads : None = all.
     progress : show a progress bar.
+    init_from : path of a language-model directory (``sentirnn pretrain``) whose embedding
+        and LSTM stack ``fit`` starts from; see :meth:`from_language_model`.
+    schedule : {"standard", "ulmfit"}
+        "ulmfit" (needs ``init_from``): gradual unfreezing, discriminative learning rates and
+        a slanted triangular schedule (see ``sentirnn.finetune``).
 
     Examples
     --------
@@ -80,7 +86,8 @@ class SentimentClassifier:
                  max_vocab: int = 50000, valid_fraction: float = 0.1, lowercase: bool = True,
                  strip_html: bool = True, traditional_to_simplified: bool = False,
                  remove_stopwords: bool = False, seed: int = 0, device: str = "auto",
-                 num_threads: int | None = None, progress: bool = True):
+                 num_threads: int | None = None, progress: bool = True,
+                 init_from: str | None = None, schedule: str = "standard"):
         self.arch = arch
         self.language = language
         self.tokenizer = tokenizer
@@ -112,6 +119,8 @@ class SentimentClassifier:
         self.device = device
         self.num_threads = num_threads
         self.progress = progress
+        self.init_from = init_from
+        self.schedule = schedule
 
     # ---- scikit-learn protocol -------------------------------------------------------------
     @classmethod
@@ -139,7 +148,12 @@ class SentimentClassifier:
         name = "SentimentClassifier"
         check_choice(name, "arch", self.arch, tuple(ARCHS))
         check_choice(name, "language", self.language, ("auto", "zh", "en"))
-        check_choice(name, "tokenizer", self.tokenizer, ("auto", "jieba-word", "char", "en-word"))
+        check_choice(name, "tokenizer", self.tokenizer,
+                     ("auto", "jieba-word", "char", "en-word", "subword"))
+        check_choice(name, "schedule", self.schedule, ("standard", "ulmfit"))
+        if self.schedule == "ulmfit" and not self.init_from:
+            raise ConfigError("schedule='ulmfit' fine-tunes a pretrained encoder: set init_from "
+                              "(or use SentimentClassifier.from_language_model)")
         check_choice(name, "truncation", self.truncation, TRUNCATIONS)
         check_choice(name, "class_weights", self.class_weights, ("none", "balanced"))
         for key in ("embedding_dim", "hidden_size", "layers", "max_epochs", "batch_size",
@@ -221,10 +235,16 @@ class SentimentClassifier:
             raise DataError(f"the training data has {what}; a classifier needs at least two "
                             "labels")
         texts, labels, valid = self._split(texts, labels, valid)
+        if self.init_from:
+            from sentirnn.finetune import fit_from_language_model
+
+            return fit_from_language_model(self, texts, labels, valid)
         self.text_config_ = self._text_config()
         self.language_ = self.language if self.language != "auto" else detect_language(texts)
         self.tokenizer_ = Tokenizer(resolve_kind(self._tokenizer_kind(), self.language_),
                                     self.language_, remove_stopwords=self.remove_stopwords)
+        if self.tokenizer_.kind == "subword":  # the BPE vocabulary is learnt from the texts
+            self.tokenizer_.fit(clean_many(texts, self.text_config_))
         tokens = self._tokens(texts)
         self.vocab_ = Vocab.build(tokens, min_freq=self.min_freq, max_size=self.max_vocab)
         self.classes_ = classes
@@ -265,7 +285,8 @@ class SentimentClassifier:
         return ([texts[i] for i in keep], [labels[i] for i in keep],
                 ([texts[i] for i in held], [labels[i] for i in held]))
 
-    def _train(self, train_ids, train_y, valid_ids, valid_y, **kwargs) -> None:
+    def _train(self, train_ids, train_y, valid_ids, valid_y, config: TrainConfig | None = None,
+               **kwargs) -> None:
         from sentirnn.training import train_net
 
         weights = None
@@ -274,10 +295,51 @@ class SentimentClassifier:
             weights = torch.tensor([len(train_y) / (len(self.classes_) * counts.get(i, 1))
                                     for i in range(len(self.classes_))], dtype=torch.float32)
         self.history_, self.train_summary_ = train_net(
-            self.net_, train_ids, train_y, valid_ids, valid_y, self._train_config(),
+            self.net_, train_ids, train_y, valid_ids, valid_y, config or self._train_config(),
             class_weights=weights, **kwargs)
         self.train_summary_["train_texts"] = len(train_ids)
         self.train_summary_["train_tokens"] = int(sum(len(s) for s in train_ids))
+
+    # ---- transfer ----------------------------------------------------------------------------
+    @classmethod
+    def from_language_model(cls, lm, **params) -> SentimentClassifier:
+        """An unfitted classifier whose ``fit`` starts from a language model's encoder.
+
+        Parameters
+        ----------
+        lm : str, Path or LanguageModel
+            A language-model directory (``sentirnn pretrain``) or a fitted LanguageModel.
+        **params : other SentimentClassifier parameters; defaults become ULMFiT's
+            (``pooling="concat"``, ``schedule="ulmfit"``); the sizes, tokenizer and cleaning
+            are the LM's. The config records ``init_from`` (LM path and weights sha256).
+
+        Examples
+        --------
+        >>> clf = SentimentClassifier.from_language_model("models/imdb-lm")  # doctest: +SKIP
+        >>> clf.fit(texts, labels)  # doctest: +SKIP
+        """
+        from sentirnn.finetune import lm_params
+        from sentirnn.language_model import LanguageModel
+
+        model = lm if isinstance(lm, LanguageModel) else LanguageModel.load(lm)
+        clf = cls(**lm_params(model, params))
+        clf._language_model = model
+        return clf
+
+    def fine_tune(self, texts: Sequence[str], labels: Sequence[str],
+                  valid: tuple[Sequence[str], Sequence[str]] | None = None,
+                  freeze: str | None = None, epochs: int | None = None,
+                  schedule: str = "ulmfit") -> SentimentClassifier:
+        """Continue training on new-domain data from the current weights; returns self.
+
+        When the labels differ from ``classes_`` a new head is trained for them. ``freeze``
+        ("embeddings" or "encoder") keeps those layers fixed; ``schedule="ulmfit"`` unfreezes
+        the other groups one per epoch, top first (see ``sentirnn.finetune``).
+        """
+        from sentirnn.finetune import fine_tune_classifier
+
+        return fine_tune_classifier(self, texts, labels, valid, freeze=freeze, epochs=epochs,
+                                    schedule=schedule)
 
     # ---- predict -----------------------------------------------------------------------------
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -328,11 +390,14 @@ class SentimentClassifier:
         config = {
             "format": FORMAT, "format_version": 1, "labels": list(self.classes_),
             "language": self.language_, "params": self.get_params(),
-            "text": self.text_config_.to_dict(), "tokenizer": self.tokenizer_.to_dict(),
+            "text": self.text_config_.to_dict(),
+            "tokenizer": {k: v for k, v in self.tokenizer_.to_dict().items() if k != "model"},
             "model": self.model_config_.to_dict(), "train": self._train_config().to_dict(),
             "train_summary": getattr(self, "train_summary_", {}), "data": data or {},
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        if getattr(self, "init_from_", None):  # provenance: the model this one started from
+            config["init_from"] = self.init_from_
         tokenizer = {"tokenizer": self.tokenizer_.to_dict(), "vocab": self.vocab_.to_dict()}
         files = {"tokenizer.json": json.dumps(tokenizer, ensure_ascii=False).encode("utf-8")}
         return artifacts.write_dir(path, config, self.net_.state_dict(), files,
@@ -372,6 +437,10 @@ class SentimentClassifier:
         artifacts.load_state(clf.net_, artifacts.read_tensors(path), path)
         clf.net_.eval()
         clf.train_summary_ = config.get("train_summary", {})
+        if config.get("init_from"):
+            clf.init_from_ = config["init_from"]
+        clf.source_ = {"format": FORMAT, "path": str(path),
+                       "sha256": config["checksums"][artifacts.WEIGHTS]}
         return clf
 
 

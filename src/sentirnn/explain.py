@@ -137,7 +137,8 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
         probs = torch.softmax(net.forward_embedded(embedded, lengths), 1)[0]  # (C,)
         attention = None
         if net.pooling.kind == "attention":
-            attention = net.pooling.last_weights[0].cpu().tolist()
+            states = net.encoder(embedded, lengths)  # (1, T, D·H)
+            attention = net.pooling.attention_weights(states, lengths)[0].cpu().tolist()
     target = int(probs.argmax())
 
     def label_probability(x, n):  # (S, T, E), (S,) → (S, C)

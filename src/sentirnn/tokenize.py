@@ -2,8 +2,10 @@
 
 Chinese has no spaces, so it is split into jieba words ("jieba-word") or into characters
 ("char"); which one is better depends on the data (DESIGN.md measured both), so both are
-offered. English is split into words and punctuation ("en-word"). A :class:`Tokenizer` is
-plain settings, saved as JSON with ``to_dict``/``from_dict`` next to the model.
+offered. English is split into words and punctuation ("en-word"). "subword" learns a BPE
+vocabulary from the training texts with Hugging Face ``tokenizers`` (any language; rare words
+become known pieces instead of ``<unk>``). A :class:`Tokenizer` is plain settings (plus the
+trained BPE model for "subword"), saved as JSON with ``to_dict``/``from_dict`` next to the model.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from sentirnn.errors import ConfigError
 
 logger = logging.getLogger("sentirnn")
 
-KINDS = ("auto", "jieba-word", "char", "en-word")
+KINDS = ("auto", "jieba-word", "char", "en-word", "subword")
+SUBWORD_VOCAB = 16000  # default BPE vocabulary size
 LANGUAGES = ("zh", "en")
 _AUTO_KIND = {"zh": "jieba-word", "en": "en-word"}
 
@@ -156,6 +159,10 @@ class Tokenizer:
         Drop the function words of :func:`load_stopwords` (negations are never dropped).
     user_dict : str, optional
         Path of a jieba user dictionary (one "word [freq] [tag]" per line); "jieba-word" only.
+    vocab_size : int, optional
+        "subword" only: size of the BPE vocabulary that :meth:`fit` learns (default 16000).
+    model : str, optional
+        "subword" only: a trained BPE model (the JSON that :meth:`to_dict` stores).
 
     Examples
     --------
@@ -169,8 +176,16 @@ class Tokenizer:
         language: str,
         remove_stopwords: bool = False,
         user_dict: str | None = None,
+        vocab_size: int | None = None,
+        model: str | None = None,
     ) -> None:
         self.kind = resolve_kind(kind, language)
+        if self.kind != "subword" and (vocab_size is not None or model is not None):
+            raise ConfigError(f"vocab_size and model are only used by the 'subword' tokenizer, "
+                              f"not {self.kind!r}.")
+        self.vocab_size = int(vocab_size or SUBWORD_VOCAB) if self.kind == "subword" else None
+        self.model = model
+        self._hf: Any = None
         _check_language(language)
         if user_dict is not None and self.kind != "jieba-word":
             raise ConfigError(
@@ -213,7 +228,45 @@ class Tokenizer:
             self._jieba = jt
         return self._jieba
 
+    def fit(self, texts: Iterable[str]) -> Tokenizer:
+        """Learn the BPE vocabulary of a "subword" tokenizer from cleaned texts (other kinds
+        have nothing to learn); returns self.
+
+        Examples
+        --------
+        >>> tok = Tokenizer("subword", "en", vocab_size=60).fit(["low lower lowest"] * 5)
+        >>> tok.tokenize("lowest")[0].startswith("▁")
+        True
+        """
+        if self.kind != "subword":
+            return self
+        from tokenizers import Tokenizer as HFTokenizer
+        from tokenizers import decoders, models, pre_tokenizers, trainers
+
+        hf = HFTokenizer(models.BPE(unk_token="<unk>"))
+        # "▁" marks a word start (so pieces can be joined back); punctuation is its own piece.
+        hf.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(),
+                                                    pre_tokenizers.Punctuation()])
+        hf.decoder = decoders.Metaspace()
+        trainer = trainers.BpeTrainer(vocab_size=self.vocab_size, min_frequency=2,
+                                      special_tokens=["<unk>"], show_progress=False)
+        hf.train_from_iterator(texts, trainer)
+        self.model, self._hf = hf.to_str(), hf
+        return self
+
+    def _subword(self) -> Any:
+        if self._hf is None:
+            if self.model is None:
+                raise ConfigError("this subword tokenizer is not trained yet; call "
+                                  "fit(texts) first.")
+            from tokenizers import Tokenizer as HFTokenizer
+
+            self._hf = HFTokenizer.from_str(self.model)
+        return self._hf
+
     def _split(self, text: str) -> list[str]:
+        if self.kind == "subword":
+            return self._subword().encode(text).tokens
         if self.kind == "jieba-word":
             return [t for t in self._jieba_tokenizer().cut(text, HMM=True) if not t.isspace()]
         if self.kind == "char":
@@ -262,17 +315,24 @@ class Tokenizer:
         >>> Tokenizer("char", "zh").tokenize_many(["很好", "差"])
         [['很', '好'], ['差']]
         """
+        if self.kind == "subword":  # one batched call into the Rust tokenizer
+            found = [e.tokens for e in self._subword().encode_batch(list(texts))]
+            stop = self._stopwords
+            return [[t for t in ts if t not in stop] for ts in found] if stop else found
         tokenize = self.tokenize
         return [tokenize(text) for text in texts]
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-safe dict (``kind`` is always resolved, never "auto")."""
-        return {
+        settings = {
             "kind": self.kind,
             "language": self.language,
             "remove_stopwords": self.remove_stopwords,
             "user_dict": self.user_dict,
         }
+        if self.kind == "subword":
+            settings.update(vocab_size=self.vocab_size, model=self.model)
+        return settings
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Tokenizer:
@@ -299,7 +359,7 @@ class Tokenizer:
         """
         if not isinstance(data, dict):
             raise ConfigError(f"Tokenizer: expected a JSON object, got {type(data).__name__}.")
-        allowed = ("kind", "language", "remove_stopwords", "user_dict")
+        allowed = ("kind", "language", "remove_stopwords", "user_dict", "vocab_size", "model")
         unknown = sorted(set(data) - set(allowed))
         missing = [k for k in ("kind", "language") if k not in data]
         if unknown or missing:

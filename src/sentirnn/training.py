@@ -32,11 +32,13 @@ class ClassifierModule(L.LightningModule):
     """Loss, metrics and optimiser for one ClassifierNet."""
 
     def __init__(self, net: torch.nn.Module, config: TrainConfig,
-                 class_weights: torch.Tensor | None = None, param_groups=None):
+                 class_weights: torch.Tensor | None = None, param_groups=None,
+                 scheduler=None):
         super().__init__()
         self.net = net
         self.config = config
         self.param_groups = param_groups
+        self.make_scheduler = scheduler  # (optimizer, total_steps) → per-step scheduler
         self.register_buffer("class_weights", class_weights, persistent=False)
         self.history: list[dict] = []
         self._reset_epoch()
@@ -96,6 +98,9 @@ class ClassifierModule(L.LightningModule):
             opt = torch.optim.SGD(params, lr=c.lr, momentum=0.9, weight_decay=c.weight_decay)
         else:
             opt = kinds[c.optimizer](params, lr=c.lr, weight_decay=c.weight_decay)
+        if self.make_scheduler is not None:  # e.g. finetune's slanted triangular schedule
+            sched = self.make_scheduler(opt, max(1, int(self.trainer.estimated_stepping_batches)))
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if c.scheduler == "none":
             return opt
         if c.scheduler == "plateau" and not self.trainer.val_dataloaders:
@@ -147,6 +152,19 @@ def world() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
+def distributed_layout() -> dict:
+    """Trainer devices/nodes/strategy: under torchrun, one process per device (DDP).
+
+    Lightning counts one CPU device per process by default and then refuses torchrun's world
+    size, so the local process count and the node count are passed explicitly.
+    """
+    size = world()[1]
+    if size == 1:
+        return {"devices": "auto", "strategy": "auto"}
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", size))
+    return {"devices": local, "num_nodes": max(1, size // local), "strategy": "ddp"}
+
+
 def make_loaders(train_ids, train_labels, valid_ids, valid_labels, config: TrainConfig):
     rank, size = world()
     train = EncodedDataset(train_ids, train_labels)
@@ -165,32 +183,40 @@ def make_loaders(train_ids, train_labels, valid_ids, valid_labels, config: Train
 
 def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_labels,
               config: TrainConfig, class_weights: torch.Tensor | None = None,
-              param_groups=None, callbacks=()) -> tuple[list[dict], dict]:
-    """Train ``net`` in place; returns (per-epoch history, summary)."""
+              param_groups=None, callbacks=(), scheduler=None) -> tuple[list[dict], dict]:
+    """Train ``net`` in place; returns (per-epoch history, summary).
+
+    ``scheduler``, when given, is called as ``scheduler(optimizer, total_steps)`` and
+    replaces ``config.scheduler`` (stepped every batch).
+    """
     set_threads(config.num_threads)
     L.seed_everything(config.seed, verbose=False)
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     train_loader, valid_loader = make_loaders(train_ids, train_labels, valid_ids, valid_labels,
                                               config)
-    module = ClassifierModule(net, config, class_weights, param_groups)
+    module = ClassifierModule(net, config, class_weights, param_groups, scheduler)
     best = BestWeights()
     cbs = [best, *callbacks]
     if valid_loader is not None and config.patience > 0:
         cbs.append(L.pytorch.callbacks.EarlyStopping("val_macro_f1", mode="max",
                                                      patience=config.patience))
     trainer = L.Trainer(
-        max_epochs=config.max_epochs, accelerator=_accelerator(config.device), devices="auto",
-        strategy="ddp" if world()[1] > 1 else "auto", logger=False,
+        max_epochs=config.max_epochs, accelerator=_accelerator(config.device),
+        **distributed_layout(), logger=False,
         enable_checkpointing=False, enable_model_summary=False,
         enable_progress_bar=config.progress, gradient_clip_val=config.grad_clip or None,
         num_sanity_val_steps=0, use_distributed_sampler=False, callbacks=cbs,
         limit_val_batches=1.0 if valid_loader is not None else 0,
     )
     start = time.perf_counter()
-    trainer.fit(module, train_loader, valid_loader)
+    with warnings.catch_warnings():
+        # Lightning's advice about DataLoader workers does not apply: batches are built from
+        # ids already in memory, and worker processes would only add start-up and copying.
+        for pattern in (".*does not have many workers.*", ".*LeafSpec.*",
+                        ".*no `val_dataloader`.*"):
+            warnings.filterwarnings("ignore", message=pattern)
+        trainer.fit(module, train_loader, valid_loader)
     net.cpu().eval()
     summary = {"train_seconds": time.perf_counter() - start, "best_epoch": best.best_epoch,
                "best_val_macro_f1": best.best_score if best.state is not None else None,

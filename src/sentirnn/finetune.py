@@ -1,0 +1,262 @@
+"""LM → classifier transfer: encoder copy, gradual unfreezing, discriminative and slanted LRs.
+
+ULMFiT (Howard & Ruder, 2018) as three small pieces around the ordinary fit loop
+(training.py): the classifier's embedding and LSTM stack start as the language model's
+(:func:`fit_from_language_model`); *discriminative learning rates* give each layer group
+``lr / 2.6**depth`` (:func:`discriminative_groups`); *gradual unfreezing* trains the top
+group (pooling + head) in the first epoch and one more group each epoch
+(:class:`GradualUnfreezing`); a *slanted triangular* schedule warms up over the first 10% of
+the steps and decays linearly (:func:`slanted_triangular`). With this schedule early
+stopping is off (the schedule is planned for every epoch); the best epoch is still restored.
+
+The same tools adapt a trained classifier to a new domain or label set
+(:func:`fine_tune_classifier`, optionally keeping the embedding or the whole encoder frozen).
+
+BPT3C: ULMFiT's classifier reads a long document in bptt-sized chunks, carrying the hidden
+state and pooling over all of them. Our encoder runs ``nn.LSTM`` over the whole document,
+which computes exactly that (a chunked run with a carried state is the same recurrence); on a
+CPU memory is not the constraint it was on a GPU, so the only cap is ``max_len`` (head+tail
+truncation, default 400 tokens), chosen for time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import lightning as L
+import torch
+from torch import nn
+
+from sentirnn.batching import UNK, prepare
+from sentirnn.config import ModelConfig, check_choice
+from sentirnn.encode import check_texts
+from sentirnn.errors import ArtifactError, ConfigError, DataError
+from sentirnn.models import build_net
+from sentirnn.models.language_model_net import classifier_state
+from sentirnn.training import world
+
+log = logging.getLogger("sentirnn")
+SCHEDULES = ("standard", "ulmfit")
+FREEZE = (None, "embeddings", "encoder")
+MIN_COVERAGE = 0.5  # below this share of known tokens the model and the data do not match
+# The network sizes of a classifier made from a language model are the LM's.
+FROM_LM = ("arch", "language", "tokenizer", "embedding_dim", "hidden_size", "layers")
+
+
+def slanted_triangular(step: int, total: int, cut_frac: float = 0.1,
+                       ratio: float = 32.0) -> float:
+    """ULMFiT's learning-rate factor at ``step`` of ``total``: 1/ratio → 1 → 1/ratio."""
+    cut = max(1, int(total * cut_frac))
+    p = step / cut if step < cut else 1 - (step - cut) / max(1, total - cut)
+    return (1 + max(p, 0.0) * (ratio - 1)) / ratio
+
+
+def stlr_scheduler(optimizer, total_steps: int):
+    """A per-step LambdaLR with the slanted triangular factor (for ``train_net``)."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: slanted_triangular(s, total_steps))
+
+
+def layer_groups(net: nn.Module) -> list[list[nn.Parameter]]:
+    """A ClassifierNet's parameters, bottom to top: embedding, each encoder layer, head."""
+    encoder = net.encoder
+    groups = [list(net.embedding.parameters())]
+    for i, layer in enumerate(encoder.forward_layers):
+        params = list(layer.parameters())
+        if encoder.bidirectional:
+            params += list(encoder.backward_layers[i].parameters())
+        groups.append(params)
+    groups.append(list(net.pooling.parameters()) + list(net.head.parameters()))
+    return groups
+
+
+def discriminative_groups(groups: list[list[nn.Parameter]], lr: float,
+                          factor: float = 2.6) -> list[dict]:
+    """Optimizer param groups: the top group gets ``lr``, each one below ``/ factor`` more."""
+    top = len(groups) - 1
+    return [{"params": g, "lr": lr / factor ** (top - i)} for i, g in enumerate(groups)]
+
+
+class GradualUnfreezing(L.Callback):
+    """Train the top ``epoch + 1`` layer groups (all when not gradual), never ``frozen`` ones.
+
+    Single-process, frozen parameters get ``requires_grad=False`` (no backward through them,
+    which is also faster). Under DDP that would break DDP's gradient bookkeeping, so there
+    every parameter keeps its gradient and frozen ones are dropped before the optimizer
+    step; in both cases an optimizer skips a parameter without gradient, leaving it
+    untouched.
+    """
+
+    def __init__(self, groups: list[list[nn.Parameter]], frozen=(), gradual: bool = True):
+        self.groups, self.frozen, self.gradual = groups, set(frozen), gradual
+        self.active: set[int] = set()
+
+    def trainable(self, epoch: int) -> set[int]:
+        n = len(self.groups)
+        top = min(n, epoch + 1) if self.gradual else n
+        return set(range(n - top, n)) - self.frozen
+
+    def on_train_epoch_start(self, trainer, module):
+        self.active = self.trainable(trainer.current_epoch)
+        if world()[1] == 1:
+            for i, group in enumerate(self.groups):
+                for p in group:
+                    p.requires_grad_(i in self.active)
+
+    def on_before_optimizer_step(self, trainer, module, optimizer):
+        for i, group in enumerate(self.groups):
+            if i not in self.active:
+                for p in group:
+                    p.grad = None
+
+    def on_fit_end(self, trainer, module):
+        for group in self.groups:
+            for p in group:
+                p.requires_grad_(True)
+
+
+def check_coverage(seqs: list[list[int]], where: str, owner: str, tokenizer) -> float:
+    """Share of tokens the vocabulary knows; a clear DataError below ``MIN_COVERAGE``.
+
+    A language model (or classifier) trained on other text — another language, another
+    tokenizer — would see mostly ``<unk>``: refuse instead of training on noise; warn
+    below 90%.
+    """
+    total = sum(len(s) for s in seqs)
+    known = total - sum(s.count(UNK) for s in seqs)
+    coverage = known / total if total else 0.0
+    if coverage < MIN_COVERAGE:
+        raise DataError(
+            f"only {coverage:.0%} of the tokens of {where} are in the {owner}'s vocabulary "
+            f"({tokenizer.kind} tokens, language {tokenizer.language!r}): the texts are unlike "
+            "the ones it was trained on; use a model trained on similar text")
+    if coverage < 0.9:
+        log.warning("only %.0f%% of the tokens of %s are in the %s's vocabulary", 100 * coverage,
+                    where, owner)
+    return coverage
+
+
+def lm_params(lm, params: dict) -> dict:
+    """SentimentClassifier params for a classifier built on ``lm`` (a LanguageModel)."""
+    c, text, source = lm.net_config_, lm.text_config_, getattr(lm, "source_", None)
+    base = {"arch": "lstm", "language": lm.language_, "tokenizer": lm.tokenizer_.kind,
+            "embedding_dim": c.embedding_dim, "hidden_size": c.hidden_size, "layers": c.layers,
+            "pooling": "concat", "schedule": "ulmfit", "lr": 4e-3, "dropout": 0.3,
+            "embedding_dropout": 0.05, "lowercase": text.lowercase,
+            "strip_html": text.strip_html,
+            "traditional_to_simplified": text.traditional_to_simplified,
+            "init_from": source["path"] if source else "<unsaved LanguageModel>"}
+    clash = [k for k in FROM_LM if k in params and params[k] != base[k]]
+    if clash:
+        raise ConfigError(f"{', '.join(clash)} of a classifier made from a language model come "
+                        f"from the model ({', '.join(f'{k}={base[k]!r}' for k in clash)}); "
+                        "leave them out")
+    return {**base, **params}
+
+
+def fit_from_language_model(clf, texts: list[str], labels: list[str], valid):
+    """``SentimentClassifier.fit`` when ``init_from`` is set: start from the LM's encoder."""
+    from sentirnn.language_model import LanguageModel
+
+    lm = getattr(clf, "_language_model", None) or LanguageModel.load(clf.init_from)
+    clf.text_config_, clf.language_ = lm.text_config_, lm.language_
+    clf.tokenizer_, clf.vocab_ = lm.tokenizer_, lm.vocab_
+    ids = clf.vocab_.encode_many(clf._tokens(texts))
+    check_coverage(ids, "the training texts", "language model", clf.tokenizer_)
+    clf.classes_ = sorted(set(labels))
+    index = {c: i for i, c in enumerate(clf.classes_)}
+    valid_ids, valid_y = _encode_valid(clf, valid, index)
+    c = lm.net_config_
+    clf.model_config_ = ModelConfig(
+        cell="lstm", bidirectional=False, layers=c.layers, embedding_dim=c.embedding_dim,
+        hidden_size=c.hidden_size, hidden_sizes=c.layer_sizes(), pooling=clf.pooling,
+        embedding_dropout=clf.embedding_dropout, dropout=clf.dropout,
+        vocab_size=len(clf.vocab_), num_classes=len(clf.classes_))
+    torch.manual_seed(clf.seed)
+    clf.net_ = build_net(clf.model_config_)
+    copy_encoder(lm.net_, clf.net_)
+    unsaved = {"format": "sentirnn.language_model", "path": None, "sha256": None}
+    clf.init_from_ = dict(getattr(lm, "source_", None) or unsaved)
+    train_ids = prepare(ids, clf.max_len, clf.truncation)
+    _train(clf, train_ids, [index[y] for y in labels], valid_ids, valid_y, set(),
+           clf.schedule, clf.max_epochs)
+    clf.report_ = clf.evaluate(*valid) if valid is not None else None
+    return clf
+
+
+def copy_encoder(lm_net: nn.Module, clf_net: nn.Module) -> None:
+    """Load the LM's embedding and LSTM weights into a ClassifierNet (pooling/head stay new)."""
+    state = classifier_state(lm_net.state_dict())
+    own = clf_net.state_dict()
+    bad = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
+    if bad:
+        raise ArtifactError(f"the language model's weights do not fit the classifier: {bad[:3]}")
+    missing = clf_net.load_state_dict(state, strict=False).missing_keys
+    left = [k for k in missing if not k.startswith(("pooling.", "head."))]
+    if left:
+        raise ArtifactError(f"the language model has no weights for {left[:3]}")
+
+
+def fine_tune_classifier(clf, texts, labels, valid=None, freeze: str | None = None,
+                         epochs: int | None = None, schedule: str = "ulmfit"):
+    """Continue training a fitted classifier on new texts; see SentimentClassifier.fine_tune."""
+    clf._check_fitted("fine_tune")
+    check_choice("fine_tune", "freeze", freeze, FREEZE)
+    check_choice("fine_tune", "schedule", schedule, SCHEDULES)
+    texts, labels = check_texts(texts, "fine_tune"), [str(y) for y in labels]
+    if len(texts) != len(labels):
+        raise DataError(f"fine_tune got {len(texts)} texts but {len(labels)} labels")
+    new = sorted(set(labels))
+    keep_head = set(new) <= set(clf.classes_)
+    if not keep_head and len(new) < 2:
+        raise DataError(f"the new data has a single class ({new[0]!r}) the model does not know; "
+                        "a new head needs at least two labels")
+    texts, labels, valid = clf._split(texts, labels, valid)
+    ids = clf.vocab_.encode_many(clf._tokens(texts))
+    check_coverage(ids, "the new texts", "classifier", clf.tokenizer_)
+    if not keep_head:  # a new label set: a new, seeded output layer
+        log.info("new labels %s: training a new head", new)
+        torch.manual_seed(clf.seed)
+        clf.net_.head = nn.Linear(clf.net_.head.in_features, len(new))
+        clf.classes_ = new
+        clf.model_config_ = replace(clf.model_config_, num_classes=len(new))
+    index = {c: i for i, c in enumerate(clf.classes_)}
+    valid_ids, valid_y = _encode_valid(clf, valid, index)
+    groups = len(layer_groups(clf.net_))
+    frozen = {"embeddings": {0}, "encoder": set(range(groups - 1))}.get(freeze, set())
+    clf.init_from_ = dict(getattr(clf, "source_", None) or
+                          {"format": "sentirnn.classifier", "path": None, "sha256": None})
+    clf.init_from_["freeze"] = freeze
+    train_ids = prepare(ids, clf.max_len, clf.truncation)
+    _train(clf, train_ids, [index[y] for y in labels], valid_ids, valid_y, frozen, schedule,
+           epochs or clf.max_epochs)
+    clf.report_ = clf.evaluate(*valid) if valid is not None else None
+    return clf
+
+
+def _encode_valid(clf, valid, index):
+    if valid is None:
+        return None, None
+    unknown = sorted(set(valid[1]) - set(index))
+    if unknown:
+        raise DataError(f"validation labels {unknown[:5]} do not occur in the training data "
+                        f"(training labels: {sorted(index)})")
+    return clf._encode(valid[0]), [index[y] for y in valid[1]]
+
+
+def _train(clf, train_ids, train_y, valid_ids, valid_y, frozen: set[int], schedule: str,
+           epochs: int) -> None:
+    """Run the fit loop with the transfer schedule (or plain training with frozen groups)."""
+    groups = layer_groups(clf.net_)
+    clf.net_.train()  # a loaded model is in eval mode; dropout must be on while training
+    config = replace(clf._train_config(), max_epochs=epochs)
+    kwargs = {}
+    if schedule == "ulmfit":
+        config = replace(config, patience=0)
+        kwargs = {"param_groups": discriminative_groups(groups, clf.lr),
+                  "scheduler": stlr_scheduler,
+                  "callbacks": [GradualUnfreezing(groups, frozen, gradual=True)]}
+    elif frozen:
+        kwargs = {"callbacks": [GradualUnfreezing(groups, frozen, gradual=False)]}
+    clf._train(train_ids, train_y, valid_ids, valid_y, config=config, **kwargs)

@@ -1,0 +1,224 @@
+"""The language-model fit loop: next-token training on BPTT windows, checkpoints, resume.
+
+Lightning owns the loop (devices, DDP under torchrun, gradient clipping, progress bar); this
+file owns the language-model parts: the hidden state carried from window to window, held-out
+perplexity after every epoch, and checkpoints. A checkpoint (``last.pt`` in the run folder,
+written atomically every ``checkpoint_every`` steps and at each epoch's end) holds the
+weights, optimizer and schedule state, the position (epoch, step), the carried hidden state
+and torch's RNG state; because an epoch's batches are a function of (seed, epoch), a
+single-process run resumed from it continues exactly as if never stopped. Checkpoints are
+only ever read back by ``resume`` on files this code wrote (``torch.load(weights_only=True)``);
+``sentirnn.load`` never reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+
+from sentirnn.config import _Dict
+from sentirnn.errors import ArtifactError
+from sentirnn.lm_batching import BPTTBatches
+from sentirnn.models.language_model_net import LanguageModelNet, detach_hidden
+from sentirnn.training import _accelerator, distributed_layout, set_threads, world
+
+log = logging.getLogger("sentirnn")
+CHECKPOINT = "last.pt"
+
+
+@dataclass
+class PretrainConfig(_Dict):
+    """How the language model trains (the loop's settings, not the network's)."""
+
+    max_epochs: int = 1
+    batch_size: int = 64
+    bptt: int = 70
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    grad_clip: float = 0.5
+    seed: int = 0
+    checkpoint_every: int = 500  # steps; 0 = only at the end of each epoch
+    num_threads: int | None = None
+    device: str = "auto"
+    progress: bool = True
+
+
+def evaluate_nll(net: LanguageModelNet, data: BPTTBatches) -> tuple[float, int]:
+    """(sum of next-token NLL, number of tokens) over ``data``, without dropout."""
+    was_training = net.training
+    net.eval()
+    total, count, hidden = 0.0, 0, None
+    with torch.inference_mode():
+        for x, y in iter(data):
+            states, hidden = net(x, hidden)
+            total += float(net.nll(states, y).sum())
+            count += y.numel()
+    net.train(was_training)
+    return total, count
+
+
+class LanguageModelModule(L.LightningModule):
+    """Next-token loss, carried hidden state, per-epoch perplexity and checkpoints."""
+
+    def __init__(self, net: LanguageModelNet, config: PretrainConfig, data: BPTTBatches,
+                 valid: BPTTBatches | None, run_dir: Path | None, state: dict | None):
+        super().__init__()
+        self.net, self.config, self.data, self.valid = net, config, data, valid
+        self.run_dir, self.state = run_dir, state
+        self.epoch0 = state["epoch"] if state else 0
+        self.step_in_epoch = state["step"] if state else 0
+        self.history: list[dict] = list(state["history"]) if state else []
+        self.hidden = None
+        self._reset_counters()
+
+    def _reset_counters(self):
+        self._loss_sum, self._tokens, self._start = 0.0, 0, time.perf_counter()
+
+    @property
+    def epoch(self) -> int:
+        return self.epoch0 + self.current_epoch
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch  # (B, T) each
+        states, hidden = self.net(x, self.hidden)
+        self.hidden = detach_hidden(hidden)
+        loss = self.net.nll(states, y).mean()
+        self._loss_sum += float(loss.detach()) * y.numel()
+        self._tokens += y.numel()
+        rate = self._tokens * world()[1] / max(time.perf_counter() - self._start, 1e-9)
+        self.log("loss", loss.detach(), prog_bar=True, on_step=True, on_epoch=False)
+        self.log("tok/s", rate, prog_bar=True, on_step=True, on_epoch=False)
+        return loss
+
+    def on_train_start(self):
+        if self.state:  # resume: optimizer, schedule, RNG and carried state as saved
+            self.trainer.optimizers[0].load_state_dict(self.state["optimizer"])
+            self.trainer.lr_scheduler_configs[0].scheduler.load_state_dict(
+                self.state["scheduler"])
+            torch.set_rng_state(self.state["rng"])
+            flat = self.state.get("hidden") or []
+            self.hidden = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)] or None
+
+    def on_train_epoch_start(self):
+        if self.state is None or self.current_epoch > 0:
+            self.hidden, self.step_in_epoch = None, 0  # a new epoch is a new stream
+        self._reset_counters()
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        self.step_in_epoch += 1
+        every = self.config.checkpoint_every
+        if every and self.step_in_epoch % every == 0 and self.step_in_epoch < len(self.data):
+            self.save_checkpoint(self.epoch, self.step_in_epoch)
+
+    def on_train_epoch_end(self):
+        seconds = time.perf_counter() - self._start
+        row = {"epoch": self.epoch + 1, "train_loss": self._loss_sum / max(self._tokens, 1),
+               "seconds": seconds, "train_tokens": self._tokens * world()[1],
+               "train_tokens_per_s": self._tokens * world()[1] / max(seconds, 1e-9),
+               "lr": self.trainer.optimizers[0].param_groups[0]["lr"]}
+        if self.valid is not None:
+            total, count = evaluate_nll(self.net, self.valid)
+            row["val_loss"] = total / max(count, 1)
+            row["val_perplexity"] = math.exp(min(row["val_loss"], 50.0))
+            self.log("val_ppl", row["val_perplexity"], prog_bar=True, sync_dist=True)
+        self.history.append(row)
+        if self.trainer.is_global_zero:
+            log.info("epoch %d: train loss %.3f, %s, %.0f tokens/s", row["epoch"],
+                     row["train_loss"],
+                     f"held-out perplexity {row['val_perplexity']:.1f}"
+                     if "val_perplexity" in row else "no held-out text",
+                     row["train_tokens_per_s"])
+        self.state = None
+        self.save_checkpoint(self.epoch + 1, 0)
+
+    def save_checkpoint(self, epoch: int, step: int) -> None:
+        """Write ``last.pt`` atomically (rank 0 only): a kill never leaves half a file."""
+        if self.run_dir is None or not self.trainer.is_global_zero:
+            return
+        hidden = []
+        if world()[1] == 1 and self.hidden is not None and step > 0:
+            hidden = [t for pair in self.hidden for t in pair]
+        bundle = {"net": self.net.state_dict(), "epoch": epoch, "step": step,
+                  "optimizer": self.trainer.optimizers[0].state_dict(),
+                  "scheduler": self.trainer.lr_scheduler_configs[0].scheduler.state_dict(),
+                  "rng": torch.get_rng_state(), "hidden": hidden, "history": self.history}
+        tmp = self.run_dir / f".{CHECKPOINT}.tmp-{os.getpid()}"
+        torch.save(bundle, tmp)
+        os.replace(tmp, self.run_dir / CHECKPOINT)
+
+    def configure_optimizers(self):
+        from sentirnn.finetune import slanted_triangular
+
+        c = self.config
+        opt = torch.optim.AdamW(self.net.parameters(), lr=c.lr, betas=(0.8, 0.99),
+                                weight_decay=c.weight_decay)
+        total = max(1, c.max_epochs * len(self.data))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: slanted_triangular(s, total))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def read_checkpoint(run_dir: Path) -> dict | None:
+    """The saved state of an interrupted run, or None when there is none."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 — any unreadable file gets the same advice
+        raise ArtifactError(f"{path} cannot be read ({type(e).__name__}); delete it and "
+                            "start without --resume") from None
+
+
+def train_lm(net: LanguageModelNet, train_docs: list[np.ndarray],
+             valid_docs: list[np.ndarray] | None, config: PretrainConfig, eos: int,
+             run_dir: Path | None = None, state: dict | None = None) -> tuple[list[dict], dict]:
+    """Train ``net`` in place on documents of ids; returns (per-epoch history, summary).
+
+    ``state`` is a checkpoint from :func:`read_checkpoint`: its weights are loaded and
+    training continues at its (epoch, step).
+    """
+    set_threads(config.num_threads)
+    L.seed_everything(config.seed, verbose=False)
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*(IterableDataset|does not have many workers"
+                            "|LeafSpec|Total length of).*")
+    rank, size = world()
+    data = BPTTBatches(train_docs, config.batch_size, config.bptt, eos, config.seed, rank, size)
+    valid = (BPTTBatches(valid_docs, min(config.batch_size, 16), config.bptt, eos,
+                         variable=False) if _enough(valid_docs, config) else None)
+    if state:
+        net.load_state_dict(state["net"])
+        data.epoch, data.skip = state["epoch"], state["step"]
+    if run_dir is not None:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+    net.train()  # a loaded model is in eval mode; the dropouts must be on while training
+    module = LanguageModelModule(net, config, data, valid, run_dir, state)
+    remaining = config.max_epochs - (state["epoch"] if state else 0)
+    start = time.perf_counter()
+    if remaining > 0:
+        trainer = L.Trainer(
+            max_epochs=remaining, accelerator=_accelerator(config.device),
+            **distributed_layout(), logger=False, enable_checkpointing=False,
+            enable_model_summary=False, enable_progress_bar=config.progress,
+            gradient_clip_val=config.grad_clip or None, num_sanity_val_steps=0,
+            limit_val_batches=0, use_distributed_sampler=False)
+        loader = torch.utils.data.DataLoader(data, batch_size=None)
+        trainer.fit(module, loader)
+    net.cpu().eval()
+    summary = {"train_seconds": time.perf_counter() - start, "epochs_run": len(module.history),
+               "resumed_at": [state["epoch"], state["step"]] if state else None}
+    return module.history, summary
+
+
+def _enough(docs, config: PretrainConfig) -> bool:
+    return bool(docs) and sum(len(d) + 1 for d in docs) >= 2 * min(config.batch_size, 16)

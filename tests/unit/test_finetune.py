@@ -1,0 +1,141 @@
+"""LM → classifier transfer: encoder copy, unfreezing order, discriminative LRs, STLR."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_corpus
+
+from sentirnn import SentimentClassifier, finetune, load
+from sentirnn.errors import ConfigError, DataError
+from sentirnn.finetune import (
+    GradualUnfreezing,
+    discriminative_groups,
+    layer_groups,
+    slanted_triangular,
+)
+from sentirnn.language_model import LanguageModel
+
+CLF = dict(max_epochs=1, batch_size=16, num_threads=1, progress=False, seed=0)
+
+
+@pytest.fixture(scope="module")
+def lm():
+    texts = make_corpus("en", 800, seed=41)[0]
+    return LanguageModel(embedding_dim=16, hidden_size=20, layers=2, batch_size=8, bptt=16,
+                         min_freq=1, max_epochs=1, num_threads=1, progress=False).fit(texts)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return make_corpus("en", 160, seed=42)
+
+
+def snapshot(net):
+    return {k: v.clone() for k, v in net.state_dict().items()}
+
+
+def changed(before, net, prefix):
+    return any(not torch.equal(before[k], v) for k, v in net.state_dict().items()
+               if k.startswith(prefix))
+
+
+def test_slanted_triangular_warms_up_then_decays():
+    factors = [slanted_triangular(s, 100) for s in range(100)]
+    assert factors[0] == pytest.approx(1 / 32) and max(factors) == pytest.approx(1.0)
+    assert int(np.argmax(factors)) == 10 and factors[-1] < 0.05
+    assert all(a <= b for a, b in zip(factors[:10], factors[1:11]))
+
+
+def test_encoder_is_copied_from_the_language_model(lm, corpus, monkeypatch):
+    captured = {}  # the classifier's weights just before training starts
+    monkeypatch.setattr(finetune, "_train", lambda c, *a, **k: captured.update(snapshot(c.net_)))
+    SentimentClassifier.from_language_model(lm, **CLF).fit(*corpus)
+    lm_state = lm.net_.state_dict()
+    torch.testing.assert_close(captured["embedding.table.weight"],
+                               lm_state["embedding.table.weight"])
+    for i in range(2):
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            torch.testing.assert_close(captured[f"encoder.forward_layers.{i}.{name}"],
+                                       lm_state[f"layers.{i}.{name}"])
+
+
+def test_discriminative_learning_rates(lm):
+    clf = SentimentClassifier.from_language_model(lm)
+    from sentirnn.config import ModelConfig
+    from sentirnn.models import build_net
+
+    net = build_net(ModelConfig(cell="lstm", bidirectional=False, layers=2, embedding_dim=16,
+                                hidden_sizes=[20, 16], pooling="concat", vocab_size=30))
+    groups = layer_groups(net)
+    assert len(groups) == 4  # embedding, 2 LSTM layers, pooling + head
+    assert sum(len(g) for g in groups) == len(list(net.parameters()))
+    lrs = [g["lr"] for g in discriminative_groups(groups, clf.lr)]
+    assert lrs[-1] == clf.lr
+    np.testing.assert_allclose(np.array(lrs[1:]) / np.array(lrs[:-1]), 2.6)
+
+
+@pytest.mark.parametrize("distributed", [False, True])
+def test_gradual_unfreezing_leaves_frozen_layers_untouched(lm, corpus, monkeypatch, distributed):
+    """Epoch 1 trains only the head; epoch 2 also the top LSTM; never the layers below."""
+    if distributed:  # the DDP path drops gradients instead of switching requires_grad off
+        monkeypatch.setattr(finetune, "world", lambda: (0, 2))
+    clf = SentimentClassifier.from_language_model(lm, **CLF)
+    clf.fit(*corpus)
+    lm_net = lm.net_.state_dict()
+    state = clf.net_.state_dict()
+    torch.testing.assert_close(state["embedding.table.weight"], lm_net["embedding.table.weight"])
+    for i in range(2):
+        torch.testing.assert_close(state[f"encoder.forward_layers.{i}.weight_hh_l0"],
+                                   lm_net[f"layers.{i}.weight_hh_l0"])
+    before = snapshot(clf.net_)
+    clf.fine_tune(*corpus, epochs=2)
+    assert changed(before, clf.net_, "head.")
+    assert changed(before, clf.net_, "encoder.forward_layers.1.")
+    assert not changed(before, clf.net_, "encoder.forward_layers.0.")
+    assert not changed(before, clf.net_, "embedding.")
+    assert all(p.requires_grad for p in clf.net_.parameters())
+
+
+def test_unfreezing_order():
+    groups = [[torch.nn.Parameter(torch.zeros(1))] for _ in range(4)]
+    schedule = GradualUnfreezing(groups, frozen={0})
+    assert [sorted(schedule.trainable(e)) for e in range(4)] == [[3], [2, 3], [1, 2, 3],
+                                                                 [1, 2, 3]]
+
+
+def test_fine_tuned_model_round_trips(lm, corpus, tmp_path):
+    clf = SentimentClassifier.from_language_model(lm, **{**CLF, "max_epochs": 2})
+    clf.fit(*corpus).save(tmp_path / "m")
+    loaded = load(tmp_path / "m")
+    texts = corpus[0][:25]
+    np.testing.assert_array_equal(loaded.predict_proba(texts), clf.predict_proba(texts))
+    assert loaded.init_from_["format"] == "sentirnn.language_model"
+    assert loaded.model_config_.hidden_sizes == [20, 16]
+
+
+def test_new_labels_get_a_new_head_and_freeze_encoder(corpus):
+    base = SentimentClassifier(embedding_dim=12, hidden_size=12, min_freq=1, **CLF).fit(*corpus)
+    texts, labels = make_corpus("en", 90, seed=43, labels=("bad", "meh", "good"))
+    clf = copy.deepcopy(base)
+    before = snapshot(clf.net_)
+    clf.fine_tune(texts, labels, freeze="encoder", epochs=2, schedule="standard")
+    assert clf.classes_ == ["bad", "good", "meh"]
+    assert clf.predict_proba(texts[:3]).shape == (3, 3)
+    assert not changed(before, clf.net_, "encoder.") and not changed(before, clf.net_,
+                                                                    "embedding.")
+    with pytest.raises(ConfigError, match="'freeze' parameter"):
+        copy.deepcopy(base).fine_tune(texts, labels, freeze="head")
+
+
+def test_mismatched_data_and_params_are_clear_errors(corpus):
+    zh = make_corpus("zh", 300, seed=44)[0]
+    zh_lm = LanguageModel(embedding_dim=8, hidden_size=8, layers=1, batch_size=4, bptt=8,
+                          num_threads=1, progress=False).fit(zh)
+    with pytest.raises(DataError, match="only 0% of the tokens"):
+        SentimentClassifier.from_language_model(zh_lm, **CLF).fit(*corpus)
+    with pytest.raises(ConfigError, match="come from the model"):
+        SentimentClassifier.from_language_model(zh_lm, hidden_size=64)
+    with pytest.raises(ConfigError, match="init_from"):
+        SentimentClassifier(schedule="ulmfit", **CLF).fit(*corpus)

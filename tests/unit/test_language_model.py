@@ -1,0 +1,165 @@
+"""The language model: network, softmax, BPTT batches, facade, persistence."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_corpus
+
+from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from sentirnn.language_model import EOS, LanguageModel
+from sentirnn.lm_batching import BPTTBatches, window_lengths
+from sentirnn.models.language_model_net import (
+    LanguageModelConfig,
+    LanguageModelNet,
+    choose_cutoffs,
+    classifier_state,
+)
+from sentirnn.tokenize import Tokenizer
+
+TINY = dict(embedding_dim=24, hidden_size=24, layers=2, batch_size=8, bptt=16, min_freq=1,
+            num_threads=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def texts():
+    return make_corpus("en", 1200, seed=31)[0]
+
+
+@pytest.fixture(scope="module")
+def fitted(texts):
+    return LanguageModel(max_epochs=3, **TINY).fit(texts)
+
+
+def tiny_net(cutoffs=(10, 30), **kwargs):
+    torch.manual_seed(0)
+    config = LanguageModelConfig(vocab_size=50, embedding_dim=8, hidden_size=12, layers=2,
+                                 cutoffs=list(cutoffs), **kwargs)
+    return LanguageModelNet(config)
+
+
+@pytest.mark.parametrize("cutoffs", [(), (10,), (10, 30)])
+def test_adaptive_softmax_is_a_distribution_and_nll_is_exact(cutoffs):
+    net = tiny_net(cutoffs).eval()
+    states, hidden = net(torch.randint(0, 50, (3, 7)))
+    assert states.shape == (3, 7, 8) and hidden[0][0].shape == (1, 3, 12)
+    log_probs = net.log_probs(states.reshape(-1, 8))  # (21, 50)
+    torch.testing.assert_close(log_probs.exp().sum(1), torch.ones(21))
+    targets = torch.randint(0, 50, (3, 7))
+    expected = -log_probs.gather(1, targets.reshape(-1, 1)).squeeze(1)
+    torch.testing.assert_close(net.nll(states, targets), expected)
+
+
+def test_decoder_is_tied_to_the_embedding_over_the_whole_vocabulary():
+    net = tiny_net()
+    names = dict(net.named_parameters())
+    assert not [n for n in names if "decoder" in n or "tail" in n]
+    states, _ = net(torch.randint(0, 50, (2, 5)))
+    net.nll(states, torch.full((2, 5), 45)).mean().backward()  # targets in the last cluster
+    assert net.embedding.table.weight.grad[45].abs().sum() > 0
+
+
+def test_weight_drop_resamples_in_training_and_keeps_plain_lstm_weights():
+    net = tiny_net(weight_dropout=0.5, embedding_dropout=0.0, input_dropout=0.0,
+                   hidden_dropout=0.0, output_dropout=0.0)
+    ids = torch.randint(0, 50, (2, 6))
+    net.train()
+    a, b = net(ids)[0], net(ids)[0]
+    assert not torch.allclose(a, b)  # a new DropConnect mask every forward
+    net.eval()
+    torch.testing.assert_close(net(ids)[0], net(ids)[0])
+    assert "layers.0.weight_hh_l0" in net.state_dict()
+    mapped = classifier_state(net.state_dict())
+    assert "encoder.forward_layers.1.weight_hh_l0" in mapped and "embedding.table.weight" in mapped
+    assert not [k for k in mapped if k.startswith("softmax")]
+
+
+def test_cutoffs_follow_the_frequencies():
+    zipf = (1e6 / np.arange(1, 30001)).astype(int).tolist()
+    cuts = choose_cutoffs(zipf)
+    assert cuts and cuts == sorted(cuts) and cuts[-1] < 30000
+    assert choose_cutoffs([5] * 100) == []  # a small vocabulary needs one plain softmax
+
+
+def test_bptt_windows_are_contiguous_seeded_and_resumable():
+    docs = [np.arange(i * 10, i * 10 + 9) for i in range(30)]
+    data = BPTTBatches(docs, batch_size=3, bptt=8, eos=-1, seed=5)
+    first = list(data)
+    for (x, y), (x2, _) in zip(first, first[1:]):
+        assert torch.equal(y[:, :-1], x[:, 1:])  # targets are the next tokens
+        assert torch.equal(x2[:, 0], y[:, -1])  # the next window continues the row
+    second = list(data)
+    assert not all(torch.equal(a[0], b[0]) for a, b in zip(first, second))  # new epoch order
+    again = BPTTBatches(docs, batch_size=3, bptt=8, eos=-1, seed=5)
+    again.epoch, again.skip = 1, 2
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(list(again), second[2:]))
+
+
+def test_ranks_get_disjoint_equal_shares():
+    docs = [np.arange(i * 10, i * 10 + 9) for i in range(40)]
+    parts = [BPTTBatches(docs, 2, 8, -1, seed=0, rank=r, world_size=2) for r in (0, 1)]
+    assert len(parts[0]) == len(parts[1])
+    rows = [p.epoch_windows(0)[0] for p in parts]
+    assert not set(rows[0].ravel().tolist()) & set(rows[1].ravel().tolist()) - {-1}
+
+
+def test_window_lengths_vary_and_fit():
+    lengths = window_lengths(10_000, 70, 100, np.random.default_rng(0))
+    assert len(set(lengths)) > 10 and sum(lengths) <= 9_999 and min(lengths) >= 5
+
+
+def test_perplexity_falls_during_pretraining(fitted):
+    ppl = [h["val_perplexity"] for h in fitted.history_]
+    assert len(ppl) == 3 and ppl[-1] < ppl[0]
+    assert fitted.train_summary_["train_tokens_per_s"] > 0
+
+
+def test_save_load_round_trip(fitted, texts, tmp_path):
+    fitted.save(tmp_path / "lm")
+    loaded = LanguageModel.load(tmp_path / "lm")
+    assert loaded.perplexity(texts[:30]) == pytest.approx(fitted.perplexity(texts[:30]),
+                                                          rel=1e-6)
+    assert loaded.generate("the food", seed=1) == fitted.generate("the food", seed=1)
+    assert loaded.source_["sha256"] and loaded.vocab_.itos[EOS] == "<eos>"
+
+
+def test_fine_tune_continues_from_the_weights(fitted, texts):
+    domain = make_corpus("en", 300, seed=32)[0]
+    lm = copy.deepcopy(fitted)
+    before = lm.perplexity(domain)
+    lm.fine_tune(domain, epochs=2)
+    assert lm.perplexity(domain) < before
+    assert len(lm.history_) == len(fitted.history_) + 2
+
+
+def test_subword_language_model(texts, tmp_path):
+    lm = LanguageModel(tokenizer="subword", vocab_size=80, max_epochs=1, **TINY).fit(texts)
+    assert lm.tokenizer_.kind == "subword" and len(lm.vocab_) <= 80
+    lm.save(tmp_path / "sw")
+    again = LanguageModel.load(tmp_path / "sw")
+    assert again.tokenizer_ == lm.tokenizer_
+    assert again.generate("the", tokens=5, seed=0) == lm.generate("the", tokens=5, seed=0)
+
+
+def test_subword_tokenizer_round_trips():
+    tok = Tokenizer("subword", "en", vocab_size=60).fit(["lower lowest newer newest"] * 10)
+    again = Tokenizer.from_dict(tok.to_dict())
+    assert again.tokenize("lowest newer") == tok.tokenize("lowest newer")
+    with pytest.raises(ConfigError, match="only used by the 'subword'"):
+        Tokenizer("char", "zh", vocab_size=10)
+
+
+def test_errors(tmp_path):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        LanguageModel().generate("x")
+    with pytest.raises(DataError, match="no tokens"):
+        LanguageModel(**TINY).fit(["", "  ", "<br/>"])
+    with pytest.raises(DataError, match="too few"):
+        LanguageModel(**{**TINY, "batch_size": 64}).fit(["good"] * 3)
+    with pytest.raises(ConfigError, match="'layers' parameter"):
+        LanguageModel(layers=0).fit(["a b"])
+    with pytest.raises(ConfigError, match="checkpoint_dir"):
+        LanguageModel(**TINY).fit(["a b"], resume=True)
+    with pytest.raises(ArtifactError, match="no config.json"):
+        LanguageModel.load(tmp_path)
