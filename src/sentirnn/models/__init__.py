@@ -1,0 +1,20 @@
+"""The networks: tensors in, tensors out. ``build_net`` maps a config to a module."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from sentirnn.config import ModelConfig, check_choice
+from sentirnn.models.classifier_net import ClassifierNet
+from sentirnn.models.language_model_net import LanguageModelConfig, LanguageModelNet
+from sentirnn.models.pooling import POOLINGS
+from sentirnn.models.rnn import CELLS
+
+__all__ = ["build_net", "ClassifierNet", "LanguageModelConfig", "LanguageModelNet"]
+
+
+def build_net(config: ModelConfig) -> nn.Module:
+    """The one place that maps a ModelConfig to a network class."""
+    check_choice("ModelConfig", "cell", config.cell, tuple(CELLS))
+    check_choice("ModelConfig", "pooling", config.pooling, POOLINGS)
+    return ClassifierNet(config)

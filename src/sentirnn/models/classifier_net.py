@@ -1,0 +1,40 @@
+"""ids → logits: embedding → recurrent encoder → pooling → dropout → linear."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from sentirnn.config import ModelConfig
+from sentirnn.models.embedding import TokenEmbedding
+from sentirnn.models.pooling import Pooling
+from sentirnn.models.rnn import RNNEncoder
+
+
+class ClassifierNet(nn.Module):
+    """Tensors in, tensors out: (B, T) ids and (B,) lengths → (B, C) logits.
+
+    Every length must be ≥ 1 (the batching stage gives empty texts one ``<unk>``).
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.embedding = TokenEmbedding(config.vocab_size, config.embedding_dim,
+                                        config.embedding_dropout)
+        self.encoder = RNNEncoder(config.cell, config.embedding_dim, config.hidden_size,
+                                  config.layers, config.bidirectional, config.dropout,
+                                  config.hidden_sizes)
+        self.pooling = Pooling(config.pooling, self.encoder.output_size, config.bidirectional)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(self.pooling.output_size, config.num_classes)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = self.embedding(ids)  # (B, T) → (B, T, E)
+        return self.forward_embedded(x, lengths)
+
+    def forward_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T, E) embedded inputs → (B, C); the entry point for attributions."""
+        states = self.encoder(x, lengths)  # (B, T, D·H)
+        pooled = self.pooling(states, lengths)  # (B, P)
+        return self.head(self.dropout(pooled))  # (B, C)
