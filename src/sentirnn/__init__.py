@@ -9,6 +9,10 @@ def __getattr__(name):
         from sentirnn import estimator
 
         return getattr(estimator, name)
+    if name == "LanguageModel":
+        from sentirnn.language_model import LanguageModel
+
+        return LanguageModel
     if name in ("read_dataset", "read_texts"):
         from sentirnn import data
 
@@ -16,4 +20,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'sentirnn' has no attribute {name!r}")
 
 
-__all__ = ["SentimentClassifier", "load", "read_dataset", "read_texts", "__version__"]
+__all__ = ["SentimentClassifier", "LanguageModel", "load", "read_dataset", "read_texts", "__version__"]

@@ -123,6 +123,10 @@ def train(
             valid=(valid_set.texts, valid_set.labels) if valid_set else None)
     info = {"source": str(data), "train_report": dataset.report.to_dict(),
             "valid_source": str(valid) if valid else None}
+    from sentirnn.training import world
+
+    if world()[0] != 0:
+        return  # under torchrun only rank 0 writes the model directory
     clf.save(out, data=info)
     summary = clf.train_summary_
     say(f"trained {summary['epochs_run']} epochs in {summary['train_seconds']:.1f} s "

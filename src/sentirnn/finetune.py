@@ -138,11 +138,16 @@ def check_coverage(seqs: list[list[int]], where: str, owner: str, tokenizer) -> 
 
 
 def lm_params(lm, params: dict) -> dict:
-    """SentimentClassifier params for a classifier built on ``lm`` (a LanguageModel)."""
+    """SentimentClassifier params for a classifier built on ``lm`` (a LanguageModel).
+
+    Sizes, tokenizer and cleaning are the LM's; the defaults are ULMFiT's (concat pooling,
+    the "ulmfit" schedule, peak lr 1e-2 for the head) unless ``params`` say otherwise.
+    """
     c, text, source = lm.net_config_, lm.text_config_, getattr(lm, "source_", None)
     base = {"arch": "lstm", "language": lm.language_, "tokenizer": lm.tokenizer_.kind,
             "embedding_dim": c.embedding_dim, "hidden_size": c.hidden_size, "layers": c.layers,
-            "pooling": "concat", "schedule": "ulmfit", "lr": 4e-3, "dropout": 0.3,
+            "pooling": "concat", "schedule": "ulmfit", "lr": 1e-2, "dropout": 0.3,
+            "max_epochs": c.layers + 3,  # every group unfrozen in the last two epochs
             "embedding_dropout": 0.05, "lowercase": text.lowercase,
             "strip_html": text.strip_html,
             "traditional_to_simplified": text.traditional_to_simplified,

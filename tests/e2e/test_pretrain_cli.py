@@ -87,7 +87,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(lm_dir, files):
     assert "resuming at epoch 1" in err
     full = pd.read_csv(lm_dir / "curves.csv")["val_perplexity"].iloc[-1]
     again = pd.read_csv(files / "killed" / "curves.csv")["val_perplexity"].iloc[-1]
-    assert again == pytest.approx(full, rel=1e-4)
+    assert again == pytest.approx(full, rel=1e-6)  # bit-identical here (one thread)
 
 
 def test_generate_is_seeded(lm_dir, capsys, monkeypatch):

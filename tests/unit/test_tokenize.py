@@ -119,7 +119,7 @@ def test_pickle_round_trip():
 def test_bad_settings_are_config_errors(tmp_path):
     expected = (
         "The 'kind' parameter of Tokenizer must be one of "
-        "{'auto', 'jieba-word', 'char', 'en-word'}. Got 'x' instead."
+        "{'auto', 'jieba-word', 'char', 'en-word', 'subword'}. Got 'x' instead."
     )
     with pytest.raises(ConfigError) as info:
         Tokenizer.from_dict({"kind": "x", "language": "zh"})
