@@ -20,4 +20,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'sentirnn' has no attribute {name!r}")
 
 
-__all__ = ["SentimentClassifier", "LanguageModel", "load", "read_dataset", "read_texts", "__version__"]
+__all__ = ["SentimentClassifier", "LanguageModel", "load", "read_dataset", "read_texts",
+           "__version__"]
