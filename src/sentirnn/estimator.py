@@ -24,9 +24,9 @@ from sentirnn.batching import TRUNCATIONS, bucket_batches, collate, prepare
 from sentirnn.config import ModelConfig, TextConfig, TrainConfig, check_choice
 from sentirnn.encode import check_texts, encode_texts, tokenize_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
-from sentirnn.metrics import EvaluationReport, evaluate_labels, plot_curves
+from sentirnn.metrics import EvaluationReport, plot_curves
 from sentirnn.models import build_net
-from sentirnn.predict import decode_labels, restore_order, softmax, top_k_records
+from sentirnn.predict import Predictor, restore_order
 from sentirnn.text import clean_many
 from sentirnn.tokenize import Tokenizer, detect_language, resolve_kind
 from sentirnn.vocab import Vocab
@@ -37,7 +37,7 @@ ARCHS = {"rnn": ("rnn", False), "birnn": ("rnn", True), "lstm": ("lstm", False),
 FORMAT = "sentirnn.classifier"
 
 
-class SentimentClassifier:
+class SentimentClassifier(Predictor):
     """A recurrent sentiment classifier for Chinese and English text.
 
     Parameters
@@ -342,35 +342,6 @@ class SentimentClassifier:
                                     schedule=schedule)
 
     # ---- predict -----------------------------------------------------------------------------
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Class probabilities: array of shape (n_texts, n_classes), columns = ``classes_``."""
-        texts = check_texts(texts, "predict_proba")
-        self._check_fitted("predict_proba")
-        return softmax(self._logits(self._encode(texts)))
-
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        """The most probable label of each text, as a list of str."""
-        return decode_labels(self.predict_proba(check_texts(texts, "predict")), self.classes_)
-
-    def classify(self, texts, top_k: int = 1):
-        """``{"label", "score"}`` records: one list per text; a single str gives a single list."""
-        single = isinstance(texts, str)
-        records = top_k_records(self.predict_proba([texts] if single else texts),
-                                self.classes_, top_k)
-        return records[0] if single else records
-
-    def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> EvaluationReport:
-        """Accuracy, per-class and macro/weighted P/R/F1 and the confusion matrix."""
-        texts, labels = check_texts(texts, "evaluate"), [str(y) for y in labels]
-        self._check_fitted("evaluate")
-        if len(texts) != len(labels):
-            raise DataError(f"evaluate got {len(texts)} texts but {len(labels)} labels")
-        unknown = sorted(set(labels) - set(self.classes_))
-        if unknown:
-            raise DataError(f"labels {unknown[:5]} are not known to this model "
-                            f"(it predicts {self.classes_}); map them with --label-map")
-        return evaluate_labels(labels, self.predict(texts), self.classes_)
-
     def explain(self, text: str, steps: int = 32):
         """Signed per-token scores for the predicted label (Integrated Gradients, captum).
 

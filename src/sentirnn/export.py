@@ -24,9 +24,9 @@ import numpy as np
 from sentirnn import __version__, artifacts
 from sentirnn.batching import bucket_batches, pad
 from sentirnn.config import TextConfig
-from sentirnn.encode import check_texts, encode_texts
-from sentirnn.errors import ArtifactError, DataError
-from sentirnn.predict import decode_labels, restore_order, softmax, top_k_records
+from sentirnn.encode import encode_texts
+from sentirnn.errors import ArtifactError
+from sentirnn.predict import Predictor, restore_order, softmax
 
 FORMAT = "sentirnn.classifier"
 EXPORT_FORMAT = "sentirnn.onnx_export"
@@ -264,7 +264,7 @@ def read_export(model_dir) -> dict:
 
 
 # ---- predict -----------------------------------------------------------------------------
-class OnnxClassifier:
+class OnnxClassifier(Predictor):
     """A sentiment classifier served by onnxruntime: same predict API, no torch.
 
     Build one with :meth:`OnnxClassifier.load` on a model directory that
@@ -345,34 +345,6 @@ class OnnxClassifier:
             chunks.append(self.session_.run(["logits"], {"ids": ids, "lengths": lengths})[0])
         return restore_order(chunks, batches, len(seqs))
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Class probabilities: array of shape (n_texts, n_classes), columns = ``classes_``."""
-        texts = check_texts(texts, "predict_proba")
-        return softmax(self._logits(self._encode(texts)))
-
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        """The most probable label of each text, as a list of str."""
-        return decode_labels(self.predict_proba(check_texts(texts, "predict")), self.classes_)
-
-    def classify(self, texts, top_k: int = 1):
-        """``{"label", "score"}`` records: one list per text; a single str gives a single list."""
-        single = isinstance(texts, str)
-        records = top_k_records(self.predict_proba([texts] if single else texts),
-                                self.classes_, top_k)
-        return records[0] if single else records
-
-    def evaluate(self, texts: Sequence[str], labels: Sequence[str]):
-        """Accuracy, per-class and macro/weighted P/R/F1 and the confusion matrix."""
-        from sentirnn.metrics import evaluate_labels
-
-        texts, labels = check_texts(texts, "evaluate"), [str(y) for y in labels]
-        if len(texts) != len(labels):
-            raise DataError(f"evaluate got {len(texts)} texts but {len(labels)} labels")
-        unknown = sorted(set(labels) - set(self.classes_))
-        if unknown:
-            raise DataError(f"labels {unknown[:5]} are not known to this model "
-                            f"(it predicts {self.classes_}); map them with --label-map")
-        return evaluate_labels(labels, self.predict(texts), self.classes_)
 
     def __repr__(self) -> str:
         return f"OnnxClassifier(classes={self.classes_}, precision={self.precision_!r})"

@@ -38,3 +38,53 @@ def restore_order(chunks: list[np.ndarray], batches: list[list[int]], n: int) ->
     for chunk, idx in zip(chunks, batches):
         out[idx] = chunk
     return out
+
+
+class Predictor:
+    """The predict/classify/evaluate surface shared by every backend (PyTorch, ONNX).
+
+    A backend provides ``classes_``, ``_encode(texts) -> id sequences`` and
+    ``_logits(seqs) -> (n, C) array``; this class turns those into answers, so that every
+    backend labels, rounds and refuses inputs in exactly the same way.
+    """
+
+    def _check_fitted(self, method: str) -> None:
+        """Backends that can exist unfitted override this."""
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities: array of shape (n_texts, n_classes), columns = ``classes_``."""
+        from sentirnn.encode import check_texts
+
+        texts = check_texts(texts, "predict_proba")
+        self._check_fitted("predict_proba")
+        return softmax(self._logits(self._encode(texts)))
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """The most probable label of each text, as a list of str."""
+        from sentirnn.encode import check_texts
+
+        return decode_labels(self.predict_proba(check_texts(texts, "predict")), self.classes_)
+
+    def classify(self, texts, top_k: int = 1):
+        """``{"label", "score"}`` records: one list per text; a single str gives a single list."""
+        single = isinstance(texts, str)
+        records = top_k_records(self.predict_proba([texts] if single else texts),
+                                self.classes_, top_k)
+        return records[0] if single else records
+
+    def evaluate(self, texts: Sequence[str], labels: Sequence[str]):
+        """Accuracy, per-class and macro/weighted P/R/F1 and the confusion matrix
+        (an ``EvaluationReport``)."""
+        from sentirnn.encode import check_texts
+        from sentirnn.errors import DataError
+        from sentirnn.metrics import evaluate_labels
+
+        texts, labels = check_texts(texts, "evaluate"), [str(y) for y in labels]
+        self._check_fitted("evaluate")
+        if len(texts) != len(labels):
+            raise DataError(f"evaluate got {len(texts)} texts but {len(labels)} labels")
+        unknown = sorted(set(labels) - set(self.classes_))
+        if unknown:
+            raise DataError(f"labels {unknown[:5]} are not known to this model "
+                            f"(it predicts {self.classes_}); map them with --label-map")
+        return evaluate_labels(labels, self.predict(texts), self.classes_)
