@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from common import Timer, load_task, machine
+from common import Timer, load_task, machine, parse_value
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
@@ -63,13 +63,7 @@ def parse_sets(items) -> dict:
     params = {}
     for item in items or []:
         key, value = item.split("=", 1)
-        for cast in (int, float):
-            try:
-                value = cast(value)
-                break
-            except ValueError:
-                pass
-        params[key] = {"true": True, "false": False}.get(value, value)
+        params[key] = parse_value(value)
     return params
 
 

@@ -23,7 +23,7 @@ import argparse
 import json
 import random
 
-from common import DATA, Timer, load_task, machine
+from common import DATA, Timer, load_task, machine, parse_value
 from sklearn.metrics import accuracy_score
 
 from sentirnn import SentimentClassifier
@@ -41,13 +41,7 @@ def parse_sets(items) -> tuple[dict, dict]:
         owner, _, name = key.partition(".")
         if owner not in found or not name:
             raise SystemExit(f"--set {item!r}: use lm.NAME=VALUE or clf.NAME=VALUE")
-        for cast in (int, float):
-            try:
-                value = cast(value)
-                break
-            except ValueError:
-                pass
-        found[owner][name] = {"true": True, "false": False}.get(value, value)
+        found[owner][name] = parse_value(value)
     return found["lm"], found["clf"]
 
 

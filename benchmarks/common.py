@@ -50,3 +50,13 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
+
+
+def parse_value(value: str):
+    """'3' → 3, '0.5' → 0.5, 'true' → True, anything else stays a str (for --set k=v)."""
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(value, value)

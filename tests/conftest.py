@@ -56,3 +56,30 @@ FAST = dict(embedding_dim=16, hidden_size=16, max_epochs=6, batch_size=16, lr=1e
 def fast_params():
     """Hyper-parameters that train a tiny model in about a second."""
     return dict(FAST)
+
+
+def run_cli(capsys, monkeypatch, *args, stdin=None):
+    """Call the console entry point in-process → (exit code, stdout, stderr)."""
+    import io
+    import sys
+
+    from sentirnn import cli
+
+    monkeypatch.setattr(sys, "argv", ["sentirnn", *map(str, args)])
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def assert_one_line_error(code: int, err: str, message: str) -> None:
+    """A user error: exit code 1, exactly one 'error:' line naming the problem, no traceback."""
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 1, err
+    assert len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err

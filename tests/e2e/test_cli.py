@@ -5,28 +5,10 @@ import sys
 
 import pandas as pd
 import pytest
-from conftest import make_corpus
-
-from sentirnn import cli
+from conftest import assert_one_line_error, make_corpus, run_cli
 
 TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--epochs", "4", "--batch-size", "16",
         "--lr", "0.01", "--min-freq", "1", "--num-threads", "1", "--no-progress"]
-
-
-def run(capsys, monkeypatch, *args, stdin=None):
-    """Call the console entry point in-process → (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["sentirnn", *map(str, args)])
-    if stdin is not None:
-        import io
-
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +39,7 @@ def test_train_writes_a_model_directory(model):
 
 
 def test_evaluate_json_contract(model, files, capsys, monkeypatch):
-    code, out, _ = run(capsys, monkeypatch, "evaluate", model, files / "test.csv", "--json")
+    code, out, _ = run_cli(capsys, monkeypatch, "evaluate", model, files / "test.csv", "--json")
     assert code == 0
     report = json.loads(out)
     assert {"accuracy", "macro_f1", "n", "per_class"} <= set(report)
@@ -65,12 +47,12 @@ def test_evaluate_json_contract(model, files, capsys, monkeypatch):
 
 
 def test_predict_texts_and_stdin(model, capsys, monkeypatch):
-    code, out, _ = run(capsys, monkeypatch, "predict", model, "a great movie", "awful plot")
+    code, out, _ = run_cli(capsys, monkeypatch, "predict", model, "a great movie", "awful plot")
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["label"] for r in rows] == ["positive", "negative"]
     assert abs(rows[0]["prob_negative"] + rows[0]["prob_positive"] - 1) < 1e-6
-    code, out, _ = run(capsys, monkeypatch, "predict", model, "--format", "csv",
+    code, out, _ = run_cli(capsys, monkeypatch, "predict", model, "--format", "csv",
                        stdin="good food\nterrible service\n")
     assert code == 0 and out.splitlines()[0].startswith("text,label,prob_negative")
 
@@ -81,7 +63,7 @@ def test_predict_file_keeps_columns_order_and_empty_rows(model, files, tmp_path,
     frame = pd.DataFrame({"id": [3, 1, 2], "text": ["great food", "", "bad awful"],
                           "extra": ["x", "y", "z"]})
     frame.to_json(source, orient="records", lines=True)
-    code, _, err = run(capsys, monkeypatch, "predict", model, "--input", source,
+    code, _, err = run_cli(capsys, monkeypatch, "predict", model, "--input", source,
                        "--output", tmp_path / "out.csv", "--chunksize", "2")
     assert code == 0, err
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
@@ -108,14 +90,11 @@ def test_errors_are_one_line_with_exit_code_1(files, tmp_path, capsys, monkeypat
     (tmp_path / "bad.csv").write_text("text,label\ngood,pos\n,neg\n")
     args = [a.format(tmp=tmp_path, files=files) for a in args]
     extra = TINY if args[0] == "train" else []
-    code, _, err = run(capsys, monkeypatch, *args, *extra)
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert code == 1, err
-    assert len(lines) == 1 and message in lines[0], err
-    assert "Traceback" not in err
+    code, _, err = run_cli(capsys, monkeypatch, *args, *extra)
+    assert_one_line_error(code, err, message)
 
 
 def test_help_has_examples(capsys, monkeypatch):
     for command in ("train", "evaluate", "predict", "demo"):
-        code, out, _ = run(capsys, monkeypatch, command, "--help")
+        code, out, _ = run_cli(capsys, monkeypatch, command, "--help")
         assert code == 0 and "Example" in out

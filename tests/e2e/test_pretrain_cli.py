@@ -9,26 +9,12 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import make_corpus
-
-from sentirnn import cli
+from conftest import assert_one_line_error, make_corpus, run_cli
 
 LM = ["--embedding-dim", "24", "--hidden-size", "24", "--layers", "2", "--batch-size", "8",
       "--bptt", "16", "--min-freq", "1", "--num-threads", "1", "--no-progress"]
 CLF = ["--epochs", "3", "--batch-size", "16", "--num-threads", "1", "--no-progress"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-
-def run(capsys, monkeypatch, *args):
-    """Call the console entry point in-process → (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["sentirnn", *map(str, args)])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def sentirnn(*args, **kwargs):
@@ -91,15 +77,15 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(lm_dir, files):
 
 
 def test_generate_is_seeded(lm_dir, capsys, monkeypatch):
-    code, first, _ = run(capsys, monkeypatch, "generate", lm_dir, "the food", "--seed", "3")
+    code, first, _ = run_cli(capsys, monkeypatch, "generate", lm_dir, "the food", "--seed", "3")
     assert code == 0 and first.startswith("the food")
-    assert run(capsys, monkeypatch, "generate", lm_dir, "the food", "--seed", "3")[1] == first
+    assert run_cli(capsys, monkeypatch, "generate", lm_dir, "the food", "--seed", "3")[1] == first
 
 
 def test_finetune_lm_into_a_classifier_that_evaluate_and_predict_accept(lm_dir, files, capsys,
                                                                           monkeypatch):
     out = files / "clf"
-    code, _, err = run(capsys, monkeypatch, "finetune", lm_dir, files / "train.csv", "--out",
+    code, _, err = run_cli(capsys, monkeypatch, "finetune", lm_dir, files / "train.csv", "--out",
                        out, "--lm-epochs", "1", "--schedule", "standard", *CLF, "--epochs", "6")
     assert code == 0, err
     config = json.loads((out / "config.json").read_text())
@@ -108,19 +94,19 @@ def test_finetune_lm_into_a_classifier_that_evaluate_and_predict_accept(lm_dir, 
     lm_config = json.loads((lm_out / "config.json").read_text())
     assert config["init_from"]["sha256"] == lm_config["checksums"]["model.safetensors"]
     assert config["model"]["pooling"] == "concat" and not config["model"]["bidirectional"]
-    code, out_json, _ = run(capsys, monkeypatch, "evaluate", out, files / "train.csv", "--json")
+    code, out_json, _ = run_cli(capsys, monkeypatch, "evaluate", out, files / "train.csv", "--json")
     assert code == 0 and json.loads(out_json)["accuracy"] >= 0.9
-    code, lines, _ = run(capsys, monkeypatch, "predict", out, "great tasty food")
+    code, lines, _ = run_cli(capsys, monkeypatch, "predict", out, "great tasty food")
     assert code == 0 and json.loads(lines.splitlines()[0])["label"] == "positive"
 
 
 def test_finetune_a_classifier_on_new_labels(files, capsys, monkeypatch):
     base = files / "base"
-    code, _, err = run(capsys, monkeypatch, "train", files / "train.csv", "--out", base,
+    code, _, err = run_cli(capsys, monkeypatch, "train", files / "train.csv", "--out", base,
                        "--embedding-dim", "16", "--hidden-size", "16", "--min-freq", "1", *CLF)
     assert code == 0, err
     out = files / "three"
-    code, _, err = run(capsys, monkeypatch, "finetune", base, files / "three.csv", "--out", out,
+    code, _, err = run_cli(capsys, monkeypatch, "finetune", base, files / "three.csv", "--out", out,
                        "--freeze", "embeddings", *CLF)
     assert code == 0, err
     config = json.loads((out / "config.json").read_text())
@@ -156,14 +142,11 @@ def test_errors_are_one_line_with_exit_code_1(files, tmp_path, capsys, monkeypat
                       progress=False, num_threads=1).fit(texts).save(tmp_path / "zh-lm")
     args = [a.format(tmp=tmp_path, files=files) for a in args]
     extra = LM if args[0] == "pretrain" else CLF if args[0] == "finetune" else []
-    code, _, err = run(capsys, monkeypatch, *args, *extra)
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert code == 1, err
-    assert len(lines) == 1 and message in lines[0], err
-    assert "Traceback" not in err
+    code, _, err = run_cli(capsys, monkeypatch, *args, *extra)
+    assert_one_line_error(code, err, message)
 
 
 def test_help_has_examples(capsys, monkeypatch):
     for command in ("pretrain", "finetune", "generate"):
-        code, out, _ = run(capsys, monkeypatch, command, "--help")
+        code, out, _ = run_cli(capsys, monkeypatch, command, "--help")
         assert code == 0 and "Example" in out
