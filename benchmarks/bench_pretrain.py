@@ -27,8 +27,9 @@ from common import DATA, Timer, load_task, machine, parse_value
 from sklearn.metrics import accuracy_score
 
 from sentirnn import SentimentClassifier
-from sentirnn.data import read_texts, stratified_split
+from sentirnn.data import read_texts
 from sentirnn.language_model import LanguageModel
+from sentirnn.splits import stratified_split
 
 TASKS = ("imdb", "waimai_10k")
 

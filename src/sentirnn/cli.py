@@ -215,8 +215,8 @@ def predict(
 
 
 def _score_input(clf, source, output, fmt, text_col, chunksize, encoding):
-    from sentirnn.data import TableWriter
     from sentirnn.scoring import print_frame, score_file
+    from sentirnn.tables import TableWriter
 
     if output is not None:
         with TableWriter(output) as writer:
@@ -239,7 +239,7 @@ def _print_predictions(clf, texts, fmt, output):
 
     frame = score_frame(clf, pd.DataFrame({"text": texts}), "text")
     if output is not None:
-        from sentirnn.data import TableWriter
+        from sentirnn.tables import TableWriter
 
         with TableWriter(output) as writer:
             writer.write(frame)

@@ -3,8 +3,8 @@
 Every reader here turns a user's file (CSV/TSV/JSONL/Parquet, optionally gzipped, fastText
 lines, plain text, or an IMDb-style folder) into plain lists of strings plus a ``DataReport``
 that counts each skipped row by reason, so nothing is ever dropped silently. ``iter_frames``
-and ``TableWriter`` stream large files in chunks for batch prediction; ``stratified_split``
-makes reproducible train/dev/test splits.
+streams large files in chunks for batch prediction (``tables.TableWriter`` writes them back;
+``splits.stratified_split`` makes reproducible train/dev/test splits).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ import difflib
 import gzip
 import json
 import logging
-import os
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -690,163 +689,4 @@ def _chain(first: pd.DataFrame, rest) -> Iterator[pd.DataFrame]:
     yield from rest
 
 
-class TableWriter:
-    """Write DataFrame chunks to .csv/.tsv/.jsonl (optionally .gz) or .parquet, incrementally.
-
-    The file appears only when the writer closes without an error (it is written to a
-    temporary sibling and renamed), so a crash never leaves half an output file.
-
-    Parameters
-    ----------
-    path : str or Path
-        Output file; its extension chooses the format.
-
-    Examples
-    --------
-    >>> with TableWriter("scored.jsonl") as out:  # doctest: +SKIP
-    ...     for chunk in chunks:
-    ...         out.write(chunk)
-    """
-
-    def __init__(self, path) -> None:
-        self.path = Path(path)
-        suffix, self._gz = _split_suffix(self.path)
-        self.kind = {".json": "jsonl", ".ndjson": "jsonl"}.get(suffix, suffix.lstrip("."))
-        if self.kind not in ("csv", "tsv", "jsonl", "parquet") or (self._gz and
-                                                                    self.kind == "parquet"):
-            raise DataError(f"{path}: unknown output type; name the output file .csv, .tsv, "
-                            ".jsonl (each optionally .gz) or .parquet")
-        self.rows_written = 0
-        self._columns: list | None = None
-        self._handle = self._parquet = None
-        self._tmp: str | None = None
-
-    def _open(self, frame: pd.DataFrame) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = str(self.path.with_name(f".{self.path.name}.{os.getpid()}.part"))
-        if self.kind == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            schema = pa.Table.from_pandas(frame, preserve_index=False).schema
-            # an all-missing first chunk has type null, which no later chunk could cast to
-            schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
-                                for f in schema], metadata=schema.metadata)
-            self._parquet = pq.ParquetWriter(self._tmp, schema)
-        elif self._gz:
-            self._handle = gzip.open(self._tmp, "wt", encoding="utf-8", newline="")
-        else:
-            self._handle = open(self._tmp, "w", encoding="utf-8", newline="")
-
-    def write(self, frame: pd.DataFrame) -> None:
-        """Append one chunk; every chunk must have the first chunk's columns."""
-        first = self._columns is None
-        if first:
-            self._columns = list(frame.columns)
-            self._open(frame)
-        elif list(frame.columns) != self._columns:
-            if set(frame.columns) != set(self._columns):
-                raise DataError(f"{self.path}: chunk columns {list(frame.columns)} differ from "
-                                f"the first chunk's {self._columns}; write the same columns")
-            frame = frame[self._columns]
-        if self.kind == "parquet":
-            self._write_parquet(frame)
-        elif self.kind == "jsonl":
-            text = frame.to_json(orient="records", lines=True, force_ascii=False,
-                                 date_format="iso")
-            self._handle.write(text if text.endswith("\n") or not text else text + "\n")
-        else:
-            frame.to_csv(self._handle, sep=_SEPARATORS[self.kind], index=False,
-                         header=first, lineterminator="\n")
-        self.rows_written += len(frame)
-
-    def _write_parquet(self, frame: pd.DataFrame) -> None:
-        import pyarrow as pa
-
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        try:
-            table = table.cast(self._parquet.schema)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-            raise DataError(f"{self.path}: a chunk's column types differ from the first "
-                            f"chunk's ({err}); convert the columns before writing") from err
-        self._parquet.write_table(table)
-
-    def close(self, ok: bool = True) -> None:
-        """Finish the file (or, with ``ok=False``, discard it)."""
-        if self._columns is None and ok:  # nothing written: still leave a valid empty file
-            self._open(pd.DataFrame())
-            self._columns = []
-        for h in (self._handle, self._parquet):
-            if h is not None:
-                h.close()
-        self._handle = self._parquet = None
-        if self._tmp is not None:
-            if ok:
-                os.replace(self._tmp, self.path)
-            else:
-                os.unlink(self._tmp)
-            self._tmp = None
-
-    def __enter__(self) -> TableWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close(ok=exc_type is None)
-
-
 # ---- splits ---------------------------------------------------------------------------------
-
-def _stratified_cut(labels: np.ndarray, fractions: list[float], seed: int) -> list[np.ndarray]:
-    from sklearn.model_selection import train_test_split
-
-    parts, rest = [], np.arange(len(labels))
-    for i, frac in enumerate(fractions[:-1]):
-        share = frac / sum(fractions[i:])  # of what is left, not of the whole
-        part, rest = train_test_split(rest, train_size=share, random_state=seed + i,
-                                      stratify=labels[rest])
-        parts.append(part)
-    return parts + [rest]
-
-
-def stratified_split(labels: Sequence[str], fractions: Sequence[float],
-                     seed: int) -> list[list[int]]:
-    """Split row indices into parts with the same label proportions, reproducibly.
-
-    Parameters
-    ----------
-    labels : sequence of str
-        One label per row.
-    fractions : sequence of float
-        Share of rows per part, e.g. ``(0.8, 0.1, 0.1)``; positive and summing to 1.
-    seed : int
-        Same seed, same labels → same split.
-
-    Returns
-    -------
-    list of list of int
-        One index list per fraction; disjoint and together covering every row. When a class
-        is too small to stratify, a plain seeded split is used and a warning logged (with very
-        few rows a part may then be empty).
-
-    Examples
-    --------
-    >>> train, dev = stratified_split(["a", "b"] * 50, (0.8, 0.2), seed=0)
-    >>> len(train), len(dev)
-    (80, 20)
-    """
-    fractions = [float(f) for f in fractions]
-    if len(fractions) < 2 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
-        raise ConfigError(f"The 'fractions' parameter of stratified_split must hold two or more "
-                          f"positive numbers summing to 1. Got {fractions!r} instead.")
-    y = np.asarray([str(x) for x in labels], dtype=object)
-    try:
-        parts = _stratified_cut(y, fractions, seed)
-    except ValueError as err:  # a class too small for every part, or a part of 0 rows
-        logger.warning("stratified split impossible (%s); using an unstratified seeded split",
-                       err)
-        # plain cut of a seeded permutation: never fails, tiny inputs may give empty parts
-        cuts = np.round(np.cumsum(fractions)[:-1] * len(y)).astype(int)
-        parts = np.split(np.random.default_rng(seed).permutation(len(y)), cuts)
-    rng = np.random.default_rng(seed)
-    # sort first so the order depends only on the membership and the seed
-    return [rng.permutation(np.sort(part)).tolist() for part in parts]

@@ -277,7 +277,7 @@ class SentimentClassifier(Predictor):
             return texts, labels, (vt, vl)
         if self.valid_fraction <= 0:
             return texts, labels, None
-        from sentirnn.data import stratified_split
+        from sentirnn.splits import stratified_split
 
         keep, held = stratified_split(labels, (1 - self.valid_fraction, self.valid_fraction),
                                       self.seed)

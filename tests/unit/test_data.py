@@ -13,14 +13,14 @@ import pytest
 from sentirnn.data import (
     DataReport,
     Dataset,
-    TableWriter,
     detect_format,
     iter_frames,
     read_dataset,
     read_texts,
-    stratified_split,
 )
 from sentirnn.errors import ConfigError, DataError
+from sentirnn.splits import stratified_split
+from sentirnn.tables import TableWriter
 
 ROWS = [("这部电影真的很棒！", "positive"), ("送餐太慢了", "negative"),
         ("Great movie, loved it", "positive"), ("boring, two hours lost", "negative")]
