@@ -93,6 +93,7 @@ def train(
     embedding_dim: int | None = typer.Option(None), hidden_size: int | None = typer.Option(None),
     layers: int | None = typer.Option(None), dropout: float | None = typer.Option(None),
     max_epochs: int | None = typer.Option(None, "--max-epochs", "--epochs"),
+    max_minutes: float | None = typer.Option(None, help="Stop training after this many minutes."),
     batch_size: int | None = typer.Option(None), lr: float | None = typer.Option(None),
     weight_decay: float | None = typer.Option(None),
     optimizer: str | None = typer.Option(None, help="adam|adamw|rmsprop|sgd"),

@@ -8,7 +8,7 @@ tampered ``config.json`` is an error, never a silently ignored setting.
 from __future__ import annotations
 
 import difflib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
 from sentirnn.errors import ConfigError
@@ -60,17 +60,6 @@ class TextConfig(_Dict):
 
 
 @dataclass
-class TokenizerConfig(_Dict):
-    """cleaned text → tokens → ids: tokenizer kind and vocabulary limits."""
-
-    kind: str = "auto"  # auto | jieba-word | char | en-word
-    language: str = "auto"  # auto | zh | en
-    min_freq: int = 2
-    max_size: int = 50000
-    file: str = "tokenizer.json"
-
-
-@dataclass
 class ModelConfig(_Dict):
     """The network: embedding → recurrent encoder → pooling → linear."""
 
@@ -92,6 +81,7 @@ class TrainConfig(_Dict):
     """How fit runs: optimiser, schedule, batching, stopping."""
 
     max_epochs: int = 8
+    max_minutes: float | None = None  # wall-clock budget; None = no limit
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.0
@@ -107,4 +97,3 @@ class TrainConfig(_Dict):
     num_threads: int | None = None
     device: str = "auto"  # auto | cpu | cuda
     progress: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -53,6 +53,8 @@ class SentimentClassifier(Predictor):
     dropout, embedding_dropout : dropout between layers / before the head, and on embeddings.
     max_epochs, batch_size, lr, weight_decay, optimizer, scheduler, grad_clip, patience :
         training; early stopping watches validation macro-F1 and restores the best weights.
+    max_minutes : optional wall-clock budget for training; it stops mid-epoch when spent
+        (the best validated weights so far are kept).
     class_weights : {"none", "balanced"}
         "balanced" weighs the loss by inverse class frequency (imbalanced data).
     max_len, truncation : longest text in tokens, and which part of a longer one to keep
@@ -79,7 +81,8 @@ class SentimentClassifier(Predictor):
     def __init__(self, arch: str = "bilstm", language: str = "auto", tokenizer: str = "auto",
                  pooling: str = "maxmean", embedding_dim: int = 200, hidden_size: int = 128,
                  layers: int = 1, dropout: float = 0.5, embedding_dropout: float = 0.3,
-                 max_epochs: int = 8, batch_size: int = 64, lr: float = 2e-3,
+                 max_epochs: int = 8, max_minutes: float | None = None,
+                 batch_size: int = 64, lr: float = 2e-3,
                  weight_decay: float = 0.0, optimizer: str = "adam", scheduler: str = "plateau",
                  grad_clip: float = 5.0, patience: int = 2, class_weights: str = "none",
                  max_len: int = 400, truncation: str = "head+tail", min_freq: int = 2,
@@ -98,6 +101,7 @@ class SentimentClassifier(Predictor):
         self.dropout = dropout
         self.embedding_dropout = embedding_dropout
         self.max_epochs = max_epochs
+        self.max_minutes = max_minutes
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
@@ -171,7 +175,8 @@ class SentimentClassifier(Predictor):
 
     def _train_config(self) -> TrainConfig:
         return TrainConfig(
-            max_epochs=self.max_epochs, batch_size=self.batch_size, lr=self.lr,
+            max_epochs=self.max_epochs, max_minutes=self.max_minutes,
+            batch_size=self.batch_size, lr=self.lr,
             weight_decay=self.weight_decay, optimizer=self.optimizer, scheduler=self.scheduler,
             grad_clip=self.grad_clip, patience=self.patience, class_weights=self.class_weights,
             max_len=self.max_len, truncation=self.truncation,

@@ -13,6 +13,7 @@ import logging
 import os
 import time
 import warnings
+from datetime import timedelta
 
 import lightning as L
 import numpy as np
@@ -203,6 +204,7 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
                                                      patience=config.patience))
     trainer = L.Trainer(
         max_epochs=config.max_epochs, accelerator=_accelerator(config.device),
+        max_time=(timedelta(minutes=config.max_minutes) if config.max_minutes else None),
         **distributed_layout(), logger=False,
         enable_checkpointing=False, enable_model_summary=False,
         enable_progress_bar=config.progress, gradient_clip_val=config.grad_clip or None,

@@ -111,3 +111,11 @@ def test_long_texts_truncated_head_and_tail(corpus):
     texts, labels = corpus
     clf = SentimentClassifier(max_len=5, truncation="head+tail", **FAST).fit(texts, labels)
     assert all(len(s) <= 5 for s in clf._encode(["the " * 50 + "great"]))
+
+
+def test_time_budget_stops_training_early(corpus):
+    params = dict(FAST, max_epochs=500, patience=0)
+    clf = SentimentClassifier(max_minutes=0.02, **params).fit(*corpus)  # 1.2 s budget
+    assert clf.train_summary_["epochs_run"] < 500
+    assert clf.train_summary_["train_seconds"] < 30
+    assert len(clf.predict(corpus[0][:3])) == 3
