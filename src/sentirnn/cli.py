@@ -113,7 +113,7 @@ def train(
     from sentirnn.estimator import SentimentClassifier
 
     flags = {k: v for k, v in locals().items() if k in SentimentClassifier._param_names()}
-    params = resolve_params(config, flags)
+    params = _params_for(SentimentClassifier, config, flags)
     params["progress"] = progress
     say("config: " + json.dumps(params, ensure_ascii=False))
     dataset = read_labelled(data, text_col, label_col, label_map, labels, strict, encoding)
@@ -135,28 +135,6 @@ def train(
     if clf.report_ is not None:
         say(str(clf.report_))
     say(f"model written to {out}")
-
-
-def resolve_params(config: Path | None, flags: dict) -> dict:
-    """defaults ← --config file ← flags, with unknown config keys refused by name."""
-    import difflib
-
-    from sentirnn.estimator import SentimentClassifier
-
-    params = SentimentClassifier().get_params()
-    if config is not None:
-        try:
-            loaded = json.loads(Path(config).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise ConfigError(f"--config {config} cannot be read as JSON ({e})") from None
-        for key, value in loaded.items():
-            if key not in params:
-                near = difflib.get_close_matches(key, list(params), n=1)
-                hint = f"; did you mean {near[0]!r}?" if near else ""
-                raise ConfigError(f"{config}: unknown key {key!r}{hint}")
-            params[key] = value
-    params.update({k: v for k, v in flags.items() if v is not None})
-    return params
 
 
 @app.command(epilog="Example: sentirnn evaluate models/r test.csv.gz --json")
@@ -380,7 +358,8 @@ LM_FORMATS = ("sentirnn.language_model", "sentirnn.classifier")
 
 
 def _params_for(cls, config: Path | None, flags: dict) -> dict:
-    """Like resolve_params, for any estimator class: defaults ← --config ← flags."""
+    """Resolved hyper-parameters of an estimator class: defaults ← --config file ← flags,
+    with unknown config keys refused by name (and the nearest valid one suggested)."""
     import difflib
 
     params = cls().get_params()

@@ -98,3 +98,10 @@ def test_help_has_examples(capsys, monkeypatch):
     for command in ("train", "evaluate", "predict", "demo"):
         code, out, _ = run_cli(capsys, monkeypatch, command, "--help")
         assert code == 0 and "Example" in out
+
+
+def test_config_file_typo_names_the_nearest_key(files, tmp_path, capsys, monkeypatch):
+    (tmp_path / "train.json").write_text('{"arhc": "gru"}')
+    code, _, err = run_cli(capsys, monkeypatch, "train", files / "test.csv", "--config",
+                           tmp_path / "train.json", *TINY)
+    assert_one_line_error(code, err, "did you mean 'arch'?")
