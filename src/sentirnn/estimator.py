@@ -20,13 +20,13 @@ import numpy as np
 import torch
 
 from sentirnn import artifacts
-from sentirnn.batching import TRUNCATIONS, bucket_batches, collate, prepare
+from sentirnn.batching import TRUNCATIONS, prepare
 from sentirnn.config import ModelConfig, TextConfig, TrainConfig, check_choice
 from sentirnn.encode import check_texts, encode_texts, tokenize_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentirnn.metrics import EvaluationReport, plot_curves
 from sentirnn.models import build_net
-from sentirnn.predict import Predictor, restore_order
+from sentirnn.predict import Predictor
 from sentirnn.text import clean_many
 from sentirnn.tokenize import Tokenizer, detect_language, resolve_kind
 from sentirnn.vocab import Vocab
@@ -200,19 +200,11 @@ class SentimentClassifier(Predictor):
         return encode_texts(texts, self.text_config_, self.tokenizer_, self.vocab_,
                             self.max_len, self.truncation)
 
-    def _logits(self, seqs: list[list[int]], batch_size: int = 256) -> np.ndarray:
-        """(n,) id sequences → (n, C) logits, batched in length order, returned in input order."""
-        self._check_fitted("predict")
-        if not seqs:
-            return np.zeros((0, len(self.classes_)), dtype=np.float32)
-        batches = bucket_batches([len(s) for s in seqs], batch_size, None)
+    def _batch_logits(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """One padded batch (numpy int64) → (B, C) logits, in eval mode without autograd."""
         net = self.net_.eval()
-        chunks = []
         with torch.inference_mode():
-            for idx in batches:
-                ids, lengths = collate([seqs[i] for i in idx])
-                chunks.append(net(ids, lengths).float().numpy())
-        return restore_order(chunks, batches, len(seqs))
+            return net(torch.from_numpy(ids), torch.from_numpy(lengths)).float().numpy()
 
     def _check_fitted(self, method: str) -> None:
         if not hasattr(self, "net_"):

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from sentirnn import __version__, artifacts
-from sentirnn.batching import bucket_batches, pad
+from sentirnn.batching import pad
 from sentirnn.config import TextConfig
 from sentirnn.encode import encode_texts
 from sentirnn.errors import ArtifactError
-from sentirnn.predict import Predictor, restore_order, softmax
+from sentirnn.predict import Predictor, softmax
 
 FORMAT = "sentirnn.classifier"
 EXPORT_FORMAT = "sentirnn.onnx_export"
@@ -295,7 +295,7 @@ class OnnxClassifier(Predictor):
         self.max_len = max_len
         self.truncation = truncation
         self.precision_ = precision
-        self.batch_size = batch_size
+        self.inference_batch_size = batch_size
 
     @classmethod
     def load(cls, model_dir, int8: bool = False, num_threads: int | None = None,
@@ -334,16 +334,9 @@ class OnnxClassifier(Predictor):
         return encode_texts(texts, self.text_config_, self.tokenizer_, self.vocab_,
                             self.max_len, self.truncation)
 
-    def _logits(self, seqs: list[list[int]]) -> np.ndarray:
-        """(n,) id sequences → (n, C) logits, batched in length order, in input order."""
-        if not seqs:
-            return np.zeros((0, len(self.classes_)), dtype=np.float32)
-        batches = bucket_batches([len(s) for s in seqs], self.batch_size, None)
-        chunks = []
-        for idx in batches:
-            ids, lengths = pad([seqs[i] for i in idx])
-            chunks.append(self.session_.run(["logits"], {"ids": ids, "lengths": lengths})[0])
-        return restore_order(chunks, batches, len(seqs))
+    def _batch_logits(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """One padded batch → (B, C) logits from onnxruntime."""
+        return self.session_.run(["logits"], {"ids": ids, "lengths": lengths})[0]
 
 
     def __repr__(self) -> str:

@@ -44,9 +44,22 @@ class Predictor:
     """The predict/classify/evaluate surface shared by every backend (PyTorch, ONNX).
 
     A backend provides ``classes_``, ``_encode(texts) -> id sequences`` and
-    ``_logits(seqs) -> (n, C) array``; this class turns those into answers, so that every
-    backend labels, rounds and refuses inputs in exactly the same way.
+    ``_batch_logits(ids (B, T), lengths (B,)) -> (B, C)`` on int64 numpy arrays; this class
+    batches, orders and turns those into answers, so that every backend labels, rounds and
+    refuses inputs in exactly the same way.
     """
+
+    inference_batch_size = 256
+
+    def _logits(self, seqs: list[list[int]]) -> np.ndarray:
+        """(n,) id sequences → (n, C) logits, batched in length order, returned in input order."""
+        from sentirnn.batching import bucket_batches, pad
+
+        if not seqs:
+            return np.zeros((0, len(self.classes_)), dtype=np.float32)
+        batches = bucket_batches([len(s) for s in seqs], self.inference_batch_size, None)
+        chunks = [self._batch_logits(*pad([seqs[i] for i in idx])) for idx in batches]
+        return restore_order(chunks, batches, len(seqs))
 
     def _check_fitted(self, method: str) -> None:
         """Backends that can exist unfitted override this."""
