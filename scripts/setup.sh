@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up sentirnn in ./.venv. Usage: bash scripts/setup.sh [--test]
 #   (no flag)  the package and what `sentirnn demo` needs
-#   --test     also serving, export and explanation extras and the test tools
+#   --test     also serving, export, explanation and tuning extras and the test tools
 # torch is installed first, pinned, so that pip takes the CPU wheel where one is at hand
 # instead of resolving `torch>=2.3` to a multi-GB CUDA build. constraints.txt pins every
 # other package to the versions the test suite last passed with.
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 extras="."
-if [ "${1:-}" = "--test" ]; then extras=".[serve,export,explain,dev]"; fi
+if [ "${1:-}" = "--test" ]; then extras=".[serve,export,explain,tune,dev]"; fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "torch==2.13.0"

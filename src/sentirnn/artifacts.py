@@ -25,7 +25,8 @@ from sentirnn.errors import ArtifactError
 if TYPE_CHECKING:
     import torch
 
-FORMAT_VERSIONS = {"sentirnn.classifier": 1, "sentirnn.language_model": 1}
+FORMAT_VERSIONS = {"sentirnn.classifier": 1, "sentirnn.language_model": 1,
+                   "sentirnn.baseline": 1, "sentirnn.ensemble": 1}
 WEIGHTS = "model.safetensors"
 
 

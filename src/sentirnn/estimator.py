@@ -418,6 +418,19 @@ def _write_csv(history: list[dict], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def load(path) -> SentimentClassifier:
-    """Load a model directory written by ``SentimentClassifier.save`` or ``sentirnn train``."""
-    return SentimentClassifier.load(path)
+# format in config.json → "module:Class" whose ``load(path)`` reads that kind of directory
+LOADERS = {FORMAT: "sentirnn.estimator:SentimentClassifier",
+           "sentirnn.baseline": "sentirnn.baselines:BaselineClassifier",
+           "sentirnn.ensemble": "sentirnn.ensemble:EnsembleClassifier"}
+
+
+def load(path):
+    """Load any classifier directory (``sentirnn train``, a baseline or an ensemble).
+
+    Every kind offers ``predict``, ``predict_proba``, ``evaluate`` and ``classes_``.
+    """
+    import importlib
+
+    kind = artifacts.read_config(path, tuple(LOADERS))["format"]
+    module, name = LOADERS[kind].split(":")
+    return getattr(importlib.import_module(module), name).load(path)
