@@ -40,11 +40,8 @@ def backends(model: Path, threads: int, batch_size: int) -> dict:
 
     torch.set_num_threads(threads)
     clf = load(model)
-
-    def torch_net(seqs):
-        return clf._logits(seqs, batch_size=batch_size)
-
-    out = {"torch": (clf, torch_net)}
+    clf.inference_batch_size = batch_size
+    out = {"torch": (clf, clf._logits)}
     for name, int8 in (("onnx", False), ("onnx-int8", True)):
         onnx = OnnxClassifier.load(model, int8=int8, num_threads=threads, batch_size=batch_size)
         out[name] = (onnx, onnx._logits)

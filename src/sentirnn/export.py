@@ -177,10 +177,20 @@ def _export_net(net, path: Path, opset: int) -> None:
         warnings.filterwarnings("ignore", message=".*batch_size other than 1.*")
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         torch.onnx.export(
-            net, (ids, lengths), str(path), input_names=["ids", "lengths"],
+            _exportable(net), (ids, lengths), str(path), input_names=["ids", "lengths"],
             output_names=["logits"], opset_version=opset, dynamo=False,
             dynamic_axes={"ids": {0: "batch", 1: "length"}, "lengths": {0: "batch"},
                           "logits": {0: "batch"}})
+
+
+def _exportable(net):
+    """The network with each recurrent layer as one ONNX op that reads ``lengths``
+    (see ``onnx_recurrent``); networks without an RNNEncoder export as they are."""
+    from sentirnn.models.rnn import RNNEncoder
+    from sentirnn.onnx_recurrent import ExportNet
+
+    return ExportNet(net).eval() if isinstance(getattr(net, "encoder", None), RNNEncoder) \
+        else net
 
 
 def _quantize(source: Path, target: Path) -> None:
@@ -327,8 +337,14 @@ class OnnxClassifier(Predictor):
         except (KeyError, TypeError, ValueError) as e:
             raise ArtifactError(f"{model_dir}/config.json is incomplete or invalid ({e!r}); "
                                 "the directory was not written by this sentirnn") from None
-        return cls(_session(model, num_threads), classes, text_config, tokenizer, vocab,
+        onnx = cls(_session(model, num_threads), classes, text_config, tokenizer, vocab,
                    max_len, truncation, "int8" if int8 else "fp32", batch_size)
+        if config.get("calibration"):  # the same temperature as torch, so backends agree
+            from sentirnn.calibration import temperature_from_config
+
+            onnx.temperature_ = temperature_from_config(config, model_dir)
+            onnx.calibration_ = dict(config["calibration"])
+        return onnx
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
         return encode_texts(texts, self.text_config_, self.tokenizer_, self.vocab_,

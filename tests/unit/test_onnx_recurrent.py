@@ -1,0 +1,48 @@
+"""Each recurrent layer exports as one ONNX op reading ``lengths``: parity on padded batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from sentirnn.config import ModelConfig  # noqa: E402
+from sentirnn.export import _export_net, _session, parity_batch  # noqa: E402
+from sentirnn.models import build_net  # noqa: E402
+from sentirnn.predict import softmax  # noqa: E402
+
+CASES = [("lstm", True, 1, "maxmean"), ("lstm", True, 2, "last"), ("lstm", False, 1, "last"),
+         ("gru", True, 1, "attention"), ("gru", False, 2, "mean"), ("rnn", True, 1, "concat"),
+         ("rnn", False, 1, "max")]
+
+
+@pytest.mark.parametrize("cell,bidirectional,layers,pooling", CASES)
+def test_one_op_per_layer_and_same_probabilities(tmp_path, cell, bidirectional, layers, pooling):
+    import onnx
+
+    torch.manual_seed(0)
+    config = ModelConfig(cell=cell, bidirectional=bidirectional, layers=layers,
+                         embedding_dim=12, hidden_size=10, pooling=pooling, vocab_size=50,
+                         num_classes=3)
+    net = build_net(config).eval()
+    path = tmp_path / "m.onnx"
+    _export_net(net, path, opset=17)
+
+    ops = [node.op_type for node in onnx.load(str(path)).graph.node]
+    assert ops.count(cell.upper()) == layers  # no separate op per direction
+    assert "ReverseSequence" not in ops
+
+    ids, lengths = parity_batch(50, 64)
+    with torch.inference_mode():
+        want = softmax(net(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy())
+    session = _session(path, num_threads=1)
+    got = softmax(session.run(["logits"], {"ids": ids, "lengths": lengths})[0])
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    # The backward direction starts at each text's own end: a text alone, unpadded,
+    # gets what it got inside the padded batch.
+    n = int(lengths[-1])
+    alone = softmax(session.run(["logits"], {"ids": ids[-1:, :n], "lengths": lengths[-1:]})[0])
+    np.testing.assert_allclose(alone[0], got[-1], atol=1e-5)
