@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import torch
 
 FORMAT_VERSIONS = {"sentirnn.classifier": 1, "sentirnn.language_model": 1,
-                   "sentirnn.baseline": 1, "sentirnn.ensemble": 1}
+                   "sentirnn.baseline": 1, "sentirnn.ensemble": 1, "sentirnn.multilabel": 1}
 WEIGHTS = "model.safetensors"
 
 
@@ -38,16 +38,18 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_dir(path, config: dict, tensors: dict[str, torch.Tensor], files: dict[str, bytes],
-              extras: dict[str, Callable[[Path], None]] | None = None) -> Path:
+def write_dir(path, config: dict, tensors: dict[str, torch.Tensor] | None,
+              files: dict[str, bytes],
+              extras: dict[str, Callable[[Path], None]] | None = None,
+              dirs: dict[str, Path] | None = None) -> Path:
     """Write a model directory atomically.
 
     ``files`` are checksummed parts of the model (e.g. tokenizer.json); ``extras`` are
-    writers of informative files (metrics, plots) that loading does not need.
+    writers of informative files (metrics, plots) that loading does not need; ``dirs``
+    maps a relative name to a model directory copied in whole (an ensemble's members,
+    each checked on loading by its own config.json). ``tensors=None`` writes no
+    model.safetensors (and imports no torch): a baseline keeps its model in ``files``.
     """
-    import torch
-    from safetensors.torch import save_file
-
     path = Path(path)
     if path.exists() and not _replaceable(path):
         raise ArtifactError(f"{path} exists and is not a sentirnn model directory; "
@@ -56,13 +58,22 @@ def write_dir(path, config: dict, tensors: dict[str, torch.Tensor], files: dict[
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp / WEIGHTS)
+        versions, checked = {}, list(files)
+        if tensors is not None:
+            import torch
+            from safetensors.torch import save_file
+
+            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()},
+                      tmp / WEIGHTS)
+            versions, checked = {"torch_version": torch.__version__}, [WEIGHTS, *files]
+        for name, source in (dirs or {}).items():
+            shutil.copytree(source, tmp / name, ignore=shutil.ignore_patterns(".*"))
         for name, data in files.items():
             (tmp / name).write_bytes(data)
         for name, writer in (extras or {}).items():
             writer(tmp / name)
-        config = dict(config, sentirnn_version=__version__, torch_version=torch.__version__,
-                      checksums={n: sha256(tmp / n) for n in [WEIGHTS, *files]})
+        config = dict(config, sentirnn_version=__version__, **versions,
+                      checksums={n: sha256(tmp / n) for n in checked})
         (tmp / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
         if path.exists():
@@ -113,8 +124,8 @@ def read_config(path, expected: str | tuple[str, ...] = "sentirnn.classifier") -
     return config
 
 
-def verify_files(path, config: dict) -> None:
-    """Check that every checksummed file is present and unchanged."""
+def verify_files(path, config: dict, required: str = WEIGHTS) -> None:
+    """Check that every checksummed file is present and unchanged, ``required`` among them."""
     path = Path(path)
     for name, digest in (config.get("checksums") or {}).items():
         file = path / name
@@ -123,8 +134,8 @@ def verify_files(path, config: dict) -> None:
         if sha256(file) != digest:
             raise ArtifactError(f"{file} does not match the checksum in config.json: the file "
                                 "was truncated or modified; restore the model directory")
-    if WEIGHTS not in (config.get("checksums") or {}):
-        raise ArtifactError(f"{path}/config.json lists no checksum for {WEIGHTS}; "
+    if required not in (config.get("checksums") or {}):
+        raise ArtifactError(f"{path}/config.json lists no checksum for {required}; "
                             "the directory was not written by sentirnn")
 
 

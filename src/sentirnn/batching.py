@@ -125,8 +125,12 @@ class EncodedDataset:
 
 
 def collate_labelled(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Items of (ids, label) → ids (B, T), lengths (B,), labels (B,)."""
+    """Items of (ids, label) → ids (B, T), lengths (B,), labels (B,) class indices — or,
+    for multi-label data whose labels are 0/1 rows, labels (B, C) float."""
     import torch
 
     ids, lengths = collate([seq for seq, _ in items])
-    return ids, lengths, torch.tensor([label for _, label in items], dtype=torch.long)
+    labels = [label for _, label in items]
+    if labels and isinstance(labels[0], (list, tuple)):
+        return ids, lengths, torch.tensor(labels, dtype=torch.float32)
+    return ids, lengths, torch.tensor(labels, dtype=torch.long)

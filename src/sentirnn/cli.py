@@ -86,12 +86,20 @@ def train(
     strict: bool = typer.Option(False, help="Stop at the first bad row instead of skipping."),
     encoding: str | None = typer.Option(None, help="Force the file encoding."),
     config: Path | None = typer.Option(None, help="JSON file of SentimentClassifier params."),
-    arch: str | None = typer.Option(None, help="rnn|birnn|lstm|bilstm|gru|bigru"),
+    arch: str | None = typer.Option(None, help="rnn|birnn|lstm|bilstm|gru|bigru|textcnn, or a "
+                                    "baseline: bow-nb|bow-lr|tfidf-nb|tfidf-lr|tfidf-svm"),
     language: str | None = typer.Option(None, help="auto|zh|en"),
     tokenizer: str | None = typer.Option(None, help="auto|jieba-word|char|en-word"),
     pooling: str | None = typer.Option(None, help="last|mean|max|maxmean|attention|concat"),
     embedding_dim: int | None = typer.Option(None), hidden_size: int | None = typer.Option(None),
     layers: int | None = typer.Option(None), dropout: float | None = typer.Option(None),
+    embeddings: str | None = typer.Option(None, help="Pretrained word vectors (GloVe, word2vec "
+                                          "text/binary, fastText .vec/.bin) for the embedding."),
+    freeze_embeddings: bool | None = typer.Option(
+        None, "--freeze-embeddings/--no-freeze-embeddings", help="Keep --embeddings fixed."),
+    augment: float | None = typer.Option(None, help="EDA augmentation rate of training texts "
+                                         "(0 = off; 0.05-0.2 typical)."),
+    augment_copies: int | None = typer.Option(None, help="Augmented copies per training text."),
     max_epochs: int | None = typer.Option(None, "--max-epochs", "--epochs"),
     max_minutes: float | None = typer.Option(None, help="Stop training after this many minutes."),
     batch_size: int | None = typer.Option(None), lr: float | None = typer.Option(None),
@@ -107,19 +115,33 @@ def train(
     remove_stopwords: bool | None = typer.Option(None),
     seed: int | None = typer.Option(None), device: str | None = typer.Option(None),
     num_threads: int | None = typer.Option(None),
+    calibrate: bool | None = typer.Option(
+        None, "--calibrate/--no-calibrate", help="Fit a temperature on the validation data so "
+        "probabilities match accuracy (writes reliability.png)."),
+    multi_label: bool = typer.Option(False, "--multi-label", help="Several labels a row, "
+                                     "joined by '|' (e.g. food|price): sigmoid outputs with "
+                                     "per-class thresholds tuned on validation."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):
     """Train a classifier and write a model directory (config, weights, metrics, plots)."""
     from sentirnn.estimator import SentimentClassifier
 
     flags = {k: v for k, v in locals().items() if k in SentimentClassifier._param_names()}
+    if _baseline_arch(arch, config):  # tfidf-lr etc.: scikit-learn, see sentirnn.baselines
+        if multi_label:
+            raise ConfigError(f"--multi-label trains recurrent nets only, not --arch {arch}")
+        return _train_baseline(flags, config, data, out, valid,
+                               (text_col, label_col, label_map, labels, strict, encoding))
     params = _params_for(SentimentClassifier, config, flags)
     params["progress"] = progress
     say("config: " + json.dumps(params, ensure_ascii=False))
     dataset = read_labelled(data, text_col, label_col, label_map, labels, strict, encoding)
     valid_set = (read_labelled(valid, text_col, label_col, label_map, labels, strict, encoding)
                  if valid else None)
-    clf = SentimentClassifier(**params)
+    kind = SentimentClassifier
+    if multi_label:
+        from sentirnn.multilabel import MultiLabelClassifier as kind
+    clf = kind(**params)
     clf.fit(dataset.texts, dataset.labels,
             valid=(valid_set.texts, valid_set.labels) if valid_set else None)
     info = {"source": str(data), "train_report": dataset.report.to_dict(),
@@ -132,6 +154,49 @@ def train(
     summary = clf.train_summary_
     say(f"trained {summary['epochs_run']} epochs in {summary['train_seconds']:.1f} s "
         f"(best epoch {summary['best_epoch']}); validation:")
+    if clf.report_ is not None:
+        say(str(clf.report_))
+    say(f"model written to {out}")
+
+
+def _baseline_arch(arch: str | None, config: Path | None) -> bool:
+    """Whether --arch (else the --config file's "arch") names a scikit-learn baseline."""
+    from sentirnn.baselines import ARCHS
+
+    if arch is None and config is not None:
+        try:
+            arch = json.loads(Path(config).read_text(encoding="utf-8")).get("arch")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            return False  # _params_for reports the unreadable file
+    return arch in ARCHS
+
+
+def _train_baseline(flags: dict, config: Path | None, data: Path, out: Path,
+                    valid: Path | None, read_args: tuple) -> None:
+    """``train`` for the baselines: RNN-only flags are refused by name, not ignored."""
+    from sentirnn.baselines import BaselineClassifier
+
+    names = BaselineClassifier._param_names()
+    rnn_only = sorted(k for k, v in flags.items()
+                      if v is not None and k not in names and k != "progress")
+    if rnn_only:
+        raise ConfigError(f"--{rnn_only[0].replace('_', '-')} applies to recurrent archs, not "
+                          f"to the scikit-learn baselines; drop it (baseline "
+                          f"settings go in --config: {', '.join(names)})")
+    params = _params_for(BaselineClassifier, config, {k: v for k, v in flags.items()
+                                                      if k in names})
+    say("config: " + json.dumps(params, ensure_ascii=False))
+    dataset = read_labelled(data, *read_args)
+    valid_set = read_labelled(valid, *read_args) if valid else None
+    clf = BaselineClassifier(**params).fit(
+        dataset.texts, dataset.labels,
+        valid=(valid_set.texts, valid_set.labels) if valid_set else None)
+    clf.save(out, data={"source": str(data), "train_report": dataset.report.to_dict(),
+                        "valid_source": str(valid) if valid else None})
+    s = clf.train_summary_
+    say(f"trained {params['arch']} on {s['train_texts']} texts ({s['features']} n-grams) in "
+        f"{s['train_seconds']:.1f} s" + ("; validation:" if clf.report_ else
+                                         "; no --valid given, so no validation report"))
     if clf.report_ is not None:
         say(str(clf.report_))
     say(f"model written to {out}")
@@ -353,6 +418,116 @@ def explain(
         typer.echo(result.render(color=sys.stdout.isatty()))
 
 
+@app.command(epilog="Examples: sentirnn ensemble models/bilstm models/cnn --out models/ens | "
+             "sentirnn ensemble models/a models/b --out models/ab --combiner stack "
+             "--valid dev.csv")
+def ensemble(
+    models: list[Path] = typer.Argument(..., help="Two or more model directories (any kind, "
+                                        "trained on the same labels)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Ensemble directory (members are "
+                             "copied into it)."),
+    combiner: str = typer.Option("mean", help="mean (of probabilities) | stack (a logistic "
+                                 "regression fitted on --valid)."),
+    valid: Path | None = typer.Option(None, help="Held-out labelled data: fits 'stack'; "
+                                      "reported for both."),
+    weights: str | None = typer.Option(None, help="mean: one weight per model, e.g. 2,1."),
+    text_col: str | None = typer.Option(None), label_col: str | None = typer.Option(None),
+    label_map: str | None = typer.Option(None), encoding: str | None = typer.Option(None),
+):
+    """Combine trained models into one model directory that every command accepts."""
+    from sentirnn.ensemble import EnsembleClassifier
+
+    if combiner == "stack" and valid is None:
+        raise ConfigError("--combiner stack learns from held-out labelled texts: add "
+                          "--valid FILE (texts none of the models was trained on)")
+    parsed = None
+    if weights is not None:
+        try:
+            parsed = [float(w) for w in weights.split(",")]
+        except ValueError:
+            raise ConfigError(f"--weights must be comma-separated numbers, one per model "
+                              f"(e.g. --weights 2,1), not {weights!r}") from None
+    dataset = (read_labelled(valid, text_col, label_col, label_map, None, False, encoding)
+               if valid else None)
+    ens = EnsembleClassifier(members=list(models), combiner=combiner, weights=parsed)
+    ens.fit(*((dataset.texts, dataset.labels) if dataset else ()))
+    ens.save(out)
+    shown = ("" if combiner == "stack" else
+             " with weights " + ", ".join(f"{w:.3g}" for w in ens.weights_))
+    say(f"{combiner} ensemble of {len(models)} models ({', '.join(map(str, models))})"
+        f"{shown}" + ("; validation:" if ens.report_ is not None else ""))
+    if ens.report_ is not None:
+        say(str(ens.report_))
+    say(f"ensemble written to {out}")
+
+
+# ---- hyper-parameter tuning -------------------------------------------------------------------
+@app.command(epilog="Example: sentirnn tune reviews.csv.gz --valid dev.csv.gz --trials 30 "
+             "--timeout 3600 --out models/tuned")
+def tune(
+    data: Path = typer.Argument(..., help="Labelled training data (as for train)."),
+    out: Path = typer.Option(Path("models/tuned"), "--out", "-o",
+                             help="Directory for the best model (and tuning.json)."),
+    valid: Path | None = typer.Option(None, help="Validation data (else a seeded split)."),
+    trials: int | None = typer.Option(20, "--trials", help="Most trials to run."),
+    timeout: float | None = typer.Option(None, help="Stop starting trials after this many "
+                                         "seconds."),
+    seed: int = typer.Option(0, help="Seeds the sampler and every trial."),
+    config: Path | None = typer.Option(None, help="JSON file of fixed SentimentClassifier "
+                                       "params (the searched ones override it)."),
+    search_space: Path | None = typer.Option(None, help='JSON file: {"param": [choices] or '
+                                             '{"low": a, "high": b, "log": true}}.'),
+    max_epochs: int | None = typer.Option(None, "--max-epochs", "--epochs"),
+    language: str | None = typer.Option(None, help="auto|zh|en"),
+    num_threads: int | None = typer.Option(None),
+    text_col: str | None = typer.Option(None, help="Text column (default: detected)."),
+    label_col: str | None = typer.Option(None, help="Label column (default: detected)."),
+    label_map: str | None = typer.Option(None, help="'from=to,...' or a JSON file."),
+    labels: str | None = typer.Option(None, help="Comma-separated labels to keep."),
+    strict: bool = typer.Option(False, help="Stop at the first bad row instead of skipping."),
+    encoding: str | None = typer.Option(None, help="Force the file encoding."),
+    progress: bool = typer.Option(False, help="Show a progress bar per trial."),
+):
+    """Search hyper-parameters with Optuna (TPE + median pruning on validation macro-F1)."""
+    from sentirnn import tune as tuning
+    from sentirnn.estimator import SentimentClassifier
+
+    try:
+        import optuna  # noqa: F401 — optional: the 'tune' extra
+    except ImportError:
+        raise ConfigError("tuning needs optuna: pip install 'sentirnn[tune]'") from None
+    space = tuning.DEFAULT_SPACE
+    if search_space is not None:
+        try:
+            space = json.loads(search_space.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"--search-space {search_space} cannot be read as JSON ({e})"
+                              ) from None
+    flags = {"max_epochs": max_epochs, "language": language, "num_threads": num_threads}
+    base = _params_for(SentimentClassifier, config, flags)
+    base["progress"] = progress
+    dataset = read_labelled(data, text_col, label_col, label_map, labels, strict, encoding)
+    valid_set = (read_labelled(valid, text_col, label_col, label_map, labels, strict, encoding)
+                 if valid else None)
+    say(f"tuning: up to {trials} trials" + (f" or {timeout:g} s" if timeout else "")
+        + f", seed {seed}; search space: " + json.dumps(space))
+    result = tuning.tune(dataset.texts, dataset.labels,
+                         (valid_set.texts, valid_set.labels) if valid_set else None,
+                         n_trials=trials, timeout=timeout, seed=seed, base_params=base,
+                         search_space=space)
+    typer.echo(tuning.format_trials(result))
+    chosen = {k: result.best_params[k] for k in result.search_space}
+    typer.echo(f"best: validation macro-F1 {result.best_score:.4f} with "
+               + json.dumps(chosen, ensure_ascii=False))
+    info = {"source": str(data), "train_report": dataset.report.to_dict(),
+            "valid_source": str(valid) if valid else None,
+            "tuning": {"trials": len(result.trials), "best_trial":
+                       result.to_dict()["best_trial"], "seed": seed}}
+    result.best_classifier.save(out, data=info)
+    tuning.write_tuning(result, out)
+    say(f"best model and tuning.json written to {out}")
+
+
 # ---- language models: pretrain, finetune, generate -------------------------------------------
 LM_FORMATS = ("sentirnn.language_model", "sentirnn.classifier")
 
@@ -520,6 +695,39 @@ def generate(
 
     typer.echo(LanguageModel.load(lm).generate(prompt, tokens=tokens, temperature=temperature,
                                                seed=seed))
+
+
+# ---- word vectors ------------------------------------------------------------------------------
+embeddings_app = typer.Typer(no_args_is_help=True, help="Word vectors for --embeddings.")
+app.add_typer(embeddings_app, name="embeddings")
+
+
+@embeddings_app.command("train", epilog="Example: sentirnn embeddings train unsup.txt.gz "
+                        "--out vectors/imdb.w2v.txt --dim 200 --epochs 5")
+def embeddings_train(
+    texts: Path = typer.Argument(..., help="Texts: .txt (.gz) one document a line, a data "
+                                 "file's text column, or a folder of .txt."),
+    out: Path = typer.Option(..., "--out", "-o", help="Vector file to write (word2vec format)."),
+    dim: int = typer.Option(100, help="Vector size (use it as --embedding-dim)."),
+    window: int = typer.Option(5, help="Context window."),
+    min_count: int = typer.Option(2, help="Ignore words seen fewer times."),
+    epochs: int = typer.Option(5, help="Passes over the texts."),
+    language: str = typer.Option("auto", help="auto|zh|en"),
+    tokenizer: str = typer.Option("auto", help="auto|jieba-word|char|en-word (as for train)."),
+    binary: bool = typer.Option(False, "--binary", help="word2vec binary instead of text."),
+    text_col: str | None = typer.Option(None), encoding: str | None = typer.Option(None),
+    seed: int = typer.Option(0), workers: int = typer.Option(1, help="Training threads."),
+):
+    """Train Word2Vec on texts, tokenized exactly as `sentirnn train` tokenizes them."""
+    from sentirnn.data import read_texts
+    from sentirnn.embeddings import save_vectors, train_word2vec
+
+    corpus, report = read_texts(texts, text_col=text_col, encoding=encoding)
+    say(str(report))
+    kv = train_word2vec(corpus, language=language, tokenizer=tokenizer, dim=dim, window=window,
+                        min_count=min_count, epochs=epochs, seed=seed, workers=workers)
+    save_vectors(kv, out, binary=binary)
+    say(f"{len(kv)} {kv.vector_size}-dim word vectors written to {out}")
 
 
 def main() -> None:

@@ -61,9 +61,9 @@ class TextConfig(_Dict):
 
 @dataclass
 class ModelConfig(_Dict):
-    """The network: embedding → recurrent encoder → pooling → linear."""
+    """The network: embedding → recurrent encoder → pooling → linear (or TextCNN)."""
 
-    cell: str = "lstm"  # rnn | lstm | gru
+    cell: str = "lstm"  # rnn | lstm | gru | cnn (TextCNN: see models/cnn.py)
     bidirectional: bool = True
     layers: int = 1
     embedding_dim: int = 200
@@ -74,6 +74,7 @@ class ModelConfig(_Dict):
     vocab_size: int = 0
     num_classes: int = 2
     hidden_sizes: list[int] | None = None  # per layer, overrides hidden_size (LM transfer)
+    kernel_sizes: list[int] | None = None  # cnn only: filter widths; None = [3, 4, 5]
 
 
 @dataclass

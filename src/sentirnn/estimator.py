@@ -33,7 +33,8 @@ from sentirnn.vocab import Vocab
 
 log = logging.getLogger("sentirnn")
 ARCHS = {"rnn": ("rnn", False), "birnn": ("rnn", True), "lstm": ("lstm", False),
-         "bilstm": ("lstm", True), "gru": ("gru", False), "bigru": ("gru", True)}
+         "bilstm": ("lstm", True), "gru": ("gru", False), "bigru": ("gru", True),
+         "textcnn": ("cnn", False)}
 FORMAT = "sentirnn.classifier"
 
 
@@ -42,14 +43,17 @@ class SentimentClassifier(Predictor):
 
     Parameters
     ----------
-    arch : {"rnn", "birnn", "lstm", "bilstm", "gru", "bigru"}
-        Recurrent cell and direction; "bi*" read the text both ways.
+    arch : {"rnn", "birnn", "lstm", "bilstm", "gru", "bigru", "textcnn"}
+        Recurrent cell and direction; "bi*" read the text both ways. "textcnn" is Kim's
+        (2014) convolutional net instead: ``hidden_size`` filters of each width 3, 4 and 5,
+        max-pooled over time (``layers`` and ``pooling`` do not apply).
     language : {"auto", "zh", "en"}
         "auto" decides from the share of CJK characters in the training texts.
     tokenizer : {"auto", "jieba-word", "char", "en-word"}
         "auto" is characters for Chinese and words for English.
     pooling : {"last", "mean", "max", "maxmean", "attention", "concat"}
-    embedding_dim, hidden_size, layers : network sizes.
+    embedding_dim, hidden_size, layers : network sizes. With ``embeddings`` the default
+        ``embedding_dim`` follows the vector file; any other value must equal the file's.
     dropout, embedding_dropout : dropout between layers / before the head, and on embeddings.
     max_epochs, batch_size, lr, weight_decay, optimizer, scheduler, grad_clip, patience :
         training; early stopping watches validation macro-F1 and restores the best weights.
@@ -70,6 +74,24 @@ class SentimentClassifier(Predictor):
     schedule : {"standard", "ulmfit"}
         "ulmfit" (needs ``init_from``): gradual unfreezing, discriminative learning rates and
         a slanted triangular schedule (see ``sentirnn.finetune``).
+    embeddings : optional path of pretrained word vectors (GloVe text, word2vec text/binary,
+        fastText .vec/.bin; ``sentirnn embeddings train`` makes one) copied into the embedding
+        table in ``fit``; words the file lacks start random. The coverage report (share of
+        vocabulary and of training tokens the file knows) is logged and kept in
+        ``train_summary_["embeddings"]``. Saved models do not need the file any more.
+    freeze_embeddings : keep the pretrained vectors fixed during training.
+    augment : EDA augmentation rate (Wei & Zou 2019; 0 = off, 0.05–0.2 typical): the share
+        of a training text's tokens that synonym replacement (nearest neighbours in the
+        ``embeddings`` file; skipped without one), random insertion, swap or deletion change.
+        Training texts only, never validation. It runs after the vocabulary is built from the
+        original texts, so ``min_freq``/``max_vocab`` and the coverage report mean the same
+        with or without it (copies would inflate counts), and synonyms are drawn from the
+        vocabulary so a replacement never becomes ``<unk>``. See ``sentirnn.augment``.
+    augment_copies : augmented copies per training text (each keeps its text's label).
+    calibrate : after training, fit a temperature T on the validation logits (Guo et al.,
+        2017) so that ``predict_proba`` is ``softmax(logits / T)``: probabilities that match
+        how often the model is right. Labels never change. Needs validation data (``valid``
+        or ``valid_fraction`` > 0); see ``sentirnn.calibration``.
 
     Examples
     --------
@@ -81,6 +103,8 @@ class SentimentClassifier(Predictor):
     def __init__(self, arch: str = "bilstm", language: str = "auto", tokenizer: str = "auto",
                  pooling: str = "maxmean", embedding_dim: int = 200, hidden_size: int = 128,
                  layers: int = 1, dropout: float = 0.5, embedding_dropout: float = 0.3,
+                 embeddings: str | None = None, freeze_embeddings: bool = False,
+                 augment: float = 0.0, augment_copies: int = 1,
                  max_epochs: int = 8, max_minutes: float | None = None,
                  batch_size: int = 64, lr: float = 2e-3,
                  weight_decay: float = 0.0, optimizer: str = "adam", scheduler: str = "plateau",
@@ -90,7 +114,8 @@ class SentimentClassifier(Predictor):
                  strip_html: bool = True, traditional_to_simplified: bool = False,
                  remove_stopwords: bool = False, seed: int = 0, device: str = "auto",
                  num_threads: int | None = None, progress: bool = True,
-                 init_from: str | None = None, schedule: str = "standard"):
+                 init_from: str | None = None, schedule: str = "standard",
+                 calibrate: bool = False):
         self.arch = arch
         self.language = language
         self.tokenizer = tokenizer
@@ -100,6 +125,10 @@ class SentimentClassifier(Predictor):
         self.layers = layers
         self.dropout = dropout
         self.embedding_dropout = embedding_dropout
+        self.embeddings = embeddings
+        self.freeze_embeddings = freeze_embeddings
+        self.augment = augment
+        self.augment_copies = augment_copies
         self.max_epochs = max_epochs
         self.max_minutes = max_minutes
         self.batch_size = batch_size
@@ -125,6 +154,9 @@ class SentimentClassifier(Predictor):
         self.progress = progress
         self.init_from = init_from
         self.schedule = schedule
+        self.calibrate = calibrate
+
+    format_name = FORMAT  # config.json's "format"; MultiLabelClassifier has its own
 
     # ---- scikit-learn protocol -------------------------------------------------------------
     @classmethod
@@ -145,7 +177,8 @@ class SentimentClassifier(Predictor):
     def __repr__(self) -> str:
         defaults = SentimentClassifier().get_params()
         changed = {k: v for k, v in self.get_params().items() if defaults[k] != v}
-        return "SentimentClassifier(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
+        shown = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        return f"{type(self).__name__}({shown})"
 
     # ---- configuration ---------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -165,6 +198,13 @@ class SentimentClassifier(Predictor):
             value = getattr(self, key)
             if not isinstance(value, int) or value < 1:
                 check_choice(name, key, value, ("an integer ≥ 1",))
+        if self.init_from and self.embeddings:
+            raise ConfigError("embeddings and init_from both set the embedding table; the "
+                              "language model already has one, so drop embeddings")
+        if not 0.0 <= self.augment < 1.0:
+            check_choice(name, "augment", self.augment, ("a rate in [0, 1); 0 = off",))
+        if not isinstance(self.augment_copies, int) or self.augment_copies < 1:
+            check_choice(name, "augment_copies", self.augment_copies, ("an integer ≥ 1",))
         if not 0.0 <= self.valid_fraction < 1.0:
             check_choice(name, "valid_fraction", self.valid_fraction, ("a number in [0, 1)",))
 
@@ -185,11 +225,13 @@ class SentimentClassifier(Predictor):
 
     def _model_config(self, vocab_size: int, num_classes: int) -> ModelConfig:
         cell, bidirectional = ARCHS[self.arch]
+        cnn = cell == "cnn"  # TextCNN: always max over time, recorded as such
         return ModelConfig(cell=cell, bidirectional=bidirectional, layers=self.layers,
                            embedding_dim=self.embedding_dim, hidden_size=self.hidden_size,
-                           pooling=self.pooling, embedding_dropout=self.embedding_dropout,
+                           pooling="max" if cnn else self.pooling,
+                           embedding_dropout=self.embedding_dropout,
                            dropout=self.dropout, vocab_size=vocab_size,
-                           num_classes=num_classes)
+                           num_classes=num_classes, kernel_sizes=[3, 4, 5] if cnn else None)
 
     # ---- stages ----------------------------------------------------------------------------
     def _tokens(self, texts: list[str]) -> list[list[str]]:
@@ -223,15 +265,18 @@ class SentimentClassifier(Predictor):
             a seeded stratified ``valid_fraction`` of the training data is held out.
         """
         self._check_params()
-        texts, labels = check_texts(texts, "fit"), [str(y) for y in labels]
+        texts, labels = check_texts(texts, "fit"), list(labels)
         if len(texts) != len(labels):
             raise DataError(f"fit got {len(texts)} texts but {len(labels)} labels")
-        classes = sorted(set(labels))
+        classes, labels = self._label_targets(labels)
         if len(classes) < 2:
             what = f"a single class ({classes[0]!r} only)" if classes else "no labels"
             raise DataError(f"the training data has {what}; a classifier needs at least two "
                             "labels")
         texts, labels, valid = self._split(texts, labels, valid)
+        if self.calibrate and valid is None:
+            raise ConfigError("calibrate=True fits the temperature on validation data: pass "
+                              "valid=(texts, labels) or set valid_fraction > 0")
         if self.init_from:
             from sentirnn.finetune import fit_from_language_model
 
@@ -244,22 +289,109 @@ class SentimentClassifier(Predictor):
             self.tokenizer_.fit(clean_many(texts, self.text_config_))
         tokens = self._tokens(texts)
         self.vocab_ = Vocab.build(tokens, min_freq=self.min_freq, max_size=self.max_vocab)
+        vectors, coverage, keyed = self._pretrained(tokens)
+        tokens, labels = self._augmented(tokens, labels, keyed)
+        del keyed  # a big vector file is not kept in memory while training
         self.classes_ = classes
-        index = {c: i for i, c in enumerate(classes)}
         train_ids = prepare(self.vocab_.encode_many(tokens), self.max_len, self.truncation)
         valid_ids, valid_y = None, None
         if valid is not None:
-            unknown = sorted(set(valid[1]) - set(classes))
-            if unknown:
-                raise DataError(f"validation labels {unknown[:5]} do not occur in the training "
-                                f"data (training labels: {classes})")
-            valid_ids, valid_y = self._encode(valid[0]), [index[y] for y in valid[1]]
+            valid_ids, valid_y = self._encode(valid[0]), self._targets(valid[1])
         self.model_config_ = self._model_config(len(self.vocab_), len(classes))
+        if vectors is not None:  # the dimension follows the vector file
+            self.model_config_.embedding_dim = int(vectors.shape[1])
         torch.manual_seed(self.seed)
         self.net_ = build_net(self.model_config_)
-        self._train(train_ids, [index[y] for y in labels], valid_ids, valid_y)
-        self.report_ = self.evaluate(*valid) if valid is not None else None
+        if vectors is not None:
+            self.net_.embedding.load_vectors(torch.from_numpy(vectors), self.freeze_embeddings)
+        self._train(train_ids, self._targets(labels), valid_ids, valid_y)
+        if coverage is not None:
+            self.train_summary_["embeddings"] = coverage.to_dict()
+        if self.augment:
+            self.train_summary_["augment"] = {"rate": self.augment,
+                                              "copies": self.augment_copies}
+        self._finish_fit(valid)
         return self
+
+    def _label_targets(self, labels: list) -> tuple[list[str], list]:
+        """Training labels → (classes_, labels as ``_targets`` takes them)."""
+        labels = [str(y) for y in labels]
+        return sorted(set(labels)), labels
+
+    def _targets(self, labels: list) -> list:
+        """Labels → what the loss takes (class indices here), refusing unknown labels."""
+        index = {c: i for i, c in enumerate(self.classes_)}
+        unknown = sorted({str(y) for y in labels} - set(index))
+        if unknown:
+            raise DataError(f"validation labels {unknown[:5]} do not occur in the training "
+                            f"data (training labels: {self.classes_})")
+        return [index[str(y)] for y in labels]
+
+    def _stratum(self, labels: list) -> list[str]:
+        """What the held-out split is stratified on."""
+        return labels
+
+    def _after_training(self, valid) -> None:
+        """Hook for what depends on the trained network (multi-label thresholds)."""
+
+    def _finish_fit(self, valid) -> None:
+        """After any training (fit, LM transfer, fine_tune): the temperature when
+        ``calibrate``, then the validation report."""
+        self._after_training(valid)
+        self.temperature_, self.calibration_, self._reliability = 1.0, None, None
+        if self.calibrate and valid is None:  # fine_tune without validation data
+            log.warning("calibrate=True but there is no validation data: probabilities are "
+                        "left uncalibrated (pass valid or set valid_fraction > 0)")
+        elif self.calibrate:
+            self._calibrate(*valid)
+        self.report_ = self.evaluate(*valid) if valid is not None else None
+
+    def _calibrate(self, texts: list[str], labels: list[str]) -> None:
+        """Fit T on held-out logits (temperature scaling; see ``sentirnn.calibration``)."""
+        from sentirnn.calibration import fit_temperature, summary
+        from sentirnn.predict import softmax
+
+        logits, y = self._logits(self._encode(texts)), np.array(self._targets(labels))
+        self.temperature_ = fit_temperature(logits, y)
+        self.calibration_ = summary(logits, y, self.temperature_)
+        self._reliability = (softmax(logits), softmax(logits / self.temperature_), y)
+        log.info("calibrated on %d validation texts: temperature %.3f, ECE %.4f → %.4f",
+                 len(y), self.temperature_, self.calibration_["ece_before"],
+                 self.calibration_["ece_after"])
+
+    def _pretrained(self, tokens: list[list[str]]):
+        """(matrix, Coverage, KeyedVectors) from ``embeddings`` for ``vocab_``, or Nones."""
+        if not self.embeddings:
+            return None, None, None
+        from itertools import chain
+
+        from sentirnn.embeddings import load_vectors, vectors_for_vocab
+
+        keyed = load_vectors(self.embeddings)
+        default = inspect.signature(SentimentClassifier.__init__).parameters["embedding_dim"]
+        dim = None if self.embedding_dim == default.default else self.embedding_dim
+        matrix, coverage = vectors_for_vocab(
+            self.vocab_, keyed, dim, Counter(chain.from_iterable(tokens)), seed=self.seed,
+            source=str(self.embeddings), dim_name="embedding_dim (--embedding-dim)")
+        log.info("%s", coverage)
+        return matrix, coverage, keyed
+
+    def _augmented(self, tokens: list[list[str]], labels: list[str], keyed=None):
+        """Training tokens and labels plus EDA copies when ``augment`` > 0 (training only)."""
+        if not self.augment:
+            return tokens, labels
+        from sentirnn.augment import Neighbours, augment_tokens
+        from sentirnn.tokenize import load_stopwords
+
+        specials = set(self.vocab_.specials)
+        allowed = [t for t in self.vocab_.itos if t not in specials]
+        neighbours = Neighbours(keyed, allowed=allowed) if keyed is not None else None
+        protected = specials | load_stopwords(self.language_)
+        out, ys = augment_tokens(tokens, labels, float(self.augment), self.augment_copies,
+                                 self.seed, neighbours, protected)
+        log.info("augment: %d training texts → %d (rate %g, %d cop%s)", len(tokens), len(out),
+                 self.augment, self.augment_copies, "y" if self.augment_copies == 1 else "ies")
+        return out, ys
 
     def _tokenizer_kind(self) -> str:
         # Characters beat jieba words on Chinese reviews here (waimai_10k, see README);
@@ -270,14 +402,14 @@ class SentimentClassifier(Predictor):
 
     def _split(self, texts, labels, valid):
         if valid is not None:
-            vt, vl = check_texts(valid[0], "fit"), [str(y) for y in valid[1]]
+            vt, vl = check_texts(valid[0], "fit"), list(valid[1])
             return texts, labels, (vt, vl)
         if self.valid_fraction <= 0:
             return texts, labels, None
         from sentirnn.splits import stratified_split
 
-        keep, held = stratified_split(labels, (1 - self.valid_fraction, self.valid_fraction),
-                                      self.seed)
+        keep, held = stratified_split(self._stratum(labels),
+                                      (1 - self.valid_fraction, self.valid_fraction), self.seed)
         log.info("holding out %d of %d training texts for validation", len(held), len(texts))
         return ([texts[i] for i in keep], [labels[i] for i in keep],
                 ([texts[i] for i in held], [labels[i] for i in held]))
@@ -356,8 +488,10 @@ class SentimentClassifier(Predictor):
         self._check_fitted("save")
         report = report or getattr(self, "report_", None)
         config = {
-            "format": FORMAT, "format_version": 1, "labels": list(self.classes_),
-            "language": self.language_, "params": self.get_params(),
+            "format": self.format_name, "format_version": 1, "labels": list(self.classes_),
+            "language": self.language_,
+            "params": {k: str(v) if isinstance(v, Path) else v  # embeddings=Path(...) too
+                       for k, v in self.get_params().items()},
             "text": self.text_config_.to_dict(),
             "tokenizer": {k: v for k, v in self.tokenizer_.to_dict().items() if k != "model"},
             "model": self.model_config_.to_dict(), "train": self._train_config().to_dict(),
@@ -366,10 +500,20 @@ class SentimentClassifier(Predictor):
         }
         if getattr(self, "init_from_", None):  # provenance: the model this one started from
             config["init_from"] = self.init_from_
+        if self.calibration_ is not None:  # T, and the validation ECE it was fitted for
+            config["calibration"] = self.calibration_
+        config.update(self._extra_config())
         tokenizer = {"tokenizer": self.tokenizer_.to_dict(), "vocab": self.vocab_.to_dict()}
         files = {"tokenizer.json": json.dumps(tokenizer, ensure_ascii=False).encode("utf-8")}
         return artifacts.write_dir(path, config, self.net_.state_dict(), files,
                                    self._extras(report))
+
+    def _extra_config(self) -> dict:
+        """More config.json keys of a subclass (read back by ``_read_extra_config``)."""
+        return {}
+
+    def _read_extra_config(self, config: dict) -> None:
+        pass
 
     def _extras(self, report: EvaluationReport | None) -> dict:
         extras = {}
@@ -380,12 +524,16 @@ class SentimentClassifier(Predictor):
         if report is not None:
             extras["metrics.json"] = lambda p: p.write_text(report.to_json(), encoding="utf-8")
             extras["confusion.png"] = report.plot_confusion
+        if getattr(self, "_reliability", None) is not None:  # only right after calibrating
+            from sentirnn.calibration import plot_reliability
+
+            extras["reliability.png"] = lambda p: plot_reliability(*self._reliability, p)
         return extras
 
     @classmethod
     def load(cls, path) -> SentimentClassifier:
         """Rebuild a classifier from a model directory (JSON + safetensors; nothing unpickled)."""
-        config = artifacts.read_config(path, FORMAT)
+        config = artifacts.read_config(path, cls.format_name)
         artifacts.verify_files(path, config)
         try:
             params = config["params"]
@@ -398,6 +546,7 @@ class SentimentClassifier(Predictor):
             tok = artifacts.read_json_file(path, "tokenizer.json")
             clf.tokenizer_ = Tokenizer.from_dict(tok["tokenizer"])
             clf.vocab_ = Vocab.from_dict(tok["vocab"])
+            clf._read_extra_config(config)
         except (KeyError, TypeError, ValueError) as e:
             raise ArtifactError(f"{path}/config.json is incomplete or invalid ({e!r}); "
                                 "the directory was not written by this sentirnn") from None
@@ -405,9 +554,14 @@ class SentimentClassifier(Predictor):
         artifacts.load_state(clf.net_, artifacts.read_tensors(path), path)
         clf.net_.eval()
         clf.train_summary_ = config.get("train_summary", {})
+        if config.get("calibration"):  # older directories have none: T = 1
+            from sentirnn.calibration import temperature_from_config
+
+            clf.temperature_ = temperature_from_config(config, path)
+            clf.calibration_ = dict(config["calibration"])
         if config.get("init_from"):
             clf.init_from_ = config["init_from"]
-        clf.source_ = {"format": FORMAT, "path": str(path),
+        clf.source_ = {"format": cls.format_name, "path": str(path),
                        "sha256": config["checksums"][artifacts.WEIGHTS]}
         return clf
 
@@ -421,7 +575,8 @@ def _write_csv(history: list[dict], path: Path) -> None:
 # format in config.json → "module:Class" whose ``load(path)`` reads that kind of directory
 LOADERS = {FORMAT: "sentirnn.estimator:SentimentClassifier",
            "sentirnn.baseline": "sentirnn.baselines:BaselineClassifier",
-           "sentirnn.ensemble": "sentirnn.ensemble:EnsembleClassifier"}
+           "sentirnn.ensemble": "sentirnn.ensemble:EnsembleClassifier",
+           "sentirnn.multilabel": "sentirnn.multilabel:MultiLabelClassifier"}
 
 
 def load(path):

@@ -129,12 +129,13 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
     tokens, ids = encode_one(text, clf.text_config_, clf.tokenizer_, clf.vocab_, clf.max_len,
                              clf.truncation)
     net = clf.net_.eval()
+    t = getattr(clf, "temperature_", 1.0)  # calibrated models: the same probabilities as predict
     device = next(net.parameters()).device
     ids_t = torch.tensor([ids], dtype=torch.long, device=device)  # (1, T)
     lengths = torch.tensor([len(ids)], dtype=torch.long, device=device)  # (1,)
     with torch.no_grad():
         embedded = net.embedding(ids_t)  # (1, T, E); dropout is off in eval mode
-        probs = torch.softmax(net.forward_embedded(embedded, lengths), 1)[0]  # (C,)
+        probs = torch.softmax(net.forward_embedded(embedded, lengths) / t, 1)[0]  # (C,)
         attention = None
         if net.pooling.kind == "attention":
             states = net.encoder(embedded, lengths)  # (1, T, D·H)
@@ -142,7 +143,7 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
     target = int(probs.argmax())
 
     def label_probability(x, n):  # (S, T, E), (S,) → (S, C)
-        return torch.softmax(net.forward_embedded(x, n), 1)
+        return torch.softmax(net.forward_embedded(x, n) / t, 1)
 
     # cuDNN cannot run an RNN backward pass in eval mode; the native kernels can.
     with torch.backends.cudnn.flags(enabled=False):

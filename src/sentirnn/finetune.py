@@ -60,6 +60,9 @@ def stlr_scheduler(optimizer, total_steps: int):
 
 def layer_groups(net: nn.Module) -> list[list[nn.Parameter]]:
     """A ClassifierNet's parameters, bottom to top: embedding, each encoder layer, head."""
+    if not hasattr(net, "encoder"):  # TextCNNNet: embedding, convolutions, head
+        return [list(net.embedding.parameters()), list(net.convs.parameters()),
+                list(net.head.parameters())]
     encoder = net.encoder
     groups = [list(net.embedding.parameters())]
     for i, layer in enumerate(encoder.forward_layers):
@@ -167,7 +170,8 @@ def fit_from_language_model(clf, texts: list[str], labels: list[str], valid):
     lm = getattr(clf, "_language_model", None) or LanguageModel.load(clf.init_from)
     clf.text_config_, clf.language_ = lm.text_config_, lm.language_
     clf.tokenizer_, clf.vocab_ = lm.tokenizer_, lm.vocab_
-    ids = clf.vocab_.encode_many(clf._tokens(texts))
+    tokens, labels = clf._augmented(clf._tokens(texts), labels)  # EDA copies when augment > 0
+    ids = clf.vocab_.encode_many(tokens)
     check_coverage(ids, "the training texts", "language model", clf.tokenizer_)
     clf.classes_ = sorted(set(labels))
     index = {c: i for i, c in enumerate(clf.classes_)}
@@ -186,7 +190,7 @@ def fit_from_language_model(clf, texts: list[str], labels: list[str], valid):
     train_ids = prepare(ids, clf.max_len, clf.truncation)
     _train(clf, train_ids, [index[y] for y in labels], valid_ids, valid_y, set(),
            clf.schedule, clf.max_epochs)
-    clf.report_ = clf.evaluate(*valid) if valid is not None else None
+    clf._finish_fit(valid)  # the temperature (calibrate=True) and validation report
     return clf
 
 
@@ -236,7 +240,7 @@ def fine_tune_classifier(clf, texts, labels, valid=None, freeze: str | None = No
     train_ids = prepare(ids, clf.max_len, clf.truncation)
     _train(clf, train_ids, [index[y] for y in labels], valid_ids, valid_y, frozen, schedule,
            epochs or clf.max_epochs)
-    clf.report_ = clf.evaluate(*valid) if valid is not None else None
+    clf._finish_fit(valid)  # the temperature (calibrate=True) and validation report
     return clf
 
 

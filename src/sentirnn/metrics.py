@@ -23,9 +23,15 @@ class EvaluationReport:
     labels: list[str]
     per_class: dict[str, dict[str, float]]
     confusion: list[list[int]]  # rows = true label, columns = predicted, in ``labels`` order
+    # Only for temperature-scaled models: T, and ECE/NLL on these texts before and after
+    # scaling (``sentirnn.calibration.summary``).
+    calibration: dict | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if data["calibration"] is None:  # uncalibrated reports keep their old shape
+            del data["calibration"]
+        return data
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
@@ -43,6 +49,10 @@ class EvaluationReport:
         lines.append(f"accuracy {self.accuracy:.4f} on {self.n} texts")
         lines.append("confusion (rows = true, columns = predicted): " + " ".join(self.labels))
         lines += ["  " + " ".join(f"{v:6d}" for v in row) for row in self.confusion]
+        if self.calibration:
+            c = self.calibration
+            lines.append(f"calibration: temperature {c['temperature']:.3f}, ECE "
+                         f"{c['ece_before']:.4f} → {c['ece_after']:.4f} ({c['bins']} bins)")
         return "\n".join(lines)
 
     def plot_confusion(self, path) -> None:

@@ -50,6 +50,15 @@ class Predictor:
     """
 
     inference_batch_size = 256
+    # Probabilities are softmax(logits / temperature_); 1.0 unless the model was calibrated
+    # (``calibrate=True``, see ``sentirnn.calibration``), when ``calibration_`` holds T and
+    # its validation ECE. Labels never depend on it.
+    temperature_: float = 1.0
+    calibration_: dict | None = None
+
+    def _probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """(n, C) logits → (n, C) probabilities, temperature-scaled."""
+        return softmax(logits / self.temperature_ if self.temperature_ != 1.0 else logits)
 
     def _logits(self, seqs: list[list[int]]) -> np.ndarray:
         """(n,) id sequences → (n, C) logits, batched in length order, returned in input order."""
@@ -70,13 +79,18 @@ class Predictor:
 
         texts = check_texts(texts, "predict_proba")
         self._check_fitted("predict_proba")
-        return softmax(self._logits(self._encode(texts)))
+        return self._probabilities(self._logits(self._encode(texts)))
+
+    def decide(self, probabilities: np.ndarray) -> list[str]:
+        """(n, C) probabilities → n labels: the most probable class (a multi-label model
+        applies its per-class thresholds instead). Files and the HTTP service use this too."""
+        return decode_labels(probabilities, self.classes_)
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most probable label of each text, as a list of str."""
         from sentirnn.encode import check_texts
 
-        return decode_labels(self.predict_proba(check_texts(texts, "predict")), self.classes_)
+        return self.decide(self.predict_proba(check_texts(texts, "predict")))
 
     def classify(self, texts, top_k: int = 1):
         """``{"label", "score"}`` records: one list per text; a single str gives a single list."""
@@ -100,4 +114,12 @@ class Predictor:
         if unknown:
             raise DataError(f"labels {unknown[:5]} are not known to this model "
                             f"(it predicts {self.classes_}); map them with --label-map")
-        return evaluate_labels(labels, self.predict(texts), self.classes_)
+        logits = self._logits(self._encode(texts))  # (n, C)
+        report = evaluate_labels(labels, decode_labels(self._probabilities(logits),
+                                                       self.classes_), self.classes_)
+        if self.calibration_ is not None and labels:  # ECE on these texts, before and after T
+            from sentirnn.calibration import summary
+
+            index = {c: i for i, c in enumerate(self.classes_)}
+            report.calibration = summary(logits, [index[y] for y in labels], self.temperature_)
+        return report

@@ -33,7 +33,7 @@ def score_frame(clf, frame: pd.DataFrame, text_col: str) -> pd.DataFrame:
     if idx:
         probs[idx] = clf.predict_proba([texts[i] for i in idx])
     out = frame.copy()
-    labels = np.array(clf.classes_, dtype=object)[np.nan_to_num(probs).argmax(1)]
+    labels = clf.decide(np.nan_to_num(probs))
     out["label"] = [label if good else "" for label, good in zip(labels, ok)]
     out["reason"] = ["" if good else "empty text" for good in ok]
     for j, name in enumerate(clf.classes_):

@@ -171,9 +171,8 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
             return PredictResponse(predictions=[], model=name)
         probabilities = clf.predict_proba(texts)  # (n_texts, n_classes)
         predictions = [
-            Prediction(label=info.labels[int(row.argmax())],
-                       probabilities={c: float(p) for c, p in zip(info.labels, row)})
-            for row in probabilities]
+            Prediction(label=label, probabilities={c: float(p) for c, p in zip(info.labels, row)})
+            for label, row in zip(clf.decide(probabilities), probabilities)]
         return PredictResponse(predictions=predictions, model=name)
 
     @app.post("/v1/explain")

@@ -49,9 +49,17 @@ class ClassifierModule(L.LightningModule):
         self._val_pred, self._val_true, self._val_loss = [], [], []
         self._epoch_start = time.perf_counter()
 
+    def _loss(self, logits, labels, reduction: str = "mean"):
+        if labels.dim() == 2:  # multi-label: 0/1 rows, one independent sigmoid per class
+            weight = self.class_weights if reduction == "mean" else None
+            return F.binary_cross_entropy_with_logits(logits, labels, reduction=reduction,
+                                                      pos_weight=weight)
+        return F.cross_entropy(logits, labels, reduction=reduction,
+                               weight=self.class_weights if reduction == "mean" else None)
+
     def training_step(self, batch, batch_idx):
         ids, lengths, labels = batch
-        loss = F.cross_entropy(self.net(ids, lengths), labels, weight=self.class_weights)
+        loss = self._loss(self.net(ids, lengths), labels)
         self._loss_sum += float(loss.detach())
         self._batches += 1
         self._tokens += int(lengths.sum())
@@ -65,14 +73,25 @@ class ClassifierModule(L.LightningModule):
     def validation_step(self, batch, batch_idx):
         ids, lengths, labels = batch
         logits = self.net(ids, lengths)
-        self._val_loss.append(float(F.cross_entropy(logits, labels, reduction="sum")))
-        self._val_pred.append(logits.argmax(1).cpu().numpy())
+        loss = self._loss(logits, labels, reduction="sum")
+        self._val_loss.append(float(loss) / (labels.size(1) if labels.dim() == 2 else 1))
+        # multi-label keeps the sigmoid probabilities: thresholds are chosen per epoch below
+        pred = torch.sigmoid(logits) if labels.dim() == 2 else logits.argmax(1)
+        self._val_pred.append(pred.cpu().numpy())
         self._val_true.append(labels.cpu().numpy())
 
     def on_validation_epoch_end(self):
         pred, true = np.concatenate(self._val_pred), np.concatenate(self._val_true)
+        if pred.ndim == 2:
+            # Multi-label: at a fixed 0.5 every frequent class starts "on" and F1 stays flat
+            # for epochs; with each class's best threshold (as used after training) it moves.
+            # Accuracy is then exact-match (subset) accuracy.
+            from sentirnn.multilabel import tune_thresholds
+
+            pred = (pred >= tune_thresholds(pred, true)).astype(true.dtype)
         self.log("val_macro_f1", float(f1_score(true, pred, average="macro")), prog_bar=True)
-        self.log("val_accuracy", float((pred == true).mean()))
+        exact = (pred == true).all(1) if pred.ndim == 2 else pred == true
+        self.log("val_accuracy", float(exact.mean()))
         self.log("val_loss", sum(self._val_loss) / len(true))
         self._val_pred, self._val_true, self._val_loss = [], [], []
 

@@ -168,6 +168,7 @@ def test_explain_unavailable_backend_is_501(model_dir, monkeypatch):
         def __init__(self, clf):
             self.classes_ = clf.classes_
             self.predict_proba = clf.predict_proba
+            self.decide = clf.decide
 
     monkeypatch.setattr(serve, "_load_model", lambda d, b, t: NoExplain(load(d)))
     with TestClient(create_app(model_dir)) as c:

@@ -7,7 +7,7 @@ from conftest import FAST, make_corpus
 from sentirnn import SentimentClassifier, load
 from sentirnn.errors import ConfigError, DataError, NotFittedError
 
-ARCHS = ["rnn", "lstm", "gru", "bilstm", "bigru"]
+ARCHS = ["rnn", "lstm", "gru", "bilstm", "bigru", "textcnn"]
 
 
 @pytest.fixture(scope="module")
