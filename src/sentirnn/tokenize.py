@@ -14,6 +14,7 @@ import logging
 import os
 import random
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from functools import cache
 from importlib import resources
@@ -217,15 +218,9 @@ class Tokenizer:
         self.__init__(**state)
 
     def _jieba_tokenizer(self) -> Any:
-        """The private jieba.Tokenizer, so a user dictionary never leaks into jieba's global one."""
+        """A private jieba.Tokenizer, so a user dictionary never leaks into jieba's global one."""
         if self._jieba is None:
-            import jieba  # imported here: only the Chinese word tokenizer needs it
-
-            logging.getLogger("jieba").setLevel(logging.WARNING)  # "Building prefix dict…"
-            jt = jieba.Tokenizer()
-            if self.user_dict is not None:
-                jt.load_userdict(self.user_dict)
-            self._jieba = jt
+            self._jieba = _shared_jieba(self.user_dict)
         return self._jieba
 
     def fit(self, texts: Iterable[str]) -> Tokenizer:
@@ -368,3 +363,26 @@ class Tokenizer:
                 f"valid keys: {', '.join(allowed)}."
             )
         return cls(**data)
+
+
+_JIEBA: dict[tuple, Any] = {}
+_JIEBA_LOCK = threading.Lock()
+
+
+def _shared_jieba(user_dict: str | None) -> Any:
+    """One jieba.Tokenizer per user dictionary (and its modification time) per process.
+
+    Loading jieba's dictionary takes about a second; every Tokenizer that a fit, a load or a
+    baseline creates would otherwise pay it again. Cutting does not change the instance.
+    """
+    key = (user_dict, os.path.getmtime(user_dict) if user_dict else None)
+    with _JIEBA_LOCK:
+        if key not in _JIEBA:
+            import jieba  # imported here: only the Chinese word tokenizer needs it
+
+            logging.getLogger("jieba").setLevel(logging.WARNING)  # "Building prefix dict…"
+            jt = jieba.Tokenizer()
+            if user_dict is not None:
+                jt.load_userdict(user_dict)
+            _JIEBA[key] = jt
+        return _JIEBA[key]
