@@ -25,7 +25,9 @@ UNK = 1
 def truncate(ids: list[int], max_len: int, how: str = "head+tail") -> list[int]:
     """Cut ids to max_len tokens. head+tail keeps the first quarter and the last
     three quarters: reviews state their verdict at the end, and Sun et al. (2019)
-    found head+tail beats either end alone on long IMDb documents."""
+    found head+tail beats either end alone on long IMDb documents. Any other ``how``
+    cuts head+tail too: with ``truncation="sentences"`` (see ``sentences``) the document is
+    split before this, and a sentence still over max_len (no punctuation) is cut like a text."""
     if max_len <= 0 or len(ids) <= max_len:
         return ids
     if how == "head":

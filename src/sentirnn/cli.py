@@ -109,7 +109,10 @@ def train(
     patience: int | None = typer.Option(None), class_weights: str | None = typer.Option(
         None, help="none|balanced"),
     max_len: int | None = typer.Option(None), truncation: str | None = typer.Option(
-        None, help="head|tail|head+tail"),
+        None, help="head|tail|head+tail, or sentences: train on sentences (each with its "
+        "text's label) and pool their probabilities per text."),
+    sentence_pooling: str | None = typer.Option(
+        None, help="mean|logit-mean|max|length-weighted: how --truncation sentences pools."),
     min_freq: int | None = typer.Option(None), max_vocab: int | None = typer.Option(None),
     traditional_to_simplified: bool | None = typer.Option(None),
     remove_stopwords: bool | None = typer.Option(None),

@@ -92,7 +92,7 @@ class TrainConfig(_Dict):
     patience: int = 2
     class_weights: str = "none"  # none | balanced
     max_len: int = 400
-    truncation: str = "head+tail"  # head | tail | head+tail
+    truncation: str = "head+tail"  # head | tail | head+tail | sentences (see sentences.py)
     valid_fraction: float = 0.1
     seed: int = 0
     num_threads: int | None = None

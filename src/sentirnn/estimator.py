@@ -27,6 +27,7 @@ from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedErro
 from sentirnn.metrics import EvaluationReport, plot_curves
 from sentirnn.models import build_net
 from sentirnn.predict import Predictor
+from sentirnn.sentences import POOLINGS, SENTENCES, pooled_logits, split_many
 from sentirnn.text import clean_many
 from sentirnn.tokenize import Tokenizer, detect_language, resolve_kind
 from sentirnn.vocab import Vocab
@@ -62,7 +63,16 @@ class SentimentClassifier(Predictor):
     class_weights : {"none", "balanced"}
         "balanced" weighs the loss by inverse class frequency (imbalanced data).
     max_len, truncation : longest text in tokens, and which part of a longer one to keep
-        ("head", "tail", "head+tail").
+        ("head", "tail", "head+tail"), or "sentences": split every text into sentences
+        (``sentirnn.sentences.split_sentences``; each still cut head+tail at ``max_len``).
+        The network then trains on sentences that each carry their document's label — weak
+        labels: a "positive" review's one complaint is trained as positive — and a
+        document's probabilities are its sentences' pooled by ``sentence_pooling``.
+        Early stopping then watches sentence-level validation macro-F1; the final
+        validation report, calibration and every prediction are per document.
+    sentence_pooling : {"mean", "logit-mean", "max", "length-weighted"}
+        With ``truncation="sentences"``, how sentence probabilities become a document's
+        (see ``sentirnn.sentences.aggregate``); ignored otherwise.
     min_freq, max_vocab : vocabulary limits.
     valid_fraction : share of the training data held out for early stopping when ``fit``
         gets no ``valid``; 0 trains on everything for ``max_epochs``.
@@ -109,7 +119,8 @@ class SentimentClassifier(Predictor):
                  batch_size: int = 64, lr: float = 2e-3,
                  weight_decay: float = 0.0, optimizer: str = "adam", scheduler: str = "plateau",
                  grad_clip: float = 5.0, patience: int = 2, class_weights: str = "none",
-                 max_len: int = 400, truncation: str = "head+tail", min_freq: int = 2,
+                 max_len: int = 400, truncation: str = "head+tail",
+                 sentence_pooling: str = "mean", min_freq: int = 2,
                  max_vocab: int = 50000, valid_fraction: float = 0.1, lowercase: bool = True,
                  strip_html: bool = True, traditional_to_simplified: bool = False,
                  remove_stopwords: bool = False, seed: int = 0, device: str = "auto",
@@ -141,6 +152,7 @@ class SentimentClassifier(Predictor):
         self.class_weights = class_weights
         self.max_len = max_len
         self.truncation = truncation
+        self.sentence_pooling = sentence_pooling
         self.min_freq = min_freq
         self.max_vocab = max_vocab
         self.valid_fraction = valid_fraction
@@ -191,7 +203,8 @@ class SentimentClassifier(Predictor):
         if self.schedule == "ulmfit" and not self.init_from:
             raise ConfigError("schedule='ulmfit' fine-tunes a pretrained encoder: set init_from "
                               "(or use SentimentClassifier.from_language_model)")
-        check_choice(name, "truncation", self.truncation, TRUNCATIONS)
+        check_choice(name, "truncation", self.truncation, (*TRUNCATIONS, SENTENCES))
+        check_choice(name, "sentence_pooling", self.sentence_pooling, POOLINGS)
         check_choice(name, "class_weights", self.class_weights, ("none", "balanced"))
         for key in ("embedding_dim", "hidden_size", "layers", "max_epochs", "batch_size",
                     "min_freq", "max_vocab"):
@@ -283,6 +296,8 @@ class SentimentClassifier(Predictor):
             return fit_from_language_model(self, texts, labels, valid)
         self.text_config_ = self._text_config()
         self.language_ = self.language if self.language != "auto" else detect_language(texts)
+        documents = len(texts)
+        texts, labels = self._units(texts, labels)
         self.tokenizer_ = Tokenizer(resolve_kind(self._tokenizer_kind(), self.language_),
                                     self.language_, remove_stopwords=self.remove_stopwords)
         if self.tokenizer_.kind == "subword":  # the BPE vocabulary is learnt from the texts
@@ -294,9 +309,10 @@ class SentimentClassifier(Predictor):
         del keyed  # a big vector file is not kept in memory while training
         self.classes_ = classes
         train_ids = prepare(self.vocab_.encode_many(tokens), self.max_len, self.truncation)
-        valid_ids, valid_y = None, None
+        valid_ids, valid_y, valid_pool = None, None, None
         if valid is not None:
-            valid_ids, valid_y = self._encode(valid[0]), self._targets(valid[1])
+            valid_ids, valid_y, valid_pool = self._valid_rows(valid[0],
+                                                              self._targets(valid[1]))
         self.model_config_ = self._model_config(len(self.vocab_), len(classes))
         if vectors is not None:  # the dimension follows the vector file
             self.model_config_.embedding_dim = int(vectors.shape[1])
@@ -304,7 +320,9 @@ class SentimentClassifier(Predictor):
         self.net_ = build_net(self.model_config_)
         if vectors is not None:
             self.net_.embedding.load_vectors(torch.from_numpy(vectors), self.freeze_embeddings)
-        self._train(train_ids, self._targets(labels), valid_ids, valid_y)
+        self._train(train_ids, self._targets(labels), valid_ids, valid_y, valid_pool=valid_pool)
+        if self.truncation == SENTENCES:
+            self.train_summary_["train_documents"] = documents
         if coverage is not None:
             self.train_summary_["embeddings"] = coverage.to_dict()
         if self.augment:
@@ -312,6 +330,30 @@ class SentimentClassifier(Predictor):
                                               "copies": self.augment_copies}
         self._finish_fit(valid)
         return self
+
+    def _units(self, texts: list[str], labels: list) -> tuple[list[str], list]:
+        """Texts and labels → what the network trains and validates on: the texts, or with
+        ``truncation="sentences"`` their sentences, each carrying its text's label."""
+        if self.truncation != SENTENCES:
+            return texts, labels
+        sentences, owner = split_many(texts, self.language_)
+        log.info("truncation='sentences': %d texts → %d sentences", len(texts), len(sentences))
+        return sentences, [labels[i] for i in owner]
+
+    def _valid_rows(self, texts: list[str], targets: list):
+        """Validation texts and targets → (id sequences, targets, valid_pool) for the fit
+        loop. With ``truncation="sentences"`` the rows are sentences and ``valid_pool`` pools
+        their logits back into documents, so early stopping watches document macro-F1."""
+        if self.truncation != SENTENCES:
+            return self._encode(texts), targets, None
+        sentences, owner = split_many(texts, self.language_)
+        seqs = self._encode(sentences)
+        lengths, how, y = [len(s) for s in seqs], self.sentence_pooling, np.asarray(targets)
+
+        def valid_pool(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return pooled_logits(logits, owner, len(texts), how, lengths), y
+
+        return seqs, [targets[i] for i in owner], valid_pool
 
     def _label_targets(self, labels: list) -> tuple[list[str], list]:
         """Training labels → (classes_, labels as ``_targets`` takes them)."""
@@ -351,7 +393,7 @@ class SentimentClassifier(Predictor):
         from sentirnn.calibration import fit_temperature, summary
         from sentirnn.predict import softmax
 
-        logits, y = self._logits(self._encode(texts)), np.array(self._targets(labels))
+        logits, y = self._text_logits(texts), np.array(self._targets(labels))
         self.temperature_ = fit_temperature(logits, y)
         self.calibration_ = summary(logits, y, self.temperature_)
         self._reliability = (softmax(logits), softmax(logits / self.temperature_), y)

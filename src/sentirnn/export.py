@@ -296,7 +296,8 @@ class OnnxClassifier(Predictor):
 
     def __init__(self, session, classes: Sequence[str], text_config: TextConfig, tokenizer,
                  vocab, max_len: int, truncation: str, precision: str = "fp32",
-                 batch_size: int = 256):
+                 batch_size: int = 256, language: str | None = None,
+                 sentence_pooling: str = "mean"):
         self.session_ = session
         self.classes_ = list(classes)
         self.text_config_ = text_config
@@ -306,6 +307,9 @@ class OnnxClassifier(Predictor):
         self.truncation = truncation
         self.precision_ = precision
         self.inference_batch_size = batch_size
+        # truncation="sentences": split in this language, pool as PyTorch does (numpy only)
+        self.language_ = language
+        self.sentence_pooling = sentence_pooling
 
     @classmethod
     def load(cls, model_dir, int8: bool = False, num_threads: int | None = None,
@@ -333,12 +337,14 @@ class OnnxClassifier(Predictor):
             tokenizer = Tokenizer.from_dict(tok["tokenizer"])
             vocab = Vocab.from_dict(tok["vocab"])
             max_len, truncation = int(params["max_len"]), str(params["truncation"])
+            pooling = str(params.get("sentence_pooling", "mean"))  # older models: none
             classes = list(config["labels"])
         except (KeyError, TypeError, ValueError) as e:
             raise ArtifactError(f"{model_dir}/config.json is incomplete or invalid ({e!r}); "
                                 "the directory was not written by this sentirnn") from None
         onnx = cls(_session(model, num_threads), classes, text_config, tokenizer, vocab,
-                   max_len, truncation, "int8" if int8 else "fp32", batch_size)
+                   max_len, truncation, "int8" if int8 else "fp32", batch_size,
+                   language=config.get("language"), sentence_pooling=pooling)
         if config.get("calibration"):  # the same temperature as torch, so backends agree
             from sentirnn.calibration import temperature_from_config
 

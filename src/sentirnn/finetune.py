@@ -170,12 +170,13 @@ def fit_from_language_model(clf, texts: list[str], labels: list[str], valid):
     lm = getattr(clf, "_language_model", None) or LanguageModel.load(clf.init_from)
     clf.text_config_, clf.language_ = lm.text_config_, lm.language_
     clf.tokenizer_, clf.vocab_ = lm.tokenizer_, lm.vocab_
+    texts, labels = clf._units(texts, labels)  # sentences with truncation="sentences"
     tokens, labels = clf._augmented(clf._tokens(texts), labels)  # EDA copies when augment > 0
     ids = clf.vocab_.encode_many(tokens)
     check_coverage(ids, "the training texts", "language model", clf.tokenizer_)
     clf.classes_ = sorted(set(labels))
     index = {c: i for i, c in enumerate(clf.classes_)}
-    valid_ids, valid_y = _encode_valid(clf, valid, index)
+    valid_ids, valid_y, valid_pool = _encode_valid(clf, valid, index)
     c = lm.net_config_
     clf.model_config_ = ModelConfig(
         cell="lstm", bidirectional=False, layers=c.layers, embedding_dim=c.embedding_dim,
@@ -189,7 +190,7 @@ def fit_from_language_model(clf, texts: list[str], labels: list[str], valid):
     clf.init_from_ = dict(getattr(lm, "source_", None) or unsaved)
     train_ids = prepare(ids, clf.max_len, clf.truncation)
     _train(clf, train_ids, [index[y] for y in labels], valid_ids, valid_y, set(),
-           clf.schedule, clf.max_epochs)
+           clf.schedule, clf.max_epochs, valid_pool)
     clf._finish_fit(valid)  # the temperature (calibrate=True) and validation report
     return clf
 
@@ -222,6 +223,7 @@ def fine_tune_classifier(clf, texts, labels, valid=None, freeze: str | None = No
         raise DataError(f"the new data has a single class ({new[0]!r}) the model does not know; "
                         "a new head needs at least two labels")
     texts, labels, valid = clf._split(texts, labels, valid)
+    texts, labels = clf._units(texts, labels)  # sentences with truncation="sentences"
     ids = clf.vocab_.encode_many(clf._tokens(texts))
     check_coverage(ids, "the new texts", "classifier", clf.tokenizer_)
     if not keep_head:  # a new label set: a new, seeded output layer
@@ -231,7 +233,7 @@ def fine_tune_classifier(clf, texts, labels, valid=None, freeze: str | None = No
         clf.classes_ = new
         clf.model_config_ = replace(clf.model_config_, num_classes=len(new))
     index = {c: i for i, c in enumerate(clf.classes_)}
-    valid_ids, valid_y = _encode_valid(clf, valid, index)
+    valid_ids, valid_y, valid_pool = _encode_valid(clf, valid, index)
     groups = len(layer_groups(clf.net_))
     frozen = {"embeddings": {0}, "encoder": set(range(groups - 1))}.get(freeze, set())
     clf.init_from_ = dict(getattr(clf, "source_", None) or
@@ -239,23 +241,24 @@ def fine_tune_classifier(clf, texts, labels, valid=None, freeze: str | None = No
     clf.init_from_["freeze"] = freeze
     train_ids = prepare(ids, clf.max_len, clf.truncation)
     _train(clf, train_ids, [index[y] for y in labels], valid_ids, valid_y, frozen, schedule,
-           epochs or clf.max_epochs)
+           epochs or clf.max_epochs, valid_pool)
     clf._finish_fit(valid)  # the temperature (calibrate=True) and validation report
     return clf
 
 
 def _encode_valid(clf, valid, index):
     if valid is None:
-        return None, None
+        return None, None, None
     unknown = sorted(set(valid[1]) - set(index))
     if unknown:
         raise DataError(f"validation labels {unknown[:5]} do not occur in the training data "
                         f"(training labels: {sorted(index)})")
-    return clf._encode(valid[0]), [index[y] for y in valid[1]]
+    # (ids, classes, valid_pool); with truncation="sentences" the rows are sentences
+    return clf._valid_rows(valid[0], [index[y] for y in valid[1]])
 
 
 def _train(clf, train_ids, train_y, valid_ids, valid_y, frozen: set[int], schedule: str,
-           epochs: int) -> None:
+           epochs: int, valid_pool=None) -> None:
     """Run the fit loop with the transfer schedule (or plain training with frozen groups)."""
     groups = layer_groups(clf.net_)
     clf.net_.train()  # a loaded model is in eval mode; dropout must be on while training
@@ -268,4 +271,5 @@ def _train(clf, train_ids, train_y, valid_ids, valid_y, frozen: set[int], schedu
                   "callbacks": [GradualUnfreezing(groups, frozen, gradual=True)]}
     elif frozen:
         kwargs = {"callbacks": [GradualUnfreezing(groups, frozen, gradual=False)]}
-    clf._train(train_ids, train_y, valid_ids, valid_y, config=config, **kwargs)
+    clf._train(train_ids, train_y, valid_ids, valid_y, config=config, valid_pool=valid_pool,
+               **kwargs)

@@ -146,6 +146,9 @@ class MultiLabelClassifier(SentimentClassifier):
             if getattr(self, name):
                 raise ConfigError(f"MultiLabelClassifier does not support {name} ({why}); "
                                   f"leave {name} unset")
+        if self.truncation == "sentences":  # sentence pooling averages softmax probabilities
+            raise ConfigError("MultiLabelClassifier does not support truncation='sentences'; "
+                              "use 'head', 'tail' or 'head+tail'")
 
     def _label_targets(self, labels: Sequence) -> tuple[list[str], list]:
         sets = parse_label_sets(labels)

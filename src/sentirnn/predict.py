@@ -46,7 +46,8 @@ class Predictor:
     A backend provides ``classes_``, ``_encode(texts) -> id sequences`` and
     ``_batch_logits(ids (B, T), lengths (B,)) -> (B, C)`` on int64 numpy arrays; this class
     batches, orders and turns those into answers, so that every backend labels, rounds and
-    refuses inputs in exactly the same way.
+    refuses inputs in exactly the same way. A backend whose ``truncation`` is "sentences"
+    also provides ``language_`` and ``sentence_pooling`` (see ``_text_logits``).
     """
 
     inference_batch_size = 256
@@ -70,6 +71,22 @@ class Predictor:
         chunks = [self._batch_logits(*pad([seqs[i] for i in idx])) for idx in batches]
         return restore_order(chunks, batches, len(seqs))
 
+    def _text_logits(self, texts: list[str]) -> np.ndarray:
+        """(n,) raw texts → (n, C) logits: what predict_proba, evaluate and calibration score.
+
+        With ``truncation="sentences"`` each sentence is scored and a text's "logits" are the
+        log of its pooled sentence probabilities (``sentence_pooling``; see
+        ``sentirnn.sentences``), so their softmax is the pooled probabilities.
+        """
+        if getattr(self, "truncation", None) != "sentences":
+            return self._logits(self._encode(texts))
+        from sentirnn.sentences import pooled_logits, split_many
+
+        sentences, owner = split_many(texts, self.language_)
+        seqs = self._encode(sentences)
+        return pooled_logits(self._logits(seqs), owner, len(texts), self.sentence_pooling,
+                             [len(s) for s in seqs])
+
     def _check_fitted(self, method: str) -> None:
         """Backends that can exist unfitted override this."""
 
@@ -79,7 +96,7 @@ class Predictor:
 
         texts = check_texts(texts, "predict_proba")
         self._check_fitted("predict_proba")
-        return self._probabilities(self._logits(self._encode(texts)))
+        return self._probabilities(self._text_logits(texts))
 
     def decide(self, probabilities: np.ndarray) -> list[str]:
         """(n, C) probabilities → n labels: the most probable class (a multi-label model
@@ -114,7 +131,7 @@ class Predictor:
         if unknown:
             raise DataError(f"labels {unknown[:5]} are not known to this model "
                             f"(it predicts {self.classes_}); map them with --label-map")
-        logits = self._logits(self._encode(texts))  # (n, C)
+        logits = self._text_logits(texts)  # (n, C)
         report = evaluate_labels(labels, decode_labels(self._probabilities(logits),
                                                        self.classes_), self.classes_)
         if self.calibration_ is not None and labels:  # ECE on these texts, before and after T
