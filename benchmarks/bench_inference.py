@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/bench_inference.py MODEL_DIR DATA [DATA ...] [--n 2000] [--threads 2]
-        [--batch-size 256] [--repeat 3] [--text-col text] [--export] [--minilm]
+        [--batch-size 64] [--repeat 3] [--text-col text] [--export] [--minilm]
 
 For each data file (any format ``sentirnn.read_texts`` reads) the first ``--n`` texts are
 scored by each backend. Two figures per backend: end to end (raw text → probabilities, the
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("data", type=Path, nargs="+")
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--text-col", default=None)
     parser.add_argument("--export", action="store_true")

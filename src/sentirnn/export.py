@@ -296,7 +296,7 @@ class OnnxClassifier(Predictor):
 
     def __init__(self, session, classes: Sequence[str], text_config: TextConfig, tokenizer,
                  vocab, max_len: int, truncation: str, precision: str = "fp32",
-                 batch_size: int = 256, language: str | None = None,
+                 batch_size: int = Predictor.inference_batch_size, language: str | None = None,
                  sentence_pooling: str = "mean"):
         self.session_ = session
         self.classes_ = list(classes)
@@ -313,7 +313,7 @@ class OnnxClassifier(Predictor):
 
     @classmethod
     def load(cls, model_dir, int8: bool = False, num_threads: int | None = None,
-             batch_size: int = 256) -> OnnxClassifier:
+             batch_size: int = Predictor.inference_batch_size) -> OnnxClassifier:
         """Load an exported model directory (checksums verified; torch never imported).
 
         Parameters

@@ -50,7 +50,10 @@ class Predictor:
     also provides ``language_`` and ``sentence_pooling`` (see ``_text_logits``).
     """
 
-    inference_batch_size = 256
+    # Texts per network call, after sorting by length. Measured 2026-11-29 (2 cores, default
+    # BiLSTM): 64 matched 256 on SST-2 sentences and was 1.2–1.5× faster on IMDb reviews for
+    # PyTorch and onnxruntime alike (less padding in the long tail, smaller working set).
+    inference_batch_size = 64
     # Probabilities are softmax(logits / temperature_); 1.0 unless the model was calibrated
     # (``calibrate=True``, see ``sentirnn.calibration``), when ``calibration_`` holds T and
     # its validation ECE. Labels never depend on it.
