@@ -169,14 +169,7 @@ class EnsembleClassifier(Predictor):
         from sentirnn.metrics import evaluate_labels
 
         # Predictor.evaluate works on one network's logits; an ensemble has probabilities.
-        texts, labels = check_texts(texts, "evaluate"), [str(y) for y in labels]
-        self._check_fitted("evaluate")
-        if len(texts) != len(labels):
-            raise DataError(f"evaluate got {len(texts)} texts but {len(labels)} labels")
-        unknown = sorted(set(labels) - set(self.classes_))
-        if unknown:
-            raise DataError(f"labels {unknown[:5]} are not known to this model "
-                            f"(it predicts {self.classes_}); map them with --label-map")
+        texts, labels = self._check_labelled(texts, labels)
         return evaluate_labels(labels, self.predict(texts), self.classes_)
 
     # ---- persistence ---------------------------------------------------------------------

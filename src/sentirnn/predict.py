@@ -119,12 +119,10 @@ class Predictor:
                                 self.classes_, top_k)
         return records[0] if single else records
 
-    def evaluate(self, texts: Sequence[str], labels: Sequence[str]):
-        """Accuracy, per-class and macro/weighted P/R/F1 and the confusion matrix
-        (an ``EvaluationReport``)."""
+    def _check_labelled(self, texts, labels) -> tuple[list[str], list[str]]:
+        """evaluate's input: texts and labels of equal length, every label known."""
         from sentirnn.encode import check_texts
         from sentirnn.errors import DataError
-        from sentirnn.metrics import evaluate_labels
 
         texts, labels = check_texts(texts, "evaluate"), [str(y) for y in labels]
         self._check_fitted("evaluate")
@@ -134,6 +132,14 @@ class Predictor:
         if unknown:
             raise DataError(f"labels {unknown[:5]} are not known to this model "
                             f"(it predicts {self.classes_}); map them with --label-map")
+        return texts, labels
+
+    def evaluate(self, texts: Sequence[str], labels: Sequence[str]):
+        """Accuracy, per-class and macro/weighted P/R/F1 and the confusion matrix
+        (an ``EvaluationReport``)."""
+        from sentirnn.metrics import evaluate_labels
+
+        texts, labels = self._check_labelled(texts, labels)
         logits = self._text_logits(texts)  # (n, C)
         report = evaluate_labels(labels, decode_labels(self._probabilities(logits),
                                                        self.classes_), self.classes_)
