@@ -339,7 +339,7 @@ def serve(
     max_chars: int = typer.Option(5000, help="Most characters in one text."),
     max_body_bytes: int = typer.Option(1_000_000, help="Largest request body, in bytes."),
     num_threads: int | None = typer.Option(None, help="Threads per worker (default: cores / "
-                                           "workers)."),
+                                           "workers, one fewer for torch)."),
 ):
     """Serve a model over HTTP: /v1/predict, /v1/explain, /v1/model, /docs and a web page."""
     import os
@@ -353,7 +353,7 @@ def serve(
                           "pip install 'sentirnn[serve]'") from None
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {workers}")
-    threads = num_threads or serving_threads(workers)
+    threads = num_threads or serving_threads(workers, backend)
     options = {"backend": backend, "max_texts": max_texts, "max_chars": max_chars,
                "max_body_bytes": max_body_bytes, "num_threads": threads}
     # Loaded here even when workers load their own copy: a bad model directory then fails

@@ -262,3 +262,15 @@ def test_cli_serve_bad_model_is_one_line(tmp_path, monkeypatch, capsys):
     assert exit_info.value.code == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and "nope" in err
+
+
+def test_serving_threads_share_the_cores_and_spare_one_for_http_with_torch(monkeypatch):
+    from sentirnn.serve import serving_threads
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert serving_threads(1, "onnx-int8") == 8
+    assert serving_threads(1, "torch") == 7
+    assert serving_threads(4, "torch") == 1 and serving_threads(4, "onnx") == 2
+    assert serving_threads(16, "torch") == 1 and serving_threads(16, "onnx") == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert serving_threads(1, "torch") == 1
