@@ -141,8 +141,8 @@ class Predictor:
 
         texts, labels = self._check_labelled(texts, labels)
         logits = self._text_logits(texts)  # (n, C)
-        report = evaluate_labels(labels, decode_labels(self._probabilities(logits),
-                                                       self.classes_), self.classes_)
+        report = evaluate_labels(labels, self.decide(self._probabilities(logits)),
+                                 self.classes_)
         if self.calibration_ is not None and labels:  # ECE on these texts, before and after T
             from sentirnn.calibration import summary
 
