@@ -70,11 +70,12 @@ def _sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _session(model, num_threads: int | None = None):
-    """An onnxruntime CPU session on a path or serialized bytes; all cores by default."""
+def _session(model, num_threads: int = 1):
+    """An onnxruntime CPU session on a path or serialized bytes (single-threaded calls by
+    default: parallelism comes from calls side by side, see ``sentirnn.pipeline``)."""
     ort = _require_onnxruntime()
     options = ort.SessionOptions()
-    options.intra_op_num_threads = num_threads or os.cpu_count() or 1
+    options.intra_op_num_threads = num_threads
     options.log_severity_level = 3  # onnxruntime's own warnings are not the user's problem
     return ort.InferenceSession(model if isinstance(model, bytes) else str(model), options,
                                 providers=["CPUExecutionProvider"])
@@ -217,7 +218,7 @@ def _not_from_onnxruntime(record) -> bool:
 def _check(path: Path, ids: np.ndarray, lengths: np.ndarray, expected: np.ndarray,
            precision: str) -> dict:
     """Run an exported file on the padded batch and one single text; compare with torch."""
-    session = _session(path, num_threads=1)
+    session = _session(path)
     batch = softmax(session.run(["logits"], {"ids": ids, "lengths": lengths})[0])
     # A batch of one (a shorter, unpadded length) catches shapes frozen during tracing.
     n = int(lengths[-1])
@@ -297,7 +298,7 @@ class OnnxClassifier(Predictor):
     def __init__(self, session, classes: Sequence[str], text_config: TextConfig, tokenizer,
                  vocab, max_len: int, truncation: str, precision: str = "fp32",
                  batch_size: int = Predictor.inference_batch_size, language: str | None = None,
-                 sentence_pooling: str = "mean"):
+                 sentence_pooling: str = "mean", workers: int = 1):
         self.session_ = session
         self.classes_ = list(classes)
         self.text_config_ = text_config
@@ -310,6 +311,12 @@ class OnnxClassifier(Predictor):
         # truncation="sentences": split in this language, pool as PyTorch does (numpy only)
         self.language_ = language
         self.sentence_pooling = sentence_pooling
+        # One onnxruntime session serves concurrent run() calls; see sentirnn.pipeline.
+        self.workers_ = max(1, int(workers))
+        if self.workers_ > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.executor_ = ThreadPoolExecutor(self.workers_, thread_name_prefix="sentirnn-onnx")
 
     @classmethod
     def load(cls, model_dir, int8: bool = False, num_threads: int | None = None,
@@ -320,7 +327,9 @@ class OnnxClassifier(Predictor):
         ----------
         model_dir : path of a model directory with ``model.onnx`` and ``export.json``.
         int8 : use ``model.int8.onnx`` (written by ``sentirnn export DIR --int8``).
-        num_threads : onnxruntime intra-op threads; None = all cores.
+        num_threads : cores to use; None = all. Each onnxruntime call is single-threaded and
+            up to ``num_threads`` calls run side by side (faster than one multi-threaded
+            call on these small recurrent matrices; see ``sentirnn.pipeline``).
         batch_size : texts per onnxruntime call (batches are sorted by length).
         """
         from sentirnn.tokenize import Tokenizer
@@ -342,9 +351,10 @@ class OnnxClassifier(Predictor):
         except (KeyError, TypeError, ValueError) as e:
             raise ArtifactError(f"{model_dir}/config.json is incomplete or invalid ({e!r}); "
                                 "the directory was not written by this sentirnn") from None
-        onnx = cls(_session(model, num_threads), classes, text_config, tokenizer, vocab,
+        onnx = cls(_session(model), classes, text_config, tokenizer, vocab,
                    max_len, truncation, "int8" if int8 else "fp32", batch_size,
-                   language=config.get("language"), sentence_pooling=pooling)
+                   language=config.get("language"), sentence_pooling=pooling,
+                   workers=num_threads or os.cpu_count() or 1)
         if config.get("calibration"):  # the same temperature as torch, so backends agree
             from sentirnn.calibration import temperature_from_config
 

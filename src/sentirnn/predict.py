@@ -59,6 +59,10 @@ class Predictor:
     # its validation ECE. Labels never depend on it.
     temperature_: float = 1.0
     calibration_: dict | None = None
+    # Backends whose calls release the GIL (onnxruntime) set these: ``workers_`` calls run
+    # side by side on ``executor_`` and encoding overlaps them (see ``sentirnn.pipeline``).
+    workers_: int = 1
+    executor_ = None
 
     def _probabilities(self, logits: np.ndarray) -> np.ndarray:
         """(n, C) logits → (n, C) probabilities, temperature-scaled."""
@@ -70,6 +74,12 @@ class Predictor:
 
         if not seqs:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
+        if self.workers_ > 1:
+            from sentirnn.pipeline import parallel_logits
+
+            done = parallel_logits(seqs, self._batch_logits, self.executor_,
+                                   self.inference_batch_size, self.workers_)
+            return restore_order([d[1] for d in done], [d[0] for d in done], len(seqs))
         batches = bucket_batches([len(s) for s in seqs], self.inference_batch_size, None)
         chunks = [self._batch_logits(*pad([seqs[i] for i in idx])) for idx in batches]
         return restore_order(chunks, batches, len(seqs))
@@ -82,6 +92,12 @@ class Predictor:
         ``sentirnn.sentences``), so their softmax is the pooled probabilities.
         """
         if getattr(self, "truncation", None) != "sentences":
+            if self.workers_ > 1:
+                from sentirnn.pipeline import pipelined_logits
+
+                return pipelined_logits(texts, self._encode, self._batch_logits, self.executor_,
+                                        self.inference_batch_size, self.workers_,
+                                        len(self.classes_))
             return self._logits(self._encode(texts))
         from sentirnn.sentences import pooled_logits, split_many
 

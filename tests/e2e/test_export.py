@@ -67,6 +67,22 @@ def test_fp32_matches_torch_on_a_padded_batch(exported):
     assert onnx.classify("great", top_k=2)[0]["label"] == clf.classify("great", top_k=2)[0]["label"]
 
 
+@pytest.mark.parametrize("int8", [False, True])
+def test_calls_side_by_side_answer_exactly_like_one_at_a_time(exported, int8):
+    path, _, _ = exported
+    texts = varied_texts() * 3  # several chunks and batches of the pipeline
+    one = OnnxClassifier.load(path, int8=int8, num_threads=1, batch_size=8)
+    three = OnnxClassifier.load(path, int8=int8, num_threads=3, batch_size=8)
+    assert one.workers_ == 1 and three.workers_ == 3
+    got, want = three.predict_proba(texts), one.predict_proba(texts)
+    if not int8:
+        np.testing.assert_allclose(got, want, atol=1e-6)
+        assert three.predict(texts) == one.predict(texts)
+    else:  # dynamic int8 scales each batch's inputs by that batch's range: close, not equal
+        assert np.abs(got - want).max() < 0.02
+        assert (got.argmax(1) == want.argmax(1)).mean() >= 0.98
+
+
 def test_int8_accuracy_close_to_torch(exported):
     path, clf, _ = exported
     # 400 texts: one flipped label is 0.25 points, so the 0.5-point limit allows at most

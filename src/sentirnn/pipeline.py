@@ -1,0 +1,80 @@
+"""texts → ids → batches → logits on a thread pool, encoding overlapping inference.
+
+onnxruntime releases the GIL while it runs a batch, so on a machine with N cores N
+single-threaded calls side by side keep every core busy, and the Python that cleans and
+tokenizes the next texts (which holds the GIL) runs meanwhile instead of before. Measured
+2026-11-29 on 2 cores (default BiLSTM, network only): two single-threaded int8 sessions
+side by side scored SST-2 sentences at 10,746 docs/s against 9,000 for one two-threaded
+session, and IMDb reviews at 865 against 822; cleaning and tokenizing alone cost 38 µs a
+sentence and 284 µs a review, time the pipeline hides behind the network.
+
+In fp32 the scores do not depend on how texts are grouped: every network here is
+padding-invariant, so the order of work (by character length, then by token length inside a
+chunk) only decides how little padding is computed. The int8 model quantises each batch's
+inputs with that batch's own range, so its probabilities move slightly (≤ 0.02 in the tests)
+with the company a text keeps — as they did before this pipeline, with any batching.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+import numpy as np
+
+from sentirnn.batching import bucket_batches, pad
+
+Encode = Callable[[list[str]], list[list[int]]]
+BatchLogits = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def split_batch_size(n: int, batch_size: int, workers: int) -> int:
+    """Texts per call so that a small request still uses every worker (32 texts on 2 workers
+    → 2 calls of 16), and a large one uses ``batch_size``."""
+    return max(1, min(batch_size, math.ceil(n / max(1, workers))))
+
+
+def parallel_logits(seqs: list[list[int]], batch_logits: BatchLogits, pool: Executor,
+                    batch_size: int, workers: int) -> list[tuple[list[int], np.ndarray]]:
+    """id sequences → [(row indices, logits)] with the batches run side by side on ``pool``."""
+    size = split_batch_size(len(seqs), batch_size, workers)
+    batches = bucket_batches([len(s) for s in seqs], size, None)
+    futures = [pool.submit(batch_logits, *pad([seqs[i] for i in idx])) for idx in batches]
+    return [(idx, f.result()) for idx, f in zip(batches, futures)]
+
+
+def pipelined_logits(texts: list[str], encode: Encode, batch_logits: BatchLogits,
+                     pool: Executor, batch_size: int, workers: int,
+                     n_classes: int) -> np.ndarray:
+    """raw texts → (n, C) logits in input order; chunk k+1 is encoded while chunk k runs.
+
+    Texts are taken in order of character length (a cheap stand-in for token length, known
+    before tokenizing), so chunks hold texts of similar length, and each chunk is sorted by
+    its real token lengths into batches. At most ``4 × workers`` batches wait in the pool,
+    which bounds the memory held in padded batches whatever the number of texts.
+    """
+    n = len(texts)
+    out = np.empty((n, n_classes), dtype=np.float32)
+    if not n:
+        return out
+    size = split_batch_size(n, batch_size, workers)
+    chunk = size * workers * 2
+    order = sorted(range(n), key=lambda i: len(texts[i]))
+    pending: deque = deque()
+    for start in range(0, n, chunk):
+        rows = order[start:start + chunk]
+        seqs = encode([texts[i] for i in rows])
+        for idx in bucket_batches([len(s) for s in seqs], size, None):
+            while len(pending) >= 4 * workers:
+                _collect(out, *pending.popleft())
+            pending.append(([rows[i] for i in idx],
+                            pool.submit(batch_logits, *pad([seqs[i] for i in idx]))))
+    while pending:
+        _collect(out, *pending.popleft())
+    return out
+
+
+def _collect(out: np.ndarray, rows: list[int], future) -> None:
+    out[rows] = future.result()
