@@ -2,7 +2,8 @@
 
 Usage: python benchmarks/bench_pretrain.py [imdb] [waimai_10k] [--limit-unlabelled N]
        [--limit-train N] [--limit-test N] [--shots 100,500,2000,all] [--set lm.key=value]
-       [--set clf.key=value] [--out rows.jsonl] [--plot fewshot.png] [--save-lm DIR]
+       [--set clf.key=value] [--set scratch.key=value] [--out rows.jsonl]
+       [--plot fewshot.png] [--save-lm DIR]
 
 IMDb: the language model is pretrained on imdb/unsup.txt.gz + the training texts of a seeded
 stratified 90/10 split of train (never the 10% test texts), fine-tuned into a classifier
@@ -34,16 +35,18 @@ from sentirnn.splits import stratified_split
 TASKS = ("imdb", "waimai_10k")
 
 
-def parse_sets(items) -> tuple[dict, dict]:
-    """--set lm.key=value / clf.key=value → (LanguageModel params, classifier params)."""
-    found = {"lm": {}, "clf": {}}
+def parse_sets(items) -> tuple[dict, dict, dict]:
+    """--set lm.key=value / clf.key=value / scratch.key=value → (LanguageModel params,
+    fine-tuned classifier params, from-scratch classifier params)."""
+    found = {"lm": {}, "clf": {}, "scratch": {}}
     for item in items or []:
         key, value = item.split("=", 1)
         owner, _, name = key.partition(".")
         if owner not in found or not name:
-            raise SystemExit(f"--set {item!r}: use lm.NAME=VALUE or clf.NAME=VALUE")
+            raise SystemExit(f"--set {item!r}: use lm.NAME=VALUE, clf.NAME=VALUE or "
+                             "scratch.NAME=VALUE")
         found[owner][name] = parse_value(value)
-    return found["lm"], found["clf"]
+    return found["lm"], found["clf"], found["scratch"]
 
 
 def unlabelled(task: str, train_x: list[str], limit: int | None) -> list[str]:
@@ -85,7 +88,8 @@ def subset(labels: list[str], n: int) -> list[int]:
     return stratified_split(labels, (n / len(labels), 1 - n / len(labels)), 0)[0]
 
 
-def run_task(task: str, args, lm_params: dict, clf_params: dict) -> list[dict]:
+def run_task(task: str, args, lm_params: dict, clf_params: dict,
+             scratch_params: dict) -> list[dict]:
     train_x, train_y, test_x, test_y = load_task(task)
     if args.limit_train:
         keep = subset(train_y, args.limit_train)
@@ -106,7 +110,7 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict) -> list[dict]:
         for name, make in (
             ("ulmfit", lambda: SentimentClassifier.from_language_model(
                 lm, **common, **clf_params)),
-            ("scratch BiLSTM", lambda: SentimentClassifier(**common))):
+            ("scratch BiLSTM", lambda: SentimentClassifier(**common, **scratch_params))):
             row = classify(name, make, *part, test_x, test_y)
             rows.append(row)
             report(task, row)
@@ -148,19 +152,20 @@ def main():
     parser.add_argument("--limit-train", type=int, help="labelled training texts")
     parser.add_argument("--limit-test", type=int, help="test texts")
     parser.add_argument("--shots", default="100,500,2000,all")
-    parser.add_argument("--set", action="append", help="lm.NAME=VALUE or clf.NAME=VALUE")
+    parser.add_argument("--set", action="append",
+                        help="lm.NAME=VALUE, clf.NAME=VALUE or scratch.NAME=VALUE")
     parser.add_argument("--num-threads", type=int, default=None)
     parser.add_argument("--save-lm", help="also write the IMDb/waimai LM here")
     parser.add_argument("--out", help="append JSON rows to this file")
     parser.add_argument("--plot", default="fewshot_imdb.png")
     args = parser.parse_args()
-    lm_params, clf_params = parse_sets(args.set)
+    lm_params, clf_params, scratch_params = parse_sets(args.set)
     print(f"machine: {machine()}")
     print("| task | stage | result | wall | speed |\n|---|---|---|---|---|")
     rows = []
     with Timer() as total:
         for task in args.tasks:
-            rows += run_task(task, args, lm_params, clf_params)
+            rows += run_task(task, args, lm_params, clf_params, scratch_params)
     print(f"total wall time {total.seconds / 60:.1f} min")
     if any(r["task"] == "imdb" for r in rows):
         plot(rows, args.plot)
