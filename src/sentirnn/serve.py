@@ -99,8 +99,10 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
     max_body_bytes : int
         Largest request body accepted, in bytes.
     num_threads : int, optional
-        Threads per model call: ``torch.set_num_threads`` (process-wide) for the torch
-        backend, onnxruntime's intra-op threads for the ONNX ones; None leaves the default.
+        Cores for the model: ``torch.set_num_threads`` (process-wide) for the torch
+        backend; for the ONNX ones that many single-threaded onnxruntime calls side by side
+        (a request's texts are split across them, see ``sentirnn.pipeline``); None leaves
+        the default.
 
     Returns
     -------
@@ -237,7 +239,8 @@ def serving_threads(workers: int, backend: str = "torch") -> int:
     Measured 2026-11-29 on 2 cores (default BiLSTM, 50-word texts, bench_http.py): torch with
     1 thread answered batch 1 at p99 16 ms and batch 32 at 712 texts/s, with 2 threads at p99
     38 ms and 464 texts/s; onnxruntime was faster with 2 (p99 12.8 ms, 1,892 texts/s) than
-    with 1 (13.3 ms, 1,140 texts/s).
+    with 1 (13.3 ms, 1,140 texts/s) — measured when its 2 threads were intra-op threads;
+    they are now two single-threaded calls side by side.
     """
     share = (os.cpu_count() or 1) // max(1, workers)
     return max(1, share - 1 if backend == "torch" else share)
