@@ -77,9 +77,9 @@ class Predictor:
         if self.workers_ > 1:
             from sentirnn.pipeline import parallel_logits
 
-            done = parallel_logits(seqs, self._batch_logits, self.executor_,
-                                   self.inference_batch_size, self.workers_)
-            return restore_order([d[1] for d in done], [d[0] for d in done], len(seqs))
+            chunks, batches = parallel_logits(seqs, self._batch_logits, self.executor_,
+                                              self.inference_batch_size, self.workers_)
+            return restore_order(chunks, batches, len(seqs))
         batches = bucket_batches([len(s) for s in seqs], self.inference_batch_size, None)
         chunks = [self._batch_logits(*pad([seqs[i] for i in idx])) for idx in batches]
         return restore_order(chunks, batches, len(seqs))

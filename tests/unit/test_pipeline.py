@@ -65,10 +65,10 @@ def test_pipeline_bounds_the_batches_in_flight_and_uses_every_worker():
 def test_parallel_logits_keep_row_indices_with_their_logits():
     seqs = encode(texts_of_many_lengths(300, seed=2))
     with ThreadPoolExecutor(2) as pool:
-        done = parallel_logits(seqs, Network(), pool, 32, 2)
-    seen = sorted(i for idx, _ in done for i in idx)
+        chunks, batches = parallel_logits(seqs, Network(), pool, 32, 2)
+    seen = sorted(i for idx in batches for i in idx)
     assert seen == list(range(len(seqs)))
-    for idx, logits in done:
+    for idx, logits in zip(batches, chunks):
         assert [int(v) for v in logits[:, 0]] == [sum(seqs[i]) for i in idx]
 
 

@@ -183,11 +183,12 @@ def test_onnx_pools_like_torch(sentence_model, documents, tmp_path):
     texts = documents[1][0][:30] + ["", "Great.", "no terminator at all here"]
     sentence_model.save(tmp_path / "m")
     export_onnx(tmp_path / "m")
-    onnx = OnnxClassifier.load(tmp_path / "m", num_threads=1)
-    assert (onnx.truncation, onnx.sentence_pooling, onnx.language_) == ("sentences", "mean",
-                                                                         "en")
-    np.testing.assert_allclose(onnx.predict_proba(texts), sentence_model.predict_proba(texts),
-                               atol=1e-4)
+    want = sentence_model.predict_proba(texts)
+    for threads in (1, 2):  # 2: the sentences' batches run side by side (Predictor._logits)
+        onnx = OnnxClassifier.load(tmp_path / "m", num_threads=threads, batch_size=8)
+        assert (onnx.truncation, onnx.sentence_pooling, onnx.language_) == ("sentences",
+                                                                             "mean", "en")
+        np.testing.assert_allclose(onnx.predict_proba(texts), want, atol=1e-4)
 
 
 def test_chinese_documents_and_calibration():
