@@ -36,16 +36,6 @@ def split_batch_size(n: int, batch_size: int, workers: int) -> int:
     return max(1, min(batch_size, math.ceil(n / max(1, workers))))
 
 
-def parallel_logits(seqs: list[list[int]], batch_logits: BatchLogits, pool: Executor,
-                    batch_size: int, workers: int) -> tuple[list[np.ndarray], list[list[int]]]:
-    """id sequences → (per-batch logits, per-batch row indices), the batches run side by side
-    on ``pool`` (``predict.restore_order`` puts them back in input order)."""
-    size = split_batch_size(len(seqs), batch_size, workers)
-    batches = bucket_batches([len(s) for s in seqs], size, None)
-    futures = [pool.submit(batch_logits, *pad([seqs[i] for i in idx])) for idx in batches]
-    return [f.result() for f in futures], batches
-
-
 def pipelined_logits(texts: list[str], encode: Encode, batch_logits: BatchLogits,
                      pool: Executor, batch_size: int, workers: int,
                      n_classes: int) -> np.ndarray:

@@ -71,17 +71,18 @@ class Predictor:
     def _logits(self, seqs: list[list[int]]) -> np.ndarray:
         """(n,) id sequences → (n, C) logits, batched in length order, returned in input order."""
         from sentirnn.batching import bucket_batches, pad
+        from sentirnn.pipeline import split_batch_size
 
         if not seqs:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
-        if self.workers_ > 1:
-            from sentirnn.pipeline import parallel_logits
+        size = split_batch_size(len(seqs), self.inference_batch_size, self.workers_)
+        batches = bucket_batches([len(s) for s in seqs], size, None)
 
-            chunks, batches = parallel_logits(seqs, self._batch_logits, self.executor_,
-                                              self.inference_batch_size, self.workers_)
-            return restore_order(chunks, batches, len(seqs))
-        batches = bucket_batches([len(s) for s in seqs], self.inference_batch_size, None)
-        chunks = [self._batch_logits(*pad([seqs[i] for i in idx])) for idx in batches]
+        def run(idx: list[int]) -> np.ndarray:
+            return self._batch_logits(*pad([seqs[i] for i in idx]))
+
+        chunks = list(self.executor_.map(run, batches)) if self.workers_ > 1 else \
+            [run(idx) for idx in batches]
         return restore_order(chunks, batches, len(seqs))
 
     def _text_logits(self, texts: list[str]) -> np.ndarray:

@@ -4,12 +4,14 @@ bounded work in flight, small requests split across workers."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-from sentirnn.pipeline import parallel_logits, pipelined_logits, split_batch_size
+from sentirnn.pipeline import pipelined_logits, split_batch_size
+from sentirnn.predict import Predictor
 
 
 def encode(texts: list[str]) -> list[list[int]]:
@@ -19,10 +21,11 @@ def encode(texts: list[str]) -> list[list[int]]:
 
 class Network:
     """Logits from ids that depend on each text alone (sum and count of its real ids),
-    recording the batches and the most calls ever running at once."""
+    recording the batch sizes and the most calls ever running at once. ``pause`` (seconds)
+    releases the GIL inside a call, as onnxruntime does."""
 
-    def __init__(self):
-        self.calls, self.running, self.peak = [], 0, 0
+    def __init__(self, pause: float = 0.0):
+        self.calls, self.running, self.peak, self.pause = [], 0, 0, pause
         self.lock = threading.Lock()
 
     def __call__(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -30,11 +33,51 @@ class Network:
             self.running += 1
             self.peak = max(self.peak, self.running)
             self.calls.append(len(lengths))
+        time.sleep(self.pause)
         mask = np.arange(ids.shape[1]) < lengths[:, None]
         out = np.stack([(ids * mask).sum(1), lengths], axis=1).astype(np.float32)
         with self.lock:
             self.running -= 1
         return out
+
+
+class CountingPool(ThreadPoolExecutor):
+    """A pool that records the most batches submitted and not yet collected by the caller."""
+
+    def __init__(self, workers: int):
+        super().__init__(workers)
+        self.outstanding = self.most = 0
+        self.count_lock = threading.Lock()
+
+    def submit(self, fn, /, *args):
+        with self.count_lock:
+            self.outstanding += 1
+            self.most = max(self.most, self.outstanding)
+        future = super().submit(fn, *args)
+        result = future.result
+
+        def collected(timeout=None):
+            with self.count_lock:
+                self.outstanding -= 1
+            return result(timeout)
+
+        future.result = collected
+        return future
+
+
+class Backend(Predictor):
+    """The smallest Predictor: ``encode`` and ``Network`` as its preprocessing and network."""
+
+    def __init__(self, workers: int, batch_size: int = 16):
+        self.classes_, self.net = ["a", "b"], Network()
+        self.inference_batch_size, self.workers_ = batch_size, workers
+        self.executor_ = ThreadPoolExecutor(workers) if workers > 1 else None
+
+    def _encode(self, texts):
+        return encode(texts)
+
+    def _batch_logits(self, ids, lengths):
+        return self.net(ids, lengths)
 
 
 def texts_of_many_lengths(n: int, seed: int = 0) -> list[str]:
@@ -55,21 +98,25 @@ def test_pipelined_logits_equal_one_text_at_a_time_in_input_order(workers, n):
 
 def test_pipeline_bounds_the_batches_in_flight_and_uses_every_worker():
     texts = texts_of_many_lengths(2000, seed=1)
-    net = Network()
-    with ThreadPoolExecutor(2) as pool:
+    net = Network(pause=0.001)
+    with CountingPool(2) as pool:
         pipelined_logits(texts, encode, net, pool, 8, 2, 2)
     assert sum(net.calls) == len(texts) and max(net.calls) <= 8
-    assert net.peak <= 2
+    assert 2 < pool.most <= 4 * 2  # 250 batches, never more than 8 waiting at once
+    assert net.peak == 2  # both workers ran at the same time
 
 
-def test_parallel_logits_keep_row_indices_with_their_logits():
+def test_predictor_scores_id_sequences_alike_on_one_or_three_workers():
     seqs = encode(texts_of_many_lengths(300, seed=2))
-    with ThreadPoolExecutor(2) as pool:
-        chunks, batches = parallel_logits(seqs, Network(), pool, 32, 2)
-    seen = sorted(i for idx in batches for i in idx)
-    assert seen == list(range(len(seqs)))
-    for idx, logits in zip(batches, chunks):
-        assert [int(v) for v in logits[:, 0]] == [sum(seqs[i]) for i in idx]
+    want = np.array([[sum(s), len(s)] for s in seqs], dtype=np.float32)
+    one, three = Backend(1), Backend(3)
+    np.testing.assert_array_equal(one._logits(seqs), want)
+    np.testing.assert_array_equal(three._logits(seqs), want)
+    assert max(three.net.calls) <= 16 and sum(three.net.calls) == len(seqs)
+    texts = texts_of_many_lengths(40, seed=3)  # under workers × batch: split across workers
+    three.net.calls.clear()
+    np.testing.assert_array_equal(three.predict_proba(texts), one.predict_proba(texts))
+    assert sorted(three.net.calls) == [12, 14, 14]
 
 
 def test_a_small_request_is_split_across_workers():
