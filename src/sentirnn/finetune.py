@@ -8,6 +8,10 @@ group (pooling + head) in the first epoch and one more group each epoch
 (:class:`GradualUnfreezing`); a *slanted triangular* schedule warms up over the first 10% of
 the steps and decays linearly (:func:`slanted_triangular`). With this schedule early
 stopping is off (the schedule is planned for every epoch); the best epoch is still restored.
+With few labels the batch shrinks (:func:`schedule_batch_size`) and the peak lr with its
+square root: 450 texts in batches of 64 are 8 steps an epoch, too few for a warm-up and a
+decay; on IMDb with 500 labels the smaller batches took the same 5-epoch schedule from 0.69
+to 0.76–0.78 accuracy (README).
 
 The same tools adapt a trained classifier to a new domain or label set
 (:func:`fine_tune_classifier`, optionally keeping the embedding or the whole encoder frozen).
@@ -39,6 +43,8 @@ from sentirnn.training import world
 log = logging.getLogger("sentirnn")
 SCHEDULES = ("standard", "ulmfit")
 FREEZE = (None, "embeddings", "encoder")
+MIN_STEPS = 50  # optimizer steps an epoch of the ulmfit schedule should have at least
+MIN_BATCH = 8  # ... but batches never shrink below this for it
 MIN_COVERAGE = 0.5  # below this share of known tokens the model and the data do not match
 # The network sizes of a classifier made from a language model are the LM's.
 FROM_LM = ("arch", "language", "tokenizer", "embedding_dim", "hidden_size", "layers")
@@ -56,6 +62,12 @@ def stlr_scheduler(optimizer, total_steps: int):
     """A per-step LambdaLR with the slanted triangular factor (for ``train_net``)."""
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: slanted_triangular(s, total_steps))
+
+
+def schedule_batch_size(n: int, batch_size: int) -> int:
+    """The ulmfit schedule's batch size for ``n`` training texts: ``batch_size``, made smaller
+    (not below ``MIN_BATCH``) where an epoch would have fewer than ``MIN_STEPS`` steps."""
+    return max(min(batch_size, MIN_BATCH), min(batch_size, n // MIN_STEPS))
 
 
 def layer_groups(net: nn.Module) -> list[list[nn.Parameter]]:
@@ -265,8 +277,16 @@ def _train(clf, train_ids, train_y, valid_ids, valid_y, frozen: set[int], schedu
     config = replace(clf._train_config(), max_epochs=epochs)
     kwargs = {}
     if schedule == "ulmfit":
-        config = replace(config, patience=0)
-        kwargs = {"param_groups": discriminative_groups(groups, clf.lr),
+        batch = schedule_batch_size(len(train_ids), config.batch_size)
+        # Adam's square-root scaling rule (Malladi et al., 2022): smaller batches, noisier
+        # steps, a smaller peak lr; on IMDb's 500 labels it helped in each of 3 comparisons
+        lr = clf.lr * (batch / config.batch_size) ** 0.5
+        if batch != config.batch_size:
+            log.info("%d training texts: batches of %d and peak lr %.2g instead of %d and "
+                     "%.2g, so that an epoch has enough steps for the ulmfit schedule",
+                     len(train_ids), batch, lr, config.batch_size, clf.lr)
+        config = replace(config, patience=0, batch_size=batch, lr=lr)
+        kwargs = {"param_groups": discriminative_groups(groups, lr),
                   "scheduler": stlr_scheduler,
                   "callbacks": [GradualUnfreezing(groups, frozen, gradual=True)]}
     elif frozen:

@@ -13,6 +13,7 @@ from sentirnn.finetune import (
     GradualUnfreezing,
     discriminative_groups,
     layer_groups,
+    schedule_batch_size,
     slanted_triangular,
 )
 from sentirnn.language_model import LanguageModel
@@ -46,6 +47,29 @@ def test_slanted_triangular_warms_up_then_decays():
     assert factors[0] == pytest.approx(1 / 32) and max(factors) == pytest.approx(1.0)
     assert int(np.argmax(factors)) == 10 and factors[-1] < 0.05
     assert all(a <= b for a, b in zip(factors[:10], factors[1:11]))
+
+
+def test_few_labels_get_smaller_batches_under_the_ulmfit_schedule():
+    assert schedule_batch_size(22_500, 64) == 64  # plenty of steps: the batch stays
+    assert schedule_batch_size(450, 64) == 9  # 8 steps an epoch would be too few: 50
+    assert schedule_batch_size(90, 64) == 8  # never below 8 ...
+    assert schedule_batch_size(90, 4) == 4  # ... unless asked for
+
+
+def test_ulmfit_schedule_plans_its_steps_with_the_smaller_batch_and_lr(lm, corpus, monkeypatch):
+    planned, stlr = [], finetune.stlr_scheduler
+
+    def spy(optimizer, total_steps):
+        planned.append((total_steps, optimizer.param_groups[-1]["lr"]))
+        return stlr(optimizer, total_steps)
+
+    monkeypatch.setattr(finetune, "stlr_scheduler", spy)
+    params = {**CLF, "batch_size": 64, "max_epochs": 2, "valid_fraction": 0.1}
+    clf = SentimentClassifier.from_language_model(lm, **params).fit(*corpus)
+    n_train = len(corpus[0]) - round(0.1 * len(corpus[0]))
+    # batches of 8, not one batch of 64 an epoch; the head's peak lr scaled by √(8/64)
+    assert planned == [(2 * -(-n_train // 8), pytest.approx(clf.lr * (8 / 64) ** 0.5))]
+    assert clf.batch_size == 64  # the setting itself is left as given
 
 
 def test_encoder_is_copied_from_the_language_model(lm, corpus, monkeypatch):
@@ -90,6 +114,7 @@ def test_gradual_unfreezing_leaves_frozen_layers_untouched(lm, corpus, monkeypat
         torch.testing.assert_close(state[f"encoder.forward_layers.{i}.weight_hh_l0"],
                                    lm_net[f"layers.{i}.weight_hh_l0"])
     before = snapshot(clf.net_)
+    clf.valid_fraction = 0.0  # no best-epoch restore: epoch 2's weights are what is left
     clf.fine_tune(*corpus, epochs=2)
     assert changed(before, clf.net_, "head.")
     assert changed(before, clf.net_, "encoder.forward_layers.1.")
