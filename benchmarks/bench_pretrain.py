@@ -3,7 +3,7 @@
 Usage: python benchmarks/bench_pretrain.py [imdb] [waimai_10k] [--limit-unlabelled N]
        [--limit-train N] [--limit-test N] [--shots 100,500,2000,all] [--set lm.key=value]
        [--set clf.key=value] [--set scratch.key=value] [--out rows.jsonl]
-       [--plot fewshot.png] [--save-lm DIR] [--lm DIR]
+       [--plot fewshot.png] [--save-lm DIR] [--lm DIR] [--replot ROWS.jsonl ...]
 
 IMDb: the language model is pretrained on imdb/unsup.txt.gz + the training texts of a seeded
 stratified 90/10 split of train (never the 10% test texts), fine-tuned into a classifier
@@ -17,6 +17,8 @@ Wall time, training tokens/s and held-out perplexity are recorded for every stag
 --limit-* flags run the whole path on a slice (to check it works; numbers are then small-data
 numbers). --lm DIR skips pretraining and fine-tunes a language model saved by an earlier
 run (--save-lm), e.g. to redraw the few-shot curve; its row then reports that run's figures.
+--replot A.jsonl B.jsonl draws the curve from the rows of earlier runs (--out) and runs
+nothing: one line per language model, one for the from-scratch BiLSTM.
 Never run by the tests.
 """
 
@@ -126,6 +128,8 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
                 lm, **common, **clf_params)),
             ("scratch BiLSTM", lambda: SentimentClassifier(**common, **scratch_params))):
             row = classify(name, make, *part, test_x, test_y)
+            if name == "ulmfit":  # the curve draws one line per language model
+                row["lm_perplexity"] = rows[0]["val_perplexity"]
             rows.append(row)
             report(task, row)
     return rows
@@ -146,12 +150,15 @@ def plot(rows: list[dict], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for stage in ("ulmfit", "scratch BiLSTM"):
-        points = sorted((r["labels"], r["accuracy"]) for r in rows
-                        if r["task"] == "imdb" and r["stage"] == stage)
-        if points:
-            ax.plot(*zip(*points), marker="o", label=stage)
+    lines: dict[str, dict[int, float]] = {}  # line label → {labels: accuracy}, last row wins
+    for r in rows:
+        if r["task"] == "imdb" and r["stage"] != "pretrain":
+            ppl = r.get("lm_perplexity")
+            name = f"ULMFiT, LM perplexity {ppl:.0f}" if ppl else r["stage"]
+            lines.setdefault(name, {})[r["labels"]] = r["accuracy"]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for name, points in sorted(lines.items()):
+        ax.plot(*zip(*sorted(points.items())), marker="o", label=name)
     ax.set(xscale="log", xlabel="labelled training texts", ylabel="test accuracy",
            title="IMDb: with and without LM pretraining")
     ax.legend()
@@ -171,10 +178,17 @@ def main():
     parser.add_argument("--num-threads", type=int, default=None)
     parser.add_argument("--save-lm", help="also write the IMDb/waimai LM here")
     parser.add_argument("--lm", help="fine-tune this saved LM instead of pretraining one")
+    parser.add_argument("--replot", nargs="+", metavar="ROWS",
+                        help="only draw --plot from these --out files")
     parser.add_argument("--out", help="append JSON rows to this file")
     parser.add_argument("--plot", default="fewshot_imdb.png")
     args = parser.parse_args()
     lm_params, clf_params, scratch_params = parse_sets(args.set)
+    if args.replot:
+        rows = [json.loads(line) for path in args.replot
+                for line in open(path, encoding="utf-8") if line.strip()]
+        plot(rows, args.plot)
+        return print(f"few-shot curve written to {args.plot}")
     if args.lm and len(args.tasks) != 1:
         raise SystemExit("--lm DIR is one task's language model: name that task alone")
     print(f"machine: {machine()}")

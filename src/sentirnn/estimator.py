@@ -83,7 +83,9 @@ class SentimentClassifier(Predictor):
         and LSTM stack ``fit`` starts from; see :meth:`from_language_model`.
     schedule : {"standard", "ulmfit"}
         "ulmfit" (needs ``init_from``): gradual unfreezing, discriminative learning rates and
-        a slanted triangular schedule (see ``sentirnn.finetune``).
+        a slanted triangular schedule (see ``sentirnn.finetune``); with fewer than 50 ×
+        ``batch_size`` training texts it uses smaller batches (at least 50 steps an epoch,
+        not below 8 texts) and a peak lr scaled by the square root of the batch ratio.
     embeddings : optional path of pretrained word vectors (GloVe text, word2vec text/binary,
         fastText .vec/.bin; ``sentirnn embeddings train`` makes one) copied into the embedding
         table in ``fit``; words the file lacks start random. The coverage report (share of
