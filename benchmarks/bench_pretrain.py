@@ -82,7 +82,7 @@ def reuse(path: str) -> tuple[LanguageModel, dict]:
     lm = LanguageModel.load(path)
     s = lm.train_summary_
     return lm, {"stage": "pretrain", "loaded": path, "tokens": s["train_tokens"],
-                "seconds": s.get("train_seconds"), "train_tokens_per_s": s["train_tokens_per_s"],
+                "seconds": s["train_seconds"], "train_tokens_per_s": s["train_tokens_per_s"],
                 "val_perplexity": s["val_perplexity"], "params": lm.get_params()}
 
 
