@@ -103,6 +103,8 @@ def train(
     max_epochs: int | None = typer.Option(None, "--max-epochs", "--epochs"),
     max_minutes: float | None = typer.Option(None, help="Stop training after this many minutes."),
     batch_size: int | None = typer.Option(None), lr: float | None = typer.Option(None),
+    min_steps: int | None = typer.Option(None, help="Smaller batches (not below 8) when an "
+                                         "epoch would have fewer optimizer steps; 0 = off."),
     weight_decay: float | None = typer.Option(None),
     optimizer: str | None = typer.Option(None, help="adam|adamw|rmsprop|sgd"),
     scheduler: str | None = typer.Option(None, help="none|plateau|cosine|linear"),
@@ -629,6 +631,8 @@ def finetune(
     freeze: str | None = typer.Option(None, help="embeddings|encoder (classifier source)."),
     max_epochs: int | None = typer.Option(None, "--max-epochs", "--epochs"),
     batch_size: int | None = typer.Option(None), lr: float | None = typer.Option(None),
+    min_steps: int | None = typer.Option(None, help="Smaller batches (not below 8) when an "
+                                         "epoch would have fewer optimizer steps; 0 = off."),
     pooling: str | None = typer.Option(None), dropout: float | None = typer.Option(None),
     max_len: int | None = typer.Option(None), seed: int | None = typer.Option(None),
     device: str | None = typer.Option(None), num_threads: int | None = typer.Option(None),

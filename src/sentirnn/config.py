@@ -84,6 +84,7 @@ class TrainConfig(_Dict):
     max_epochs: int = 8
     max_minutes: float | None = None  # wall-clock budget; None = no limit
     batch_size: int = 64
+    min_steps: int = 50  # smaller batches when an epoch would have fewer optimizer steps
     lr: float = 2e-3
     weight_decay: float = 0.0
     optimizer: str = "adam"  # adam | adamw | rmsprop | sgd

@@ -58,6 +58,11 @@ class SentimentClassifier(Predictor):
     dropout, embedding_dropout : dropout between layers / before the head, and on embeddings.
     max_epochs, batch_size, lr, weight_decay, optimizer, scheduler, grad_clip, patience :
         training; early stopping watches validation macro-F1 and restores the best weights.
+    min_steps : optimizer steps an epoch has at least: with fewer than ``min_steps ×
+        batch_size`` training texts the batches shrink (not below 8 texts; the lr stays),
+        because a few large batches an epoch leave a small set untrained (on 450 IMDb
+        reviews: 0.50 accuracy with batches of 64, 0.79 with batches of 9). 0 keeps
+        ``batch_size`` as given. The batch used is in ``train_summary_["batch_size"]``.
     max_minutes : optional wall-clock budget for training; it stops mid-epoch when spent
         (the best validated weights so far are kept).
     class_weights : {"none", "balanced"}
@@ -83,9 +88,8 @@ class SentimentClassifier(Predictor):
         and LSTM stack ``fit`` starts from; see :meth:`from_language_model`.
     schedule : {"standard", "ulmfit"}
         "ulmfit" (needs ``init_from``): gradual unfreezing, discriminative learning rates and
-        a slanted triangular schedule (see ``sentirnn.finetune``); with fewer than 50 ×
-        ``batch_size`` training texts it uses smaller batches (at least 50 steps an epoch,
-        not below 8 texts) and a peak lr scaled by the square root of the batch ratio.
+        a slanted triangular schedule (see ``sentirnn.finetune``); when ``min_steps``
+        shrinks the batches, its peak lr is scaled by the square root of the batch ratio.
     embeddings : optional path of pretrained word vectors (GloVe text, word2vec text/binary,
         fastText .vec/.bin; ``sentirnn embeddings train`` makes one) copied into the embedding
         table in ``fit``; words the file lacks start random. The coverage report (share of
@@ -118,7 +122,7 @@ class SentimentClassifier(Predictor):
                  embeddings: str | None = None, freeze_embeddings: bool = False,
                  augment: float = 0.0, augment_copies: int = 1,
                  max_epochs: int = 8, max_minutes: float | None = None,
-                 batch_size: int = 64, lr: float = 2e-3,
+                 batch_size: int = 64, min_steps: int = 50, lr: float = 2e-3,
                  weight_decay: float = 0.0, optimizer: str = "adam", scheduler: str = "plateau",
                  grad_clip: float = 5.0, patience: int = 2, class_weights: str = "none",
                  max_len: int = 400, truncation: str = "head+tail",
@@ -145,6 +149,7 @@ class SentimentClassifier(Predictor):
         self.max_epochs = max_epochs
         self.max_minutes = max_minutes
         self.batch_size = batch_size
+        self.min_steps = min_steps
         self.lr = lr
         self.weight_decay = weight_decay
         self.optimizer = optimizer
@@ -216,6 +221,8 @@ class SentimentClassifier(Predictor):
         if self.init_from and self.embeddings:
             raise ConfigError("embeddings and init_from both set the embedding table; the "
                               "language model already has one, so drop embeddings")
+        if not isinstance(self.min_steps, int) or self.min_steps < 0:
+            check_choice(name, "min_steps", self.min_steps, ("an integer ≥ 0 (0 = off)",))
         if not 0.0 <= self.augment < 1.0:
             check_choice(name, "augment", self.augment, ("a rate in [0, 1); 0 = off",))
         if not isinstance(self.augment_copies, int) or self.augment_copies < 1:
@@ -231,7 +238,7 @@ class SentimentClassifier(Predictor):
     def _train_config(self) -> TrainConfig:
         return TrainConfig(
             max_epochs=self.max_epochs, max_minutes=self.max_minutes,
-            batch_size=self.batch_size, lr=self.lr,
+            batch_size=self.batch_size, min_steps=self.min_steps, lr=self.lr,
             weight_decay=self.weight_decay, optimizer=self.optimizer, scheduler=self.scheduler,
             grad_clip=self.grad_clip, patience=self.patience, class_weights=self.class_weights,
             max_len=self.max_len, truncation=self.truncation,

@@ -8,10 +8,11 @@ group (pooling + head) in the first epoch and one more group each epoch
 (:class:`GradualUnfreezing`); a *slanted triangular* schedule warms up over the first 10% of
 the steps and decays linearly (:func:`slanted_triangular`). With this schedule early
 stopping is off (the schedule is planned for every epoch); the best epoch is still restored.
-With few labels the batch shrinks (:func:`schedule_batch_size`) and the peak lr with its
-square root: 450 texts in batches of 64 are 8 steps an epoch, too few for a warm-up and a
-decay; on IMDb with 500 labels the smaller batches took the same 5-epoch schedule from 0.69
-to 0.77 accuracy (README).
+With few labels the fit loop shrinks the batch (``min_steps``,
+:func:`sentirnn.training.small_data_batch`) and this schedule its peak lr with the square
+root: 450 texts in batches of 64 are 8 steps an epoch, too few for a warm-up and a decay; on
+IMDb with 500 labels the smaller batches took the same 5-epoch schedule from 0.69 to 0.77
+accuracy (README).
 
 The same tools adapt a trained classifier to a new domain or label set
 (:func:`fine_tune_classifier`, optionally keeping the embedding or the whole encoder frozen).
@@ -38,13 +39,11 @@ from sentirnn.encode import check_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError
 from sentirnn.models import build_net
 from sentirnn.models.language_model_net import classifier_state
-from sentirnn.training import world
+from sentirnn.training import small_data_batch, world
 
 log = logging.getLogger("sentirnn")
 SCHEDULES = ("standard", "ulmfit")
 FREEZE = (None, "embeddings", "encoder")
-MIN_STEPS = 50  # optimizer steps an epoch of the ulmfit schedule should have at least
-MIN_BATCH = 8  # ... but batches never shrink below this for it
 MIN_COVERAGE = 0.5  # below this share of known tokens the model and the data do not match
 # The network sizes of a classifier made from a language model are the LM's.
 FROM_LM = ("arch", "language", "tokenizer", "embedding_dim", "hidden_size", "layers")
@@ -62,12 +61,6 @@ def stlr_scheduler(optimizer, total_steps: int):
     """A per-step LambdaLR with the slanted triangular factor (for ``train_net``)."""
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: slanted_triangular(s, total_steps))
-
-
-def schedule_batch_size(n: int, batch_size: int) -> int:
-    """The ulmfit schedule's batch size for ``n`` training texts: ``batch_size``, made smaller
-    (not below ``MIN_BATCH``) where an epoch would have fewer than ``MIN_STEPS`` steps."""
-    return max(min(batch_size, MIN_BATCH), min(batch_size, n // MIN_STEPS))
 
 
 def layer_groups(net: nn.Module) -> list[list[nn.Parameter]]:
@@ -277,10 +270,12 @@ def _train(clf, train_ids, train_y, valid_ids, valid_y, frozen: set[int], schedu
     config = replace(clf._train_config(), max_epochs=epochs)
     kwargs = {}
     if schedule == "ulmfit":
-        batch = schedule_batch_size(len(train_ids), config.batch_size)
+        batch = small_data_batch(len(train_ids) // world()[1], config.batch_size,
+                                 config.min_steps)
         # Adam's square-root scaling rule (Malladi et al., 2022): smaller batches, noisier
         # steps, a smaller peak lr; on IMDb's 500 labels a lower peak lr scored higher in
-        # each of 3 single-seed comparisons (+0.6 to +1.2 points)
+        # each of 3 single-seed comparisons (+0.6 to +1.2 points). The standard schedule
+        # keeps its lr: from scratch, the unchanged lr scored higher (training.py)
         lr = clf.lr * (batch / config.batch_size) ** 0.5
         if batch != config.batch_size:
             log.info("%d training texts: batches of %d and peak lr %.2g instead of %d and "

@@ -13,7 +13,6 @@ from sentirnn.finetune import (
     GradualUnfreezing,
     discriminative_groups,
     layer_groups,
-    schedule_batch_size,
     slanted_triangular,
 )
 from sentirnn.language_model import LanguageModel
@@ -49,13 +48,6 @@ def test_slanted_triangular_warms_up_then_decays():
     assert all(a <= b for a, b in zip(factors[:10], factors[1:11]))
 
 
-def test_few_labels_get_smaller_batches_under_the_ulmfit_schedule():
-    assert schedule_batch_size(22_500, 64) == 64  # plenty of steps: the batch stays
-    assert schedule_batch_size(450, 64) == 9  # 8 steps an epoch would be too few: 50
-    assert schedule_batch_size(90, 64) == 8  # never below 8 ...
-    assert schedule_batch_size(90, 4) == 4  # ... unless asked for
-
-
 def test_ulmfit_schedule_plans_its_steps_with_the_smaller_batch_and_lr(lm, corpus, monkeypatch):
     planned, stlr = [], finetune.stlr_scheduler
 
@@ -70,6 +62,7 @@ def test_ulmfit_schedule_plans_its_steps_with_the_smaller_batch_and_lr(lm, corpu
     # batches of 8, not one batch of 64 an epoch; the head's peak lr scaled by √(8/64)
     assert planned == [(2 * -(-n_train // 8), pytest.approx(clf.lr * (8 / 64) ** 0.5))]
     assert clf.batch_size == 64  # the setting itself is left as given
+    assert clf.train_summary_["batch_size"] == 8
 
 
 def test_encoder_is_copied_from_the_language_model(lm, corpus, monkeypatch):
