@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/bench_toolbox.py [TASK ...] [--models KEY,KEY,...] [--set key=value ...]
         [--limit-train N] [--limit-test N] [--num-threads N] [--w2v-extra]
-        [--out rows.jsonl] [--markdown table.md]
+        [--lm LM_DIR ...] [--lm-epochs N] [--out rows.jsonl] [--markdown table.md]
 
 TASK ∈ waimai_10k, sst2, sst5, sst5-3, imdb (default: all), split exactly as in
 bench_classifiers.py (``common.load_task``): waimai_10k stratified 80/20 (seed 0); SST-2 and
@@ -33,6 +33,17 @@ Models (``--models``, default: all of them):
         rows includes training the vectors (once per task; also in the JSON as w2v_seconds).
         Without ``--models`` they run on the small sets only (waimai_10k, sst5, sst5-3); named
         in ``--models`` they run on every task given.
+    ulmfit
+        ``SentimentClassifier.from_language_model`` (ULMFiT defaults: concat pooling, gradual
+        unfreezing, discriminative and slanted triangular learning rates) from a language
+        model saved by ``sentirnn pretrain`` / ``bench_pretrain.py --save-lm``, given with
+        ``--lm`` (repeatable: each task uses the LM of its language, English or Chinese).
+        The LM is first fine-tuned ``--lm-epochs`` epochs (default 1) on the task's
+        training texts, ULMFiT's second step. Train s = that LM fine-tuning + the classifier's
+        fit; the LM's pretraining is not in it (its time and perplexity are in the row's
+        JSON and the printed note). Only ``num_threads`` and ``max_minutes`` of ``--set`` /
+        TASK_DEFAULTS apply: the rest are the LM's sizes and the ulmfit schedule's own.
+        Runs only when named in ``--models`` and given an LM of the task's language.
 
 Validation: the neural models get an explicit seeded stratified held-out split of the
 training part — ``stratified_split(train_labels, (1 - valid_fraction, valid_fraction), seed)``
@@ -72,6 +83,7 @@ from sentirnn.baselines import BaselineClassifier
 from sentirnn.config import TextConfig
 from sentirnn.embeddings import save_vectors, train_word2vec
 from sentirnn.ensemble import EnsembleClassifier
+from sentirnn.language_model import LanguageModel
 from sentirnn.splits import stratified_split
 
 # Per-task SentimentClassifier overrides (``--set`` wins over them), so that one neural fit
@@ -93,7 +105,9 @@ NEURAL = {
     "bigru-attention": ("BiGRU + attention", {"arch": "bigru", "pooling": "attention"}),
     "textcnn": ("TextCNN", {"arch": "textcnn"}),
 }
-RECURRENT = ("rnn", "lstm", "gru", "bilstm", "bigru-attention", "w2v", "augment", "w2v-augment")
+RECURRENT = ("rnn", "lstm", "gru", "bilstm", "bigru-attention", "w2v", "augment", "w2v-augment",
+             "ulmfit")
+ULMFIT_SETS = ("num_threads", "max_minutes")  # the --set / TASK_DEFAULTS keys ulmfit rows take
 # key → (table name, Word2Vec initialisation, EDA rate); all of them are the default BiLSTM
 VARIANTS = {
     "w2v": ("BiLSTM + w2v init", True, 0.0),
@@ -105,7 +119,7 @@ BASELINES = {"tfidf-lr": "TF-IDF + LR", "tfidf-nb": "TF-IDF + NB", "tfidf-svm": 
 ENSEMBLE_MEMBERS = ("bilstm", "textcnn")
 DEFAULT_MODELS = ["tfidf-ref", "tfidf-lr", "tfidf-nb", "tfidf-svm", *NEURAL, "ensemble",
                   *VARIANTS]
-KNOWN = set(DEFAULT_MODELS) | set(BASELINES)
+KNOWN = set(DEFAULT_MODELS) | set(BASELINES) | {"ulmfit"}
 ENGLISH = ("sst2", "sst5", "sst5-3", "imdb")
 HEADER = ("| data | model | accuracy | macro-F1 | train s | docs/s |\n"
           "|---|---|---|---|---|---|")
@@ -278,6 +292,30 @@ class TaskRun:
                 name += " (+ IMDb unsup)"
         return self.neural(key, name, extra, w2v_seconds=w2v_seconds)
 
+    def ulmfit(self) -> dict:
+        language = "en" if self.task in ENGLISH else "zh"
+        path = self.args.lms.get(language)
+        lm = LanguageModel.load(path)  # fresh per task: fine_tune changes it in place
+        pretrain = {"lm": str(path), "lm_val_perplexity": lm.train_summary_.get("val_perplexity"),
+                    "lm_pretrain_seconds": lm.train_summary_.get("train_seconds")}
+        lm.progress = False
+        with Timer() as lm_fit:
+            if self.args.lm_epochs:
+                lm.fine_tune(self.train_x, epochs=self.args.lm_epochs)
+        params = {k: v for k, v in self.params.items() if k in ULMFIT_SETS}
+        clf = SentimentClassifier.from_language_model(lm, progress=False, **params)
+        with Timer() as fit:
+            clf.fit(self.fit_x, self.fit_y, valid=self.valid)
+        s = clf.train_summary_
+        name = f"ULMFiT (LM {Path(path).name}, + {self.args.lm_epochs} epoch(s) on the task)"
+        return {**self.base_row("ulmfit", name), **score(clf, self.test_x, self.test_y),
+                "train_seconds": lm_fit.seconds + fit.seconds, "fit_seconds": fit.seconds,
+                "lm_finetune_seconds": lm_fit.seconds, "lm_epochs": self.args.lm_epochs,
+                "lm_finetuned_perplexity": (lm.train_summary_.get("val_perplexity")
+                                            if self.args.lm_epochs else None),
+                **pretrain, "epochs": s.get("epochs_run"), "best_epoch": s.get("best_epoch"),
+                "batch_size": s.get("batch_size")}
+
     def ensembles(self) -> None:
         for key in ENSEMBLE_MEMBERS:
             if key not in self.attempted:  # not requested on its own: train it here
@@ -316,6 +354,12 @@ class TaskRun:
             self.ensembles()
         for key in (m for m in models if m in VARIANTS):
             self.guarded(key, VARIANTS[key][0], lambda k=key: self.variant(k))
+        if "ulmfit" in models:
+            if self.args.lms.get("en" if self.task in ENGLISH else "zh"):
+                self.guarded("ulmfit", "ULMFiT", self.ulmfit)
+            else:
+                print(f"note: no --lm of {self.task}'s language; its ulmfit row is skipped",
+                      file=sys.stderr, flush=True)
 
     # ---- verdicts ------------------------------------------------------------------------------
     def verdicts(self) -> list[str]:
@@ -376,6 +420,24 @@ def parse_models(value: str | None) -> list[str] | None:
     return models
 
 
+def language_models(paths: list[str]) -> dict[str, str]:
+    """--lm directories by language ("en"/"zh"), read from their config.json."""
+    from sentirnn import artifacts
+    from sentirnn.errors import SentirnnError
+
+    found = {}
+    for path in paths:
+        try:
+            language = artifacts.read_config(path, "sentirnn.language_model")["language"]
+        except SentirnnError as e:
+            raise SystemExit(f"--lm: {e}") from None
+        if language in found:
+            raise SystemExit(f"--lm {path} and {found[language]} are both {language} models; "
+                             "give one per language")
+        found[language] = path
+    return found
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -390,6 +452,11 @@ def main():
     parser.add_argument("--num-threads", type=int, help="torch and BLAS threads (default: all)")
     parser.add_argument("--w2v-extra", action="store_true",
                         help="Word2Vec also reads imdb/unsup.txt.gz for the English tasks")
+    parser.add_argument("--lm", action="append", default=[], metavar="LM_DIR",
+                        help="language model for the ulmfit rows (repeatable: one English, "
+                        "one Chinese)")
+    parser.add_argument("--lm-epochs", type=int, default=1,
+                        help="LM fine-tuning epochs on each task's training texts (0 = none)")
     parser.add_argument("--out", help="append JSON lines (one per row) to this file")
     parser.add_argument("--markdown", help="write the table to this file too")
     args = parser.parse_args()
@@ -397,6 +464,7 @@ def main():
     if unknown:
         raise SystemExit(f"unknown task(s) {unknown}; choose from {', '.join(TASKS)}")
     models = parse_models(args.models)
+    args.lms = language_models(args.lm)
     sets = parse_sets(args.set)
     try:
         SentimentClassifier(**sets)
@@ -411,7 +479,7 @@ def main():
                "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "limit_train": args.limit_train, "limit_test": args.limit_test}
     report = Report(args.markdown, args.out, context)
-    if models is None or set(models) & (set(NEURAL) | set(VARIANTS) | {"ensemble"}):
+    if models is None or set(models) & (set(NEURAL) | set(VARIANTS) | {"ensemble", "ulmfit"}):
         warm_up(args.num_threads)
     verdicts = []
     with threadpool_limits(args.num_threads):  # None leaves the BLAS pools as they are
