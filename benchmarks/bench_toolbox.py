@@ -40,8 +40,8 @@ Models (``--models``, default: all of them):
         ``--lm`` (repeatable: each task uses the LM of its language, English or Chinese).
         The LM is first fine-tuned ``--lm-epochs`` epochs (default 1) on the task's
         training texts, ULMFiT's second step. Train s = that LM fine-tuning + the classifier's
-        fit; the LM's pretraining is not in it (its time and perplexity are in the row's
-        JSON and the printed note). Only ``num_threads`` and ``max_minutes`` of ``--set`` /
+        fit; the LM's pretraining is not in it (its perplexity and the seconds of its last
+        training run are in the row's JSON). Only ``num_threads`` and ``max_minutes`` of ``--set`` /
         TASK_DEFAULTS apply: the rest are the LM's sizes and the ulmfit schedule's own.
         Runs only when named in ``--models`` and given an LM of the task's language.
 
@@ -296,8 +296,9 @@ class TaskRun:
         language = "en" if self.task in ENGLISH else "zh"
         path = self.args.lms.get(language)
         lm = LanguageModel.load(path)  # fresh per task: fine_tune changes it in place
+        # an LM that was itself fine-tuned records only its last training run's seconds
         pretrain = {"lm": str(path), "lm_val_perplexity": lm.train_summary_.get("val_perplexity"),
-                    "lm_pretrain_seconds": lm.train_summary_.get("train_seconds")}
+                    "lm_last_run_seconds": lm.train_summary_.get("train_seconds")}
         lm.progress = False
         with Timer() as lm_fit:
             if self.args.lm_epochs:
