@@ -270,6 +270,7 @@ def _train(clf, train_ids, train_y, valid_ids, valid_y, frozen: set[int], schedu
     config = replace(clf._train_config(), max_epochs=epochs)
     kwargs = {}
     if schedule == "ulmfit":
+        # the batch train_net would pick anyway, computed here because the lr follows it
         batch = small_data_batch(len(train_ids) // world()[1], config.batch_size,
                                  config.min_steps)
         # Adam's square-root scaling rule (Malladi et al., 2022): smaller batches, noisier
