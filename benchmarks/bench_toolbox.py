@@ -74,6 +74,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from bench_classifiers import TASKS, parse_sets, tfidf_reference
+from bench_pretrain import reuse
 from common import DATA, Timer, load_task, machine
 from sklearn.metrics import accuracy_score, f1_score
 from threadpoolctl import threadpool_limits
@@ -83,7 +84,6 @@ from sentirnn.baselines import BaselineClassifier
 from sentirnn.config import TextConfig
 from sentirnn.embeddings import save_vectors, train_word2vec
 from sentirnn.ensemble import EnsembleClassifier
-from sentirnn.language_model import LanguageModel
 from sentirnn.splits import stratified_split
 
 # Per-task SentimentClassifier overrides (``--set`` wins over them), so that one neural fit
@@ -295,10 +295,10 @@ class TaskRun:
     def ulmfit(self) -> dict:
         language = "en" if self.task in ENGLISH else "zh"
         path = self.args.lms.get(language)
-        lm = LanguageModel.load(path)  # fresh per task: fine_tune changes it in place
+        lm, loaded = reuse(path)  # loaded fresh per task: fine_tune changes it in place
         # an LM that was itself fine-tuned records only its last training run's seconds
-        pretrain = {"lm": str(path), "lm_val_perplexity": lm.train_summary_.get("val_perplexity"),
-                    "lm_last_run_seconds": lm.train_summary_.get("train_seconds")}
+        pretrain = {"lm": str(path), "lm_val_perplexity": loaded["val_perplexity"],
+                    "lm_last_run_seconds": loaded["seconds"]}
         lm.progress = False
         with Timer() as lm_fit:
             if self.args.lm_epochs:
