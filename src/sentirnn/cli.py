@@ -93,6 +93,10 @@ def train(
     pooling: str | None = typer.Option(None, help="last|mean|max|maxmean|attention|concat"),
     embedding_dim: int | None = typer.Option(None), hidden_size: int | None = typer.Option(None),
     layers: int | None = typer.Option(None), dropout: float | None = typer.Option(None),
+    bigrams: str | None = typer.Option(None, help="auto|on|off: embed each token's pair with "
+                                       "the next one (auto: on for Chinese characters)."),
+    embedding_dropout: float | None = typer.Option(None, help="Dropout on the embedded tokens "
+                                                   "(default 0.3; 0.5 with bigrams)."),
     embeddings: str | None = typer.Option(None, help="Pretrained word vectors (GloVe, word2vec "
                                           "text/binary, fastText .vec/.bin) for the embedding."),
     freeze_embeddings: bool | None = typer.Option(

@@ -75,6 +75,8 @@ class ModelConfig(_Dict):
     num_classes: int = 2
     hidden_sizes: list[int] | None = None  # per layer, overrides hidden_size (LM transfer)
     kernel_sizes: list[int] | None = None  # cnn only: filter widths; None = [3, 4, 5]
+    bigram_rows: int = 0  # pair embedding rows, set by fit (0 = none; models/embedding.py)
+    bigram_slots: int = 1 << 20  # hash slots of the pair table
 
 
 @dataclass

@@ -186,7 +186,7 @@ def fit_from_language_model(clf, texts: list[str], labels: list[str], valid):
     clf.model_config_ = ModelConfig(
         cell="lstm", bidirectional=False, layers=c.layers, embedding_dim=c.embedding_dim,
         hidden_size=c.hidden_size, hidden_sizes=c.layer_sizes(), pooling=clf.pooling,
-        embedding_dropout=clf.embedding_dropout, dropout=clf.dropout,
+        embedding_dropout=clf._embedding_dropout(0), dropout=clf.dropout,
         vocab_size=len(clf.vocab_), num_classes=len(clf.classes_))
     torch.manual_seed(clf.seed)
     clf.net_ = build_net(clf.model_config_)

@@ -152,3 +152,18 @@ def test_cli_export_then_predict_with_onnx(exported, tmp_path):
         assert result.exit_code == 0, result.output
         rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
         assert [r["label"] for r in rows] == clf.predict(["great food", "awful service"])
+
+
+def test_character_model_with_bigrams_exports_with_parity(tmp_path):
+    """The pair lookup (hash, slot table, second gather) is part of the ONNX graph."""
+    texts, labels = make_corpus("zh", 200, seed=5)
+    clf = SentimentClassifier(**TINY).fit(texts, labels)
+    assert clf.model_config_.bigram_rows > 1
+    clf.save(tmp_path / "zh")
+    export_onnx(tmp_path / "zh", int8=True)
+    probe = texts[:40] + ["", "好", "".join(texts[:30])]
+    want = clf.predict_proba(probe)
+    got = OnnxClassifier.load(tmp_path / "zh").predict_proba(probe)
+    assert np.abs(got - want).max() < 1e-4
+    int8 = OnnxClassifier.load(tmp_path / "zh", int8=True).predict_proba(probe)
+    assert (int8.argmax(1) == want.argmax(1)).mean() >= 0.95

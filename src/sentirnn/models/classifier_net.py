@@ -21,7 +21,8 @@ class ClassifierNet(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = TokenEmbedding(config.vocab_size, config.embedding_dim,
-                                        config.embedding_dropout)
+                                        config.embedding_dropout, config.bigram_rows,
+                                        config.bigram_slots)
         self.encoder = RNNEncoder(config.cell, config.embedding_dim, config.hidden_size,
                                   config.layers, config.bidirectional, config.dropout,
                                   config.hidden_sizes)

@@ -36,7 +36,8 @@ class TextCNNNet(nn.Module):
                                         for k in self.kernel_sizes):
             raise ValueError(f"kernel_sizes must be integers ≥ 1, not {config.kernel_sizes!r}")
         self.embedding = TokenEmbedding(config.vocab_size, config.embedding_dim,
-                                        config.embedding_dropout)
+                                        config.embedding_dropout, config.bigram_rows,
+                                        config.bigram_slots)
         self.convs = nn.ModuleList(nn.Conv1d(config.embedding_dim, config.hidden_size, k)
                                    for k in self.kernel_sizes)
         self.pooling = _MaxOverTime()
