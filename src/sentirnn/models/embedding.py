@@ -2,16 +2,16 @@
 plus, optionally, an embedding of each token's pair with the next one (bigrams).
 
 Bigrams give a recurrent net the n-gram evidence TF-IDF and fastText live on: in Chinese a
-character alone says little ("不" + "错" is praise, "不" + "好" is not), and a character
-net that must learn each pair through its recurrence trails a bag of bigrams on a few
-thousand reviews. The pair ``(a, b)`` of token ids is hashed into ``bigram_slots`` slots;
-a slot table, filled at fit time from the training ids (``bigram_slot_rows``), sends the
-slot of every pair seen ``min_freq`` times to its own embedding row and every other slot
-to row 0 (zero, frozen). The table is integer arithmetic and two gathers on the ids the
-net already gets, so the net's inputs, padding invariance (a text's last token pairs with
-padding → row 0), ONNX export and attributions stay as they are; an unseen pair costs
-nothing, and one that lands on a kept pair's slot (about ``kept / slots`` of them) borrows
-that pair's vector.
+character alone says little ("不" + "错" is praise, "不" + "好" is not), and a character net
+that must learn each pair through its recurrence trails a bag of bigrams on a few thousand
+reviews. The pair ``(a, b)`` of token ids is hashed into ``bigram_slots`` slots; a slot
+table, filled at fit time from the training ids (``bigram_slot_rows``), sends the slot of
+every kept pair (the classifier keeps every training pair, at most ``max_vocab``) to its own
+embedding row and every other slot to row 0 (zero, frozen). The lookup is integer arithmetic
+and two gathers on the ids the net already gets, so the net's inputs, padding invariance (a
+text's last token pairs with padding → row 0), ONNX export and attributions stay as they
+are; an unseen pair costs nothing, and one that lands on a kept pair's slot (about ``kept /
+slots`` of them) borrows that pair's vector.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-BIGRAM_SLOTS = 1 << 20  # 4 MB of int32; a kept pair's slot is hit by ~1.6% of unseen pairs
+BIGRAM_SLOTS = 1 << 20  # 4 MB of int32; an unseen pair hits a kept one's slot ≤ 5% of the time
 _PRIME = 1_000_003
 
 
