@@ -80,6 +80,7 @@ def test_predict_file_keeps_columns_order_and_empty_rows(model, files, tmp_path,
     (["train", "{tmp}/empty.csv"], "no usable rows"),
     (["train", "{tmp}/binary.csv"], "not a text file"),
     (["train", "{files}/test.csv", "--arch", "bilstn"], "Got 'bilstn' instead"),
+    (["train", "{files}/test.csv", "--bigrams", "yes"], "Got 'yes' instead"),
     (["train", "{tmp}/bad.csv", "--strict"], "row 2"),
 ])
 def test_errors_are_one_line_with_exit_code_1(files, tmp_path, capsys, monkeypatch, args,
@@ -92,6 +93,15 @@ def test_errors_are_one_line_with_exit_code_1(files, tmp_path, capsys, monkeypat
     extra = TINY if args[0] == "train" else []
     code, _, err = run_cli(capsys, monkeypatch, *args, *extra)
     assert_one_line_error(code, err, message)
+
+
+def test_train_bigram_flags_reach_the_saved_model(files, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "pairs"
+    code, _, err = run_cli(capsys, monkeypatch, "train", files / "test.csv", "--out", out,
+                           "--bigrams", "on", "--embedding-dropout", "0.2", *TINY)
+    assert code == 0, err
+    model = json.loads((out / "config.json").read_text(encoding="utf-8"))["model"]
+    assert model["bigram_rows"] > 1 and model["embedding_dropout"] == 0.2
 
 
 def test_help_has_examples(capsys, monkeypatch):

@@ -53,7 +53,7 @@ def test_embedding_adds_the_pair_vector_and_ignores_padding():
         emb.set_bigram_slot_rows(np.full(64, 9, dtype=np.int32))
 
 
-def test_auto_turns_bigrams_on_for_characters_only(tmp_path):
+def test_auto_turns_bigrams_on_for_characters_only():
     zh = SentimentClassifier(**TINY).fit(*make_corpus("zh", 120, seed=3))
     assert zh.tokenizer_.kind == "char"
     assert zh.model_config_.bigram_rows == zh.train_summary_["bigrams"] + 1 > 1
