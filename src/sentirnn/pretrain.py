@@ -29,7 +29,7 @@ from sentirnn.config import _Dict
 from sentirnn.errors import ArtifactError
 from sentirnn.lm_batching import BPTTBatches
 from sentirnn.models.language_model_net import LanguageModelNet, detach_hidden
-from sentirnn.training import _accelerator, distributed_layout, set_threads, world
+from sentirnn.training import FUSED_ADAM, _accelerator, distributed_layout, set_threads, world
 
 log = logging.getLogger("sentirnn")
 CHECKPOINT = "last.pt"
@@ -160,7 +160,8 @@ class LanguageModelModule(L.LightningModule):
 
         c = self.config
         opt = torch.optim.AdamW(self.net.parameters(), lr=c.lr, betas=(0.8, 0.99),
-                                weight_decay=c.weight_decay)
+                                weight_decay=c.weight_decay,
+                                **({"fused": True} if FUSED_ADAM else {}))
         total = max(1, c.max_epochs * len(self.data))
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: slanted_triangular(s, total))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
