@@ -51,6 +51,20 @@ def test_adaptive_softmax_is_a_distribution_and_nll_is_exact(cutoffs):
     torch.testing.assert_close(net.nll(states, targets), expected)
 
 
+@pytest.mark.parametrize("cutoffs", [(), (10, 30)])
+def test_nll_gradient_matches_the_full_distribution(cutoffs):
+    """nll touches only each target's cluster; its gradient must still be the exact one."""
+    net = tiny_net(cutoffs).eval()
+    states, _ = net(torch.randint(0, 50, (3, 7)))
+    targets = torch.randint(0, 50, (3, 7))
+    weight = net.embedding.table.weight
+    fast = torch.autograd.grad(net.nll(states, targets).sum(), weight, retain_graph=True)[0]
+    log_probs = net.log_probs(states.reshape(-1, 8))
+    full = torch.autograd.grad(-log_probs.gather(1, targets.reshape(-1, 1)).sum(), weight)[0]
+    torch.testing.assert_close(fast, full)
+    assert full.abs().sum() > 0
+
+
 def test_decoder_is_tied_to_the_embedding_over_the_whole_vocabulary():
     net = tiny_net()
     names = dict(net.named_parameters())
