@@ -160,8 +160,7 @@ class LanguageModelModule(L.LightningModule):
 
         c = self.config
         opt = torch.optim.AdamW(self.net.parameters(), lr=c.lr, betas=(0.8, 0.99),
-                                weight_decay=c.weight_decay,
-                                **({"fused": True} if FUSED_ADAM else {}))
+                                weight_decay=c.weight_decay, fused=FUSED_ADAM or None)
         total = max(1, c.max_epochs * len(self.data))
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: slanted_triangular(s, total))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
