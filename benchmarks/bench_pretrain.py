@@ -4,6 +4,7 @@ Usage: python benchmarks/bench_pretrain.py [imdb] [waimai_10k] [--limit-unlabell
        [--limit-train N] [--limit-test N] [--shots 100,500,2000,all] [--set lm.key=value]
        [--set clf.key=value] [--set scratch.key=value] [--out rows.jsonl]
        [--plot fewshot.png] [--save-lm DIR] [--lm DIR] [--replot ROWS.jsonl ...]
+       [--self-train RATIO [--pool N]]
 
 IMDb: the language model is pretrained on imdb/unsup.txt.gz + the training texts of a seeded
 stratified 90/10 split of train (never the 10% test texts), fine-tuned into a classifier
@@ -20,6 +21,9 @@ run (--save-lm), e.g. to redraw the few-shot curve; its row then reports the fig
 that model's last training run (an LM trained further reports only the last stretch).
 --replot A.jsonl B.jsonl draws the curve from the rows of earlier runs (--out) and runs
 nothing: one line per language model, one for the from-scratch BiLSTM.
+--self-train RATIO adds an IMDb few-shot row where the ULMFiT classifier pseudo-labels a
+seeded sample of --pool unsup reviews and a second one trains on both
+(``sentirnn.self_training``).
 Never run by the tests.
 """
 
@@ -35,6 +39,7 @@ from sklearn.metrics import accuracy_score
 from sentirnn import SentimentClassifier
 from sentirnn.data import read_texts
 from sentirnn.language_model import LanguageModel
+from sentirnn.self_training import self_train
 from sentirnn.splits import stratified_split
 
 TASKS = ("imdb", "waimai_10k")
@@ -86,9 +91,10 @@ def reuse(path: str) -> tuple[LanguageModel, dict]:
                 "val_perplexity": s["val_perplexity"], "params": lm.get_params()}
 
 
-def classify(name, make, train_x, train_y, test_x, test_y) -> dict:
+def classify(name, fit, train_x, train_y, test_x, test_y) -> dict:
+    """Time ``fit(texts, labels)`` (→ a fitted classifier) and score it on the test split."""
     with Timer() as t:
-        clf = make().fit(train_x, train_y)
+        clf = fit(train_x, train_y)
     rates = [h["train_tokens_per_s"] for h in clf.history_]
     return {"stage": name, "labels": len(train_x), "seconds": t.seconds,
             "accuracy": accuracy_score(test_y, clf.predict(test_x)),
@@ -121,14 +127,23 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
     shots = [int(s) if s != "all" else len(train_x) for s in args.shots.split(",")]
     if task != "imdb":  # the few-shot curve is IMDb's
         shots = [len(train_x)]
+    def ulmfit():
+        return SentimentClassifier.from_language_model(lm, **common, **clf_params)
+
+    def self_trained(x, y):
+        return self_train(ulmfit, x, y, pool, ratio=args.self_train, pool_size=args.pool)
+
+    pool = read_texts(DATA / "imdb/unsup.txt.gz")[0] if args.self_train else []
     for n in shots:
         idx = subset(train_y, n)
         part = ([train_x[i] for i in idx], [train_y[i] for i in idx])
-        for name, make in (
-            ("ulmfit", lambda: SentimentClassifier.from_language_model(
-                lm, **common, **clf_params)),
-            ("scratch BiLSTM", lambda: SentimentClassifier(**common, **scratch_params))):
-            row = classify(name, make, *part, test_x, test_y)
+        fits = [("ulmfit", lambda x, y: ulmfit().fit(x, y)),
+                ("scratch BiLSTM",
+                 lambda x, y: SentimentClassifier(**common, **scratch_params).fit(x, y))]
+        if pool and n < len(train_x):  # few labels: pseudo-label the unsup reviews
+            fits.insert(1, ("ulmfit + self-training", self_trained))
+        for name, fit in fits:
+            row = classify(name, fit, *part, test_x, test_y)
             if name == "ulmfit":  # the curve draws one line per language model
                 row["lm_perplexity"] = rows[0]["val_perplexity"]
             rows.append(row)
@@ -177,6 +192,11 @@ def main():
     parser.add_argument("--set", action="append",
                         help="lm.NAME=VALUE, clf.NAME=VALUE or scratch.NAME=VALUE")
     parser.add_argument("--num-threads", type=int, default=None)
+    parser.add_argument("--self-train", type=float, metavar="RATIO",
+                        help="IMDb few-shot rows: also self-train on the unsup reviews, RATIO "
+                        "pseudo labels per real label")
+    parser.add_argument("--pool", type=int, default=20000,
+                        help="unsup reviews the teacher scores for --self-train")
     parser.add_argument("--save-lm", help="also write the IMDb/waimai LM here")
     parser.add_argument("--lm", help="fine-tune this saved LM instead of pretraining one")
     parser.add_argument("--replot", nargs="+", metavar="ROWS",

@@ -130,6 +130,11 @@ def train(
     multi_label: bool = typer.Option(False, "--multi-label", help="Several labels a row, "
                                      "joined by '|' (e.g. food|price): sigmoid outputs with "
                                      "per-class thresholds tuned on validation."),
+    self_train: Path | None = typer.Option(
+        None, help="Unlabelled texts (any text file --text-col reads): train a first model, "
+        "pseudo-label its surest texts per class, train again on both."),
+    pseudo_ratio: float = typer.Option(10.0, help="With --self-train: pseudo labels per real "
+                                       "training text."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):
     """Train a classifier and write a model directory (config, weights, metrics, plots)."""
@@ -137,8 +142,9 @@ def train(
 
     flags = {k: v for k, v in locals().items() if k in SentimentClassifier._param_names()}
     if _baseline_arch(arch, config):  # tfidf-lr etc.: scikit-learn, see sentirnn.baselines
-        if multi_label:
-            raise ConfigError(f"--multi-label trains recurrent nets only, not --arch {arch}")
+        if multi_label or self_train:
+            what = "--multi-label" if multi_label else "--self-train"
+            raise ConfigError(f"{what} trains recurrent nets only, not --arch {arch}")
         return _train_baseline(flags, config, data, out, valid,
                                (text_col, label_col, label_map, labels, strict, encoding))
     params = _params_for(SentimentClassifier, config, flags)
@@ -149,10 +155,13 @@ def train(
                  if valid else None)
     kind = SentimentClassifier
     if multi_label:
+        if self_train:
+            raise ConfigError("--self-train pseudo-labels one class a text; it does not "
+                              "combine with --multi-label")
         from sentirnn.multilabel import MultiLabelClassifier as kind
-    clf = kind(**params)
-    clf.fit(dataset.texts, dataset.labels,
-            valid=(valid_set.texts, valid_set.labels) if valid_set else None)
+    clf = _fit(lambda: kind(**params), dataset,
+               (valid_set.texts, valid_set.labels) if valid_set else None,
+               self_train, pseudo_ratio, text_col, encoding)
     info = {"source": str(data), "train_report": dataset.report.to_dict(),
             "valid_source": str(valid) if valid else None}
     from sentirnn.training import world
@@ -166,6 +175,26 @@ def train(
     if clf.report_ is not None:
         say(str(clf.report_))
     say(f"model written to {out}")
+
+
+def _fit(make, dataset, valid, self_train: Path | None, ratio: float, text_col, encoding):
+    """``make().fit(...)``, or with --self-train a teacher, pseudo labels and a student."""
+    if self_train is None:
+        return make().fit(dataset.texts, dataset.labels, valid=valid)
+    from sentirnn.data import read_texts
+    from sentirnn.self_training import self_train as run
+
+    pool, report = read_texts(self_train, text_col=text_col, encoding=encoding)
+    say(f"unlabelled texts for self-training ({self_train}): {report}")
+    clf = run(make, dataset.texts, dataset.labels, pool, valid=valid, ratio=ratio)
+    s = clf.train_summary_["self_training"]
+    taken = ", ".join(f"{c} {v['taken']}" for c, v in s["per_class"].items())
+    f1 = s["teacher_valid_macro_f1"]
+    say(f"self-training: the teacher (validation macro-F1 "
+        f"{'n/a' if f1 is None else f'{f1:.4f}'}) pseudo-labelled {s['pseudo_labels']} of "
+        f"{s['pool']} unlabelled texts ({taken}); the student trained on them and "
+        f"{s['real_labels']} labelled texts")
+    return clf
 
 
 def _baseline_arch(arch: str | None, config: Path | None) -> bool:
@@ -640,6 +669,11 @@ def finetune(
     pooling: str | None = typer.Option(None), dropout: float | None = typer.Option(None),
     max_len: int | None = typer.Option(None), seed: int | None = typer.Option(None),
     device: str | None = typer.Option(None), num_threads: int | None = typer.Option(None),
+    self_train: Path | None = typer.Option(
+        None, help="Unlabelled texts (LM source): a first classifier pseudo-labels its surest "
+        "texts per class, a second trains on both."),
+    pseudo_ratio: float = typer.Option(10.0, help="With --self-train: pseudo labels per real "
+                                       "training text."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):
     """Fine-tune a language model into a classifier, or a classifier to new data/labels."""
@@ -654,9 +688,9 @@ def finetune(
                  if valid else None)
     pair = (valid_set.texts, valid_set.labels) if valid_set else None
     if kind == "sentirnn.classifier":
-        if lm_epochs or extra_unlabelled:
-            raise ConfigError(f"{source} is a classifier: --lm-epochs and --extra-unlabelled "
-                              "apply to a language model only")
+        if lm_epochs or extra_unlabelled or self_train:
+            raise ConfigError(f"{source} is a classifier: --lm-epochs, --extra-unlabelled and "
+                              "--self-train apply to a language model only")
         clf = load(source).set_params(**flags)
         clf.fine_tune(dataset.texts, dataset.labels, pair, freeze=freeze, schedule=schedule)
     else:
@@ -665,8 +699,9 @@ def finetune(
                               "is unfrozen gradually by --schedule ulmfit")
         lm = _lm_for_finetune(source, dataset.texts, lm_epochs, extra_unlabelled,
                               lm_out or out.parent / "runs" / out.name / "lm", flags)
-        clf = SentimentClassifier.from_language_model(lm, schedule=schedule, **flags)
-        clf.fit(dataset.texts, dataset.labels, valid=pair)
+        clf = _fit(lambda: SentimentClassifier.from_language_model(lm, schedule=schedule,
+                                                                   **flags),
+                   dataset, pair, self_train, pseudo_ratio, text_col, encoding)
     if _is_rank_zero():
         clf.save(out, data={"source": str(data), "train_report": dataset.report.to_dict()})
         s = clf.train_summary_

@@ -82,6 +82,12 @@ def test_predict_file_keeps_columns_order_and_empty_rows(model, files, tmp_path,
     (["train", "{files}/test.csv", "--arch", "bilstn"], "Got 'bilstn' instead"),
     (["train", "{files}/test.csv", "--bigrams", "yes"], "Got 'yes' instead"),
     (["train", "{tmp}/bad.csv", "--strict"], "row 2"),
+    (["train", "{files}/test.csv", "--self-train", "{tmp}/empty.csv"], "no usable"),
+    (["train", "{files}/test.csv", "--self-train", "{files}/test.csv"], "neither empty nor"),
+    (["train", "{files}/test.csv", "--self-train", "{files}/test.csv", "--arch", "tfidf-lr"],
+     "--self-train trains recurrent nets only"),
+    (["train", "{files}/test.csv", "--self-train", "{files}/test.csv", "--multi-label"],
+     "does not combine with --multi-label"),
 ])
 def test_errors_are_one_line_with_exit_code_1(files, tmp_path, capsys, monkeypatch, args,
                                               message):

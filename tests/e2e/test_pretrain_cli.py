@@ -100,6 +100,24 @@ def test_finetune_lm_into_a_classifier_that_evaluate_and_predict_accept(lm_dir, 
     assert code == 0 and json.loads(lines.splitlines()[0])["label"] == "positive"
 
 
+def test_finetune_lm_with_self_training(lm_dir, files, capsys, monkeypatch):
+    out = files / "self-trained"
+    code, _, err = run_cli(capsys, monkeypatch, "finetune", lm_dir, files / "train.csv", "--out",
+                           out, "--self-train", files / "unlabelled.txt", "--pseudo-ratio",
+                           "0.5", "--schedule", "standard", *CLF, "--epochs", "6")
+    assert code == 0, err
+    texts = set((files / "unlabelled.txt").read_text().splitlines())
+    pool = len(texts - set(pd.read_csv(files / "train.csv").text))
+    # 0.5 × 180 real training labels (20 held out for validation), shared by class
+    assert (f"pseudo-labelled 90 of {pool} unlabelled texts (negative 45, positive 45)"
+            in err)
+    summary = json.loads((out / "config.json").read_text())["train_summary"]
+    assert summary["train_texts"] == 180 + 90
+    assert summary["self_training"]["per_class"]["positive"]["taken"] == 45
+    code, out_json, _ = run_cli(capsys, monkeypatch, "evaluate", out, files / "train.csv", "--json")
+    assert code == 0 and json.loads(out_json)["accuracy"] >= 0.9
+
+
 def test_finetune_a_classifier_on_new_labels(files, capsys, monkeypatch):
     base = files / "base"
     code, _, err = run_cli(capsys, monkeypatch, "train", files / "train.csv", "--out", base,
@@ -122,6 +140,8 @@ def test_finetune_a_classifier_on_new_labels(files, capsys, monkeypatch):
     (["generate", "{tmp}/classifier", "hi"], "is a sentirnn.classifier directory"),
     (["finetune", "{tmp}/nomodel", "{files}/train.csv", "--out", "{tmp}/y"], "no config.json"),
     (["finetune", "{tmp}/zh-lm", "{files}/train.csv", "--out", "{tmp}/y"], "vocabulary"),
+    (["finetune", "{tmp}/classifier", "{files}/train.csv", "--self-train",
+      "{files}/unlabelled.txt"], "apply to a language model only"),
     (["pretrain", "{files}/unlabelled.txt", "--out", "{tmp}/z", "--resume",
       "--checkpoint-dir", "{tmp}/none"], "nothing to resume"),
 ])
