@@ -135,6 +135,8 @@ def train(
         "pseudo-label its surest texts per class, train again on both."),
     pseudo_ratio: float = typer.Option(10.0, help="With --self-train: pseudo labels per real "
                                        "training text."),
+    self_train_rounds: int = typer.Option(1, help="With --self-train: rounds; each student "
+                                          "teaches the next."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):
     """Train a classifier and write a model directory (config, weights, metrics, plots)."""
@@ -161,7 +163,7 @@ def train(
         from sentirnn.multilabel import MultiLabelClassifier as kind
     clf = _fit(lambda: kind(**params), dataset,
                (valid_set.texts, valid_set.labels) if valid_set else None,
-               self_train, pseudo_ratio, text_col, encoding)
+               self_train, (pseudo_ratio, self_train_rounds), text_col, encoding)
     info = {"source": str(data), "train_report": dataset.report.to_dict(),
             "valid_source": str(valid) if valid else None}
     from sentirnn.training import world
@@ -177,7 +179,8 @@ def train(
     say(f"model written to {out}")
 
 
-def _fit(make, dataset, valid, self_train: Path | None, ratio: float, text_col, encoding):
+def _fit(make, dataset, valid, self_train: Path | None, how: tuple[float, int], text_col,
+         encoding):
     """``make().fit(...)``, or with --self-train a teacher, pseudo labels and a student."""
     if self_train is None:
         return make().fit(dataset.texts, dataset.labels, valid=valid)
@@ -186,14 +189,15 @@ def _fit(make, dataset, valid, self_train: Path | None, ratio: float, text_col, 
 
     pool, report = read_texts(self_train, text_col=text_col, encoding=encoding)
     say(f"unlabelled texts for self-training ({self_train}): {report}")
-    clf = run(make, dataset.texts, dataset.labels, pool, valid=valid, ratio=ratio)
+    clf = run(make, dataset.texts, dataset.labels, pool, valid=valid, ratio=how[0],
+              rounds=how[1])
     s = clf.train_summary_["self_training"]
     taken = ", ".join(f"{c} {v['taken']}" for c, v in s["per_class"].items())
     f1 = s["teacher_valid_macro_f1"]
     say(f"self-training: the teacher (validation macro-F1 "
         f"{'n/a' if f1 is None else f'{f1:.4f}'}) pseudo-labelled {s['pseudo_labels']} of "
         f"{s['pool']} unlabelled texts ({taken}); the student trained on them and "
-        f"{s['real_labels']} labelled texts")
+        f"{s['real_labels']} labelled texts" + (f" (round {s['round']})" if how[1] > 1 else ""))
     return clf
 
 
@@ -674,6 +678,8 @@ def finetune(
         "texts per class, a second trains on both."),
     pseudo_ratio: float = typer.Option(10.0, help="With --self-train: pseudo labels per real "
                                        "training text."),
+    self_train_rounds: int = typer.Option(1, help="With --self-train: rounds; each student "
+                                          "teaches the next."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):
     """Fine-tune a language model into a classifier, or a classifier to new data/labels."""
@@ -701,7 +707,8 @@ def finetune(
                               lm_out or out.parent / "runs" / out.name / "lm", flags)
         clf = _fit(lambda: SentimentClassifier.from_language_model(lm, schedule=schedule,
                                                                    **flags),
-                   dataset, pair, self_train, pseudo_ratio, text_col, encoding)
+                   dataset, pair, self_train, (pseudo_ratio, self_train_rounds), text_col,
+                   encoding)
     if _is_rank_zero():
         clf.save(out, data={"source": str(data), "train_report": dataset.report.to_dict()})
         s = clf.train_summary_

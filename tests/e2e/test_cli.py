@@ -110,6 +110,20 @@ def test_train_bigram_flags_reach_the_saved_model(files, tmp_path, capsys, monke
     assert model["bigram_rows"] > 1 and model["embedding_dropout"] == 0.2
 
 
+def test_train_with_two_rounds_of_self_training(files, tmp_path, capsys, monkeypatch):
+    pool = tmp_path / "unlabelled.txt"
+    pool.write_text("\n".join(make_corpus("en", 300, seed=13)[0]) + "\n", encoding="utf-8")
+    out = tmp_path / "self"
+    code, _, err = run_cli(capsys, monkeypatch, "train", files / "train.csv.gz", "--out", out,
+                           "--self-train", pool, "--pseudo-ratio", "1", "--self-train-rounds",
+                           "2", *TINY)
+    assert code == 0, err
+    assert "pseudo-labelled 180 of" in err and "(round 2)" in err
+    summary = json.loads((out / "config.json").read_text(encoding="utf-8"))["train_summary"]
+    assert [r["round"] for r in summary["self_training"]["rounds"]] == [1, 2]
+    assert summary["train_texts"] == 180 + 180
+
+
 def test_help_has_examples(capsys, monkeypatch):
     for command in ("train", "evaluate", "predict", "demo"):
         code, out, _ = run_cli(capsys, monkeypatch, command, "--help")
