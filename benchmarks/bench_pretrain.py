@@ -4,7 +4,7 @@ Usage: python benchmarks/bench_pretrain.py [imdb] [waimai_10k] [--limit-unlabell
        [--limit-train N] [--limit-test N] [--shots 100,500,2000,all] [--set lm.key=value]
        [--set clf.key=value] [--set scratch.key=value] [--out rows.jsonl]
        [--plot fewshot.png] [--save-lm DIR] [--lm DIR] [--replot ROWS.jsonl ...]
-       [--self-train RATIO [--pool N]]
+       [--self-train RATIO [--self-train-rounds N] [--pool N]]
 
 IMDb: the language model is pretrained on imdb/unsup.txt.gz + the training texts of a seeded
 stratified 90/10 split of train (never the 10% test texts), fine-tuned into a classifier
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import time
 
 from common import DATA, Timer, load_task, machine, parse_value
 from sklearn.metrics import accuracy_score
@@ -131,7 +132,17 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
         return SentimentClassifier.from_language_model(lm, **common, **clf_params)
 
     def self_trained(x, y):
-        return self_train(ulmfit, x, y, pool, ratio=args.self_train, pool_size=args.pool)
+        start = time.perf_counter()
+
+        def scored(r, student):  # earlier rounds get rows of their own
+            if r < args.self_train_rounds:
+                rows.append({"stage": f"ulmfit + self-training, round {r}", "labels": len(x),
+                             "seconds": time.perf_counter() - start,
+                             "accuracy": accuracy_score(test_y, student.predict(test_x))})
+                report(task, rows[-1])
+
+        return self_train(ulmfit, x, y, pool, ratio=args.self_train, pool_size=args.pool,
+                          rounds=args.self_train_rounds, on_round=scored)
 
     pool = read_texts(DATA / "imdb/unsup.txt.gz")[0] if args.self_train else []
     for n in shots:
@@ -141,7 +152,8 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
                 ("scratch BiLSTM",
                  lambda x, y: SentimentClassifier(**common, **scratch_params).fit(x, y))]
         if pool and n < len(train_x):  # few labels: pseudo-label the unsup reviews
-            fits.insert(1, ("ulmfit + self-training", self_trained))
+            rounds = f", round {args.self_train_rounds}" if args.self_train_rounds > 1 else ""
+            fits.insert(1, ("ulmfit + self-training" + rounds, self_trained))
         for name, fit in fits:
             row = classify(name, fit, *part, test_x, test_y)
             if name == "ulmfit":  # the curve draws one line per language model
@@ -195,6 +207,7 @@ def main():
     parser.add_argument("--self-train", type=float, metavar="RATIO",
                         help="IMDb few-shot rows: also self-train on the unsup reviews, RATIO "
                         "pseudo labels per real label")
+    parser.add_argument("--self-train-rounds", type=int, default=1)
     parser.add_argument("--pool", type=int, default=20000,
                         help="unsup reviews the teacher scores for --self-train")
     parser.add_argument("--save-lm", help="also write the IMDb/waimai LM here")

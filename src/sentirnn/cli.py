@@ -133,7 +133,7 @@ def train(
     self_train: Path | None = typer.Option(
         None, help="Unlabelled texts (any text file --text-col reads): train a first model, "
         "pseudo-label its surest texts per class, train again on both."),
-    pseudo_ratio: float = typer.Option(10.0, help="With --self-train: pseudo labels per real "
+    pseudo_ratio: float = typer.Option(20.0, help="With --self-train: pseudo labels per real "
                                        "training text."),
     self_train_rounds: int = typer.Option(1, help="With --self-train: rounds; each student "
                                           "teaches the next."),
@@ -676,7 +676,7 @@ def finetune(
     self_train: Path | None = typer.Option(
         None, help="Unlabelled texts (LM source): a first classifier pseudo-labels its surest "
         "texts per class, a second trains on both."),
-    pseudo_ratio: float = typer.Option(10.0, help="With --self-train: pseudo labels per real "
+    pseudo_ratio: float = typer.Option(20.0, help="With --self-train: pseudo labels per real "
                                        "training text."),
     self_train_rounds: int = typer.Option(1, help="With --self-train: rounds; each student "
                                           "teaches the next."),
