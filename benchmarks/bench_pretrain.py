@@ -128,6 +128,8 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
     shots = [int(s) if s != "all" else len(train_x) for s in args.shots.split(",")]
     if task != "imdb":  # the few-shot curve is IMDb's
         shots = [len(train_x)]
+    pool = read_texts(DATA / "imdb/unsup.txt.gz")[0] if args.self_train else []
+
     def ulmfit():
         return SentimentClassifier.from_language_model(lm, **common, **clf_params)
 
@@ -144,7 +146,6 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
         return self_train(ulmfit, x, y, pool, ratio=args.self_train, pool_size=args.pool,
                           rounds=args.self_train_rounds, on_round=scored)
 
-    pool = read_texts(DATA / "imdb/unsup.txt.gz")[0] if args.self_train else []
     for n in shots:
         idx = subset(train_y, n)
         part = ([train_x[i] for i in idx], [train_y[i] for i in idx])

@@ -70,6 +70,10 @@ def read_labelled(path, text_col, label_col, label_map, labels, strict, encoding
     return dataset
 
 
+# shared by train and finetune (--self-train)
+PSEUDO_RATIO = typer.Option(20.0, help="With --self-train: pseudo labels per real training text.")
+SELF_TRAIN_ROUNDS = typer.Option(1, help="With --self-train: rounds; each student teaches the "
+                                 "next.")
 TRAIN_EXAMPLE = "Example: sentirnn train reviews.csv.gz --arch bilstm --max-epochs 8 --out models/r"
 
 
@@ -133,10 +137,7 @@ def train(
     self_train: Path | None = typer.Option(
         None, help="Unlabelled texts (any text file --text-col reads): train a first model, "
         "pseudo-label its surest texts per class, train again on both."),
-    pseudo_ratio: float = typer.Option(20.0, help="With --self-train: pseudo labels per real "
-                                       "training text."),
-    self_train_rounds: int = typer.Option(1, help="With --self-train: rounds; each student "
-                                          "teaches the next."),
+    pseudo_ratio: float = PSEUDO_RATIO, self_train_rounds: int = SELF_TRAIN_ROUNDS,
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):
     """Train a classifier and write a model directory (config, weights, metrics, plots)."""
@@ -163,7 +164,7 @@ def train(
         from sentirnn.multilabel import MultiLabelClassifier as kind
     clf = _fit(lambda: kind(**params), dataset,
                (valid_set.texts, valid_set.labels) if valid_set else None,
-               self_train, (pseudo_ratio, self_train_rounds), text_col, encoding)
+               self_train, pseudo_ratio, self_train_rounds, text_col, encoding)
     info = {"source": str(data), "train_report": dataset.report.to_dict(),
             "valid_source": str(valid) if valid else None}
     from sentirnn.training import world
@@ -179,7 +180,7 @@ def train(
     say(f"model written to {out}")
 
 
-def _fit(make, dataset, valid, self_train: Path | None, how: tuple[float, int], text_col,
+def _fit(make, dataset, valid, self_train: Path | None, ratio: float, rounds: int, text_col,
          encoding):
     """``make().fit(...)``, or with --self-train a teacher, pseudo labels and a student."""
     if self_train is None:
@@ -189,15 +190,14 @@ def _fit(make, dataset, valid, self_train: Path | None, how: tuple[float, int], 
 
     pool, report = read_texts(self_train, text_col=text_col, encoding=encoding)
     say(f"unlabelled texts for self-training ({self_train}): {report}")
-    clf = run(make, dataset.texts, dataset.labels, pool, valid=valid, ratio=how[0],
-              rounds=how[1])
+    clf = run(make, dataset.texts, dataset.labels, pool, valid=valid, ratio=ratio, rounds=rounds)
     s = clf.train_summary_["self_training"]
     taken = ", ".join(f"{c} {v['taken']}" for c, v in s["per_class"].items())
     f1 = s["teacher_valid_macro_f1"]
     say(f"self-training: the teacher (validation macro-F1 "
         f"{'n/a' if f1 is None else f'{f1:.4f}'}) pseudo-labelled {s['pseudo_labels']} of "
         f"{s['pool']} unlabelled texts ({taken}); the student trained on them and "
-        f"{s['real_labels']} labelled texts" + (f" (round {s['round']})" if how[1] > 1 else ""))
+        f"{s['real_labels']} labelled texts" + (f" (round {s['round']})" if rounds > 1 else ""))
     return clf
 
 
@@ -676,10 +676,7 @@ def finetune(
     self_train: Path | None = typer.Option(
         None, help="Unlabelled texts (LM source): a first classifier pseudo-labels its surest "
         "texts per class, a second trains on both."),
-    pseudo_ratio: float = typer.Option(20.0, help="With --self-train: pseudo labels per real "
-                                       "training text."),
-    self_train_rounds: int = typer.Option(1, help="With --self-train: rounds; each student "
-                                          "teaches the next."),
+    pseudo_ratio: float = PSEUDO_RATIO, self_train_rounds: int = SELF_TRAIN_ROUNDS,
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):
     """Fine-tune a language model into a classifier, or a classifier to new data/labels."""
@@ -707,7 +704,7 @@ def finetune(
                               lm_out or out.parent / "runs" / out.name / "lm", flags)
         clf = _fit(lambda: SentimentClassifier.from_language_model(lm, schedule=schedule,
                                                                    **flags),
-                   dataset, pair, self_train, (pseudo_ratio, self_train_rounds), text_col,
+                   dataset, pair, self_train, pseudo_ratio, self_train_rounds, text_col,
                    encoding)
     if _is_rank_zero():
         clf.save(out, data={"source": str(data), "train_report": dataset.report.to_dict()})
