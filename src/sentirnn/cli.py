@@ -158,9 +158,6 @@ def train(
                  if valid else None)
     kind = SentimentClassifier
     if multi_label:
-        if self_train:
-            raise ConfigError("--self-train pseudo-labels one class a text; it does not "
-                              "combine with --multi-label")
         from sentirnn.multilabel import MultiLabelClassifier as kind
     clf = _fit(lambda: kind(**params), dataset,
                (valid_set.texts, valid_set.labels) if valid_set else None,

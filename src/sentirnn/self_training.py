@@ -83,6 +83,12 @@ def self_train(make: Callable[[], object], texts: Sequence[str], labels: Sequenc
     if len(texts) != len(labels):
         raise DataError(f"self_train got {len(texts)} texts but {len(labels)} labels")
     model = make()
+    from sentirnn.multilabel import MultiLabelClassifier
+
+    if isinstance(model, MultiLabelClassifier):
+        # pseudo_label gives each text the one class it is surest of
+        raise ConfigError("self-training pseudo-labels one class a text; it does not combine "
+                          "with a multi-label classifier (--multi-label)")
     train_x, train_y, valid = model._split(texts, labels, valid)
     known = set(train_x) | set(valid[0] if valid else ())
     pool = [t for t in dict.fromkeys(check_texts(unlabelled, "self_train"))

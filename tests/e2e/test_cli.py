@@ -87,7 +87,7 @@ def test_predict_file_keeps_columns_order_and_empty_rows(model, files, tmp_path,
     (["train", "{files}/test.csv", "--self-train", "{files}/test.csv", "--arch", "tfidf-lr"],
      "--self-train trains recurrent nets only"),
     (["train", "{files}/test.csv", "--self-train", "{files}/test.csv", "--multi-label"],
-     "does not combine with --multi-label"),
+     "does not combine with a multi-label classifier"),
 ])
 def test_errors_are_one_line_with_exit_code_1(files, tmp_path, capsys, monkeypatch, args,
                                               message):

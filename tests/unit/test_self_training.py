@@ -9,6 +9,7 @@ from conftest import FAST
 
 from sentirnn import SentimentClassifier
 from sentirnn.errors import ConfigError, DataError
+from sentirnn.multilabel import MultiLabelClassifier
 from sentirnn.self_training import pseudo_label, self_train
 
 torch.set_num_threads(1)
@@ -98,6 +99,8 @@ def test_labelled_and_empty_texts_are_not_pseudo_labelled(labelled):
         self_train(make, texts, labels, [*texts[:30], "", "   "])
     with pytest.raises(ConfigError, match="ratio > 0 and rounds ≥ 1"):
         self_train(make, texts, labels, ["a great film"], ratio=0)
+    with pytest.raises(ConfigError, match="does not combine with a multi-label"):
+        self_train(lambda: MultiLabelClassifier(**FAST), texts, labels, ["a great film"])
     with pytest.raises(DataError, match="120 texts but 3 labels"):
         self_train(make, texts, labels[:3], ["a great film"])
 
