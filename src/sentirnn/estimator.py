@@ -62,6 +62,8 @@ class SentimentClassifier(Predictor):
     bigrams : "auto" (on for character tokens, i.e. Chinese), "on" or "off": add to each
         token's vector an embedding of its pair with the next token, for every pair in the
         training texts (the ``max_vocab`` most frequent); see ``sentirnn.models.embedding``.
+        On a language model's encoder (``from_language_model``) the pairs start at zero and
+        train from the first epoch with the head.
     max_epochs, batch_size, lr, weight_decay, optimizer, scheduler, grad_clip, patience :
         training; early stopping watches validation macro-F1 and restores the best weights.
     min_steps : optimizer steps an epoch has at least: with fewer than ``min_steps ×
@@ -523,8 +525,9 @@ class SentimentClassifier(Predictor):
         lm : str, Path or LanguageModel
             A language-model directory (``sentirnn pretrain``) or a fitted LanguageModel.
         **params : other SentimentClassifier parameters; defaults become ULMFiT's
-            (``pooling="concat"``, ``schedule="ulmfit"``); the sizes, tokenizer and cleaning
-            are the LM's. The config records ``init_from`` (LM path and weights sha256).
+            (``pooling="concat"``, ``schedule="ulmfit"``, ``embedding_dropout=0.05``, or 0.5
+            with the token pairs a character LM gets by default); the sizes, tokenizer and
+            cleaning are the LM's. The config records ``init_from`` (LM path and weights sha256).
 
         Examples
         --------

@@ -2,7 +2,8 @@
 
 ULMFiT (Howard & Ruder, 2018) as three small pieces around the ordinary fit loop
 (training.py): the classifier's embedding and LSTM stack start as the language model's
-(:func:`fit_from_language_model`); *discriminative learning rates* give each layer group
+(:func:`fit_from_language_model`; on Chinese characters a token-pair table, zero at first,
+is added and trains with the head); *discriminative learning rates* give each layer group
 ``lr / 2.6**depth`` (:func:`discriminative_groups`); *gradual unfreezing* trains the top
 group (pooling + head) in the first epoch and one more group each epoch
 (:class:`GradualUnfreezing`); a *slanted triangular* schedule warms up over the first 10% of
@@ -63,19 +64,29 @@ def stlr_scheduler(optimizer, total_steps: int):
         optimizer, lambda s: slanted_triangular(s, total_steps))
 
 
-def layer_groups(net: nn.Module) -> list[list[nn.Parameter]]:
-    """A ClassifierNet's parameters, bottom to top: embedding, each encoder layer, head."""
+def layer_groups(net: nn.Module, pairs_on_top: bool = False) -> list[list[nn.Parameter]]:
+    """A ClassifierNet's parameters, bottom to top: embedding, each encoder layer, head.
+
+    ``pairs_on_top`` moves the token-pair table (models/embedding.py) from the embedding
+    group into the head's: on a language model's encoder the pairs are new, and like the
+    head they must train from the first epoch at the top rate, not only once the pretrained
+    embedding below them thaws.
+    """
+    pairs = net.embedding.bigrams
+    pair_params = list(pairs.parameters()) if pairs_on_top and pairs is not None else []
+    embedding = [p for p in net.embedding.parameters()
+                 if not any(p is q for q in pair_params)]
     if not hasattr(net, "encoder"):  # TextCNNNet: embedding, convolutions, head
-        return [list(net.embedding.parameters()), list(net.convs.parameters()),
-                list(net.head.parameters())]
+        return [embedding, list(net.convs.parameters()),
+                list(net.head.parameters()) + pair_params]
     encoder = net.encoder
-    groups = [list(net.embedding.parameters())]
+    groups = [embedding]
     for i, layer in enumerate(encoder.forward_layers):
         params = list(layer.parameters())
         if encoder.bidirectional:
             params += list(encoder.backward_layers[i].parameters())
         groups.append(params)
-    groups.append(list(net.pooling.parameters()) + list(net.head.parameters()))
+    groups.append(list(net.pooling.parameters()) + list(net.head.parameters()) + pair_params)
     return groups
 
 
@@ -152,11 +163,15 @@ def lm_params(lm, params: dict) -> dict:
     the "ulmfit" schedule, peak lr 1e-2 for the head) unless ``params`` say otherwise.
     """
     c, text, source = lm.net_config_, lm.text_config_, getattr(lm, "source_", None)
+    bigrams = params.get("bigrams", "auto")
+    pairs = bigrams == "on" or (bigrams == "auto" and lm.tokenizer_.kind == "char")
     base = {"arch": "lstm", "language": lm.language_, "tokenizer": lm.tokenizer_.kind,
             "embedding_dim": c.embedding_dim, "hidden_size": c.hidden_size, "layers": c.layers,
             "pooling": "concat", "schedule": "ulmfit", "lr": 1e-2, "dropout": 0.3,
             "max_epochs": c.layers + 3,  # every group unfrozen in the last two epochs
-            "embedding_dropout": 0.05, "lowercase": text.lowercase,
+            # ULMFiT's 0.05; the new pair table needs the from-scratch rate (waimai_10k,
+            # README: 0.9024 with 0.05, 0.9124 with 0.5, 0.9058 without pairs)
+            "embedding_dropout": 0.5 if pairs else 0.05, "lowercase": text.lowercase,
             "strip_html": text.strip_html,
             "traditional_to_simplified": text.traditional_to_simplified,
             "init_from": source["path"] if source else "<unsaved LanguageModel>"}
@@ -182,20 +197,27 @@ def fit_from_language_model(clf, texts: list[str], labels: list[str], valid):
     clf.classes_ = sorted(set(labels))
     index = {c: i for i, c in enumerate(clf.classes_)}
     valid_ids, valid_y, valid_pool = _encode_valid(clf, valid, index)
+    train_ids = prepare(ids, clf.max_len, clf.truncation)
+    pair_table, pair_rows = clf._bigram_table(train_ids)  # bigrams="auto": Chinese characters
     c = lm.net_config_
     clf.model_config_ = ModelConfig(
         cell="lstm", bidirectional=False, layers=c.layers, embedding_dim=c.embedding_dim,
         hidden_size=c.hidden_size, hidden_sizes=c.layer_sizes(), pooling=clf.pooling,
-        embedding_dropout=clf._embedding_dropout(0), dropout=clf.dropout,
-        vocab_size=len(clf.vocab_), num_classes=len(clf.classes_))
+        embedding_dropout=clf._embedding_dropout(pair_rows), dropout=clf.dropout,
+        vocab_size=len(clf.vocab_), num_classes=len(clf.classes_), bigram_rows=pair_rows)
     torch.manual_seed(clf.seed)
     clf.net_ = build_net(clf.model_config_)
     copy_encoder(lm.net_, clf.net_)
+    if pair_table is not None:
+        clf.net_.embedding.set_bigram_slot_rows(pair_table)
+        with torch.no_grad():  # zero pairs: training starts from exactly the LM's encoder
+            clf.net_.embedding.bigrams.weight.zero_()
     unsaved = {"format": "sentirnn.language_model", "path": None, "sha256": None}
     clf.init_from_ = dict(getattr(lm, "source_", None) or unsaved)
-    train_ids = prepare(ids, clf.max_len, clf.truncation)
     _train(clf, train_ids, [index[y] for y in labels], valid_ids, valid_y, set(),
-           clf.schedule, clf.max_epochs, valid_pool)
+           clf.schedule, clf.max_epochs, valid_pool, new_pairs=pair_table is not None)
+    if pair_rows:
+        clf.train_summary_["bigrams"] = pair_rows - 1
     clf._finish_fit(valid)  # the temperature (calibrate=True) and validation report
     return clf
 
@@ -208,7 +230,8 @@ def copy_encoder(lm_net: nn.Module, clf_net: nn.Module) -> None:
     if bad:
         raise ArtifactError(f"the language model's weights do not fit the classifier: {bad[:3]}")
     missing = clf_net.load_state_dict(state, strict=False).missing_keys
-    left = [k for k in missing if not k.startswith(("pooling.", "head."))]
+    # pooling, head and token pairs are the classifier's own
+    left = [k for k in missing if not k.startswith(("pooling.", "head.", "embedding.bigram"))]
     if left:
         raise ArtifactError(f"the language model has no weights for {left[:3]}")
 
@@ -263,9 +286,9 @@ def _encode_valid(clf, valid, index):
 
 
 def _train(clf, train_ids, train_y, valid_ids, valid_y, frozen: set[int], schedule: str,
-           epochs: int, valid_pool=None) -> None:
+           epochs: int, valid_pool=None, new_pairs: bool = False) -> None:
     """Run the fit loop with the transfer schedule (or plain training with frozen groups)."""
-    groups = layer_groups(clf.net_)
+    groups = layer_groups(clf.net_, pairs_on_top=new_pairs)
     clf.net_.train()  # a loaded model is in eval mode; dropout must be on while training
     config = replace(clf._train_config(), max_epochs=epochs)
     kwargs = {}

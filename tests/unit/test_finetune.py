@@ -78,6 +78,34 @@ def test_encoder_is_copied_from_the_language_model(lm, corpus, monkeypatch):
                                        lm_state[f"layers.{i}.{name}"])
 
 
+def test_chinese_characters_add_token_pairs_that_train_from_the_first_epoch(tmp_path,
+                                                                            monkeypatch):
+    """A character LM's classifier gets a pair table, zero at first (so it starts as the LM
+    does) and in the head's group: trained in epoch 1, while the pretrained embedding waits."""
+    lm = LanguageModel(embedding_dim=16, hidden_size=20, layers=2, batch_size=8, bptt=16,
+                       min_freq=1, max_epochs=1, num_threads=1,
+                       progress=False).fit(make_corpus("zh", 600, seed=43)[0])
+    texts, labels = make_corpus("zh", 160, seed=44)
+    start, real = {}, finetune._train
+    monkeypatch.setattr(finetune, "_train",
+                        lambda c, *a, **k: (start.update(snapshot(c.net_)), real(c, *a, **k)))
+    params = {**CLF, "valid_fraction": 0.0}  # no best-epoch restore: epoch 1 is what is left
+    clf = SentimentClassifier.from_language_model(lm, **params).fit(texts, labels)
+    assert clf.tokenizer_.kind == "char" and clf.model_config_.bigram_rows > 100
+    assert clf.model_config_.embedding_dropout == 0.5  # the pairs' rate, not ULMFiT's 0.05
+    assert clf.train_summary_["bigrams"] == clf.model_config_.bigram_rows - 1
+    assert torch.count_nonzero(start["embedding.bigrams.weight"]) == 0
+    state = clf.net_.state_dict()
+    assert torch.count_nonzero(state["embedding.bigrams.weight"]) > 0
+    torch.testing.assert_close(state["embedding.table.weight"],
+                               lm.net_.state_dict()["embedding.table.weight"])
+    clf.save(tmp_path / "m")
+    np.testing.assert_array_equal(load(tmp_path / "m").predict_proba(texts[:20]),
+                                  clf.predict_proba(texts[:20]))
+    off = SentimentClassifier.from_language_model(lm, bigrams="off", **CLF).fit(texts, labels)
+    assert off.model_config_.bigram_rows == 0 and off.model_config_.embedding_dropout == 0.05
+
+
 def test_discriminative_learning_rates(lm):
     clf = SentimentClassifier.from_language_model(lm)
     from sentirnn.config import ModelConfig
