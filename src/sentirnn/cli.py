@@ -668,6 +668,8 @@ def finetune(
     min_steps: int | None = typer.Option(None, help="Smaller batches (not below 8) when an "
                                          "epoch would have fewer optimizer steps; 0 = off."),
     pooling: str | None = typer.Option(None), dropout: float | None = typer.Option(None),
+    bigrams: str | None = typer.Option(None, help="auto|on|off (LM source): add token-pair "
+                                       "embeddings; auto = on for Chinese characters."),
     max_len: int | None = typer.Option(None), seed: int | None = typer.Option(None),
     device: str | None = typer.Option(None), num_threads: int | None = typer.Option(None),
     self_train: Path | None = typer.Option(
@@ -688,9 +690,9 @@ def finetune(
                  if valid else None)
     pair = (valid_set.texts, valid_set.labels) if valid_set else None
     if kind == "sentirnn.classifier":
-        if lm_epochs or extra_unlabelled or self_train:
-            raise ConfigError(f"{source} is a classifier: --lm-epochs, --extra-unlabelled and "
-                              "--self-train apply to a language model only")
+        if lm_epochs or extra_unlabelled or self_train or bigrams:
+            raise ConfigError(f"{source} is a classifier: --lm-epochs, --extra-unlabelled, "
+                              "--self-train and --bigrams apply to a language model only")
         clf = load(source).set_params(**flags)
         clf.fine_tune(dataset.texts, dataset.labels, pair, freeze=freeze, schedule=schedule)
     else:

@@ -118,6 +118,25 @@ def test_finetune_lm_with_self_training(lm_dir, files, capsys, monkeypatch):
     assert code == 0 and json.loads(out_json)["accuracy"] >= 0.9
 
 
+def test_finetune_a_chinese_lm_adds_token_pairs_unless_bigrams_off(files, tmp_path, capsys,
+                                                                   monkeypatch):
+    from sentirnn.language_model import LanguageModel
+
+    texts = (files / "zh.txt").read_text(encoding="utf-8").splitlines()
+    LanguageModel(embedding_dim=8, hidden_size=8, layers=1, batch_size=4, bptt=8, min_freq=1,
+                  progress=False, num_threads=1).fit(texts).save(tmp_path / "zh-lm")
+    texts, labels = make_corpus("zh", 120, seed=25)
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(tmp_path / "zh.csv", index=False)
+    rows = {}
+    for flag in ([], ["--bigrams", "off"]):
+        out = tmp_path / f"clf{len(flag)}"
+        code, _, err = run_cli(capsys, monkeypatch, "finetune", tmp_path / "zh-lm",
+                               tmp_path / "zh.csv", "--out", out, *flag, *CLF)
+        assert code == 0, err
+        rows[len(flag)] = json.loads((out / "config.json").read_text())["model"]["bigram_rows"]
+    assert rows[0] > 50 and rows[2] == 0
+
+
 def test_finetune_a_classifier_on_new_labels(files, capsys, monkeypatch):
     base = files / "base"
     code, _, err = run_cli(capsys, monkeypatch, "train", files / "train.csv", "--out", base,
@@ -142,6 +161,8 @@ def test_finetune_a_classifier_on_new_labels(files, capsys, monkeypatch):
     (["finetune", "{tmp}/zh-lm", "{files}/train.csv", "--out", "{tmp}/y"], "vocabulary"),
     (["finetune", "{tmp}/classifier", "{files}/train.csv", "--self-train",
       "{files}/unlabelled.txt"], "apply to a language model only"),
+    (["finetune", "{tmp}/classifier", "{files}/train.csv", "--bigrams", "off"],
+     "apply to a language model only"),
     (["pretrain", "{files}/unlabelled.txt", "--out", "{tmp}/z", "--resume",
       "--checkpoint-dir", "{tmp}/none"], "nothing to resume"),
 ])
