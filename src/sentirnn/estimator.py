@@ -26,7 +26,7 @@ from sentirnn.encode import check_texts, encode_texts, tokenize_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentirnn.metrics import EvaluationReport, plot_curves
 from sentirnn.models import build_net
-from sentirnn.models.embedding import build_bigram_slot_rows
+from sentirnn.models.embedding import build_bigram_slot_rows, pairs_wanted
 from sentirnn.predict import Predictor
 from sentirnn.sentences import POOLINGS, SENTENCES, pooled_logits, split_many
 from sentirnn.text import clean_many
@@ -278,8 +278,7 @@ class SentimentClassifier(Predictor):
 
     def _bigram_table(self, train_ids: list[list[int]]):
         """(slot → row table, rows) of the training pairs, or (None, 0) without bigrams."""
-        on = self.bigrams == "on" or (self.bigrams == "auto" and self.tokenizer_.kind == "char")
-        if not on:
+        if not pairs_wanted(self.bigrams, self.tokenizer_.kind):
             return None, 0
         # Every pair, not min_freq: on waimai_10k pairs seen once helped (3 seeds: 0.9087
         # mean with them, 0.9052 with min_freq=2), unlike rare characters.

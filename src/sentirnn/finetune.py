@@ -39,6 +39,7 @@ from sentirnn.config import ModelConfig, check_choice
 from sentirnn.encode import check_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError
 from sentirnn.models import build_net
+from sentirnn.models.embedding import pairs_wanted
 from sentirnn.models.language_model_net import classifier_state
 from sentirnn.training import small_data_batch, world
 
@@ -163,8 +164,7 @@ def lm_params(lm, params: dict) -> dict:
     the "ulmfit" schedule, peak lr 1e-2 for the head) unless ``params`` say otherwise.
     """
     c, text, source = lm.net_config_, lm.text_config_, getattr(lm, "source_", None)
-    bigrams = params.get("bigrams", "auto")
-    pairs = bigrams == "on" or (bigrams == "auto" and lm.tokenizer_.kind == "char")
+    pairs = pairs_wanted(params.get("bigrams", "auto"), lm.tokenizer_.kind)
     base = {"arch": "lstm", "language": lm.language_, "tokenizer": lm.tokenizer_.kind,
             "embedding_dim": c.embedding_dim, "hidden_size": c.hidden_size, "layers": c.layers,
             "pooling": "concat", "schedule": "ulmfit", "lr": 1e-2, "dropout": 0.3,

@@ -26,6 +26,12 @@ BIGRAM_SLOTS = 1 << 20  # 4 MB of int32; an unseen pair hits a kept one's slot â
 _PRIME = 1_000_003
 
 
+def pairs_wanted(bigrams: str, tokenizer_kind: str) -> bool:
+    """Whether a classifier's ``bigrams`` setting ("auto", "on", "off") adds the pair table
+    for this tokenizer: "auto" means characters (Chinese), where pairs carry the words."""
+    return bigrams == "on" or (bigrams == "auto" and tokenizer_kind == "char")
+
+
 def bigram_slots(first, second, slots: int):
     """Slot of each pair (first, second) of token ids; works on tensors and int64 arrays."""
     return (first * _PRIME + second) % slots
