@@ -423,6 +423,8 @@ class SentimentClassifier(Predictor):
         """After any training (fit, LM transfer, fine_tune): the temperature when
         ``calibrate``, then the validation report."""
         self._after_training(valid)
+        if getattr(self, "_split_info", None):
+            self.train_summary_["validation_split"] = {"kind": "sentences", **self._split_info}
         self.temperature_, self.calibration_, self._reliability = 1.0, None, None
         if self.calibrate and valid is None:  # fine_tune without validation data
             log.warning("calibrate=True but there is no validation data: probabilities are "
@@ -486,16 +488,27 @@ class SentimentClassifier(Predictor):
         return self.tokenizer
 
     def _split(self, texts, labels, valid):
+        self._split_info = None
         if valid is not None:
             vt, vl = check_texts(valid[0], "fit"), list(valid[1])
             return texts, labels, (vt, vl)
         if self.valid_fraction <= 0:
             return texts, labels, None
-        from sentirnn.splits import stratified_split
+        from sentirnn.splits import sentence_split, stratified_split
 
-        keep, held = stratified_split(self._stratum(labels),
-                                      (1 - self.valid_fraction, self.valid_fraction), self.seed)
-        log.info("holding out %d of %d training texts for validation", len(held), len(texts))
+        strata = self._stratum(labels)
+        found = sentence_split(texts, strata, self.valid_fraction, self.seed)
+        if found is not None:
+            keep, held, self._split_info = found
+            log.info("phrase-level data (%d of %d rows are whole sentences, the rest phrases "
+                     "inside them): holding out %d sentences for validation and leaving out "
+                     "the %d phrases found only inside them", self._split_info["sentences"],
+                     len(texts), len(held), self._split_info["phrases_dropped"])
+        else:
+            keep, held = stratified_split(strata, (1 - self.valid_fraction,
+                                                   self.valid_fraction), self.seed)
+            log.info("holding out %d of %d training texts for validation", len(held),
+                     len(texts))
         return ([texts[i] for i in keep], [labels[i] for i in keep],
                 ([texts[i] for i in held], [labels[i] for i in held]))
 

@@ -10,6 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import make_corpus
+
 from sentirnn.data import (
     DataReport,
     Dataset,
@@ -19,7 +21,7 @@ from sentirnn.data import (
     read_texts,
 )
 from sentirnn.errors import ConfigError, DataError
-from sentirnn.splits import stratified_split
+from sentirnn.splits import sentence_split, stratified_split
 from sentirnn.tables import TableWriter
 
 ROWS = [("这部电影真的很棒！", "positive"), ("送餐太慢了", "negative"),
@@ -329,6 +331,61 @@ def test_stratified_split_falls_back_and_validates(caplog):
     assert sorted(i for p in tiny for i in p) == [0, 1, 2]
     with pytest.raises(ConfigError, match="fractions"):
         stratified_split(labels, (0.5, 0.6), seed=0)
+
+
+
+def _phrase_rows(sentences, labels):
+    """SST-style rows: each sentence, then every shorter contiguous word run inside it."""
+    rows, ys = [], []
+    for text, label in zip(sentences, labels):
+        words = text.split()
+        for k in range(len(words), 0, -1):
+            for s in range(len(words) - k + 1):
+                rows.append(" ".join(words[s:s + k]))
+                ys.append(label)
+    return rows, ys
+
+
+def test_sentence_split_holds_out_whole_sentences_and_their_own_phrases():
+    sentences, labels = make_corpus("en", n=60, seed=3)
+    rows, ys = _phrase_rows(sentences, labels)
+    train, held, info = sentence_split(rows, ys, 0.2, seed=0)
+    assert {rows[i] for i in held} <= set(sentences)
+    assert len(held) == info["valid_sentences"] == round(0.2 * info["sentences"])
+    assert abs(2 * [ys[i] for i in held].count("positive") - len(held)) <= 1  # stratified
+    held_text = {rows[i] for i in held}
+    kept = [t for t in sentences if t not in held_text]
+    for i in train:  # every training row is a kept sentence or a phrase of one
+        assert rows[i] not in held_text
+        assert any(f" {rows[i]} " in f" {t} " for t in kept)
+    # every phrase of a kept sentence is still trained on, whatever else contains it
+    assert {rows[i] for i in train} == {r for r in rows if any(f" {r} " in f" {t} "
+                                                               for t in kept)}
+    assert len(train) + len(held) + info["rows_dropped"] == len(rows)
+    assert info["phrases_dropped"] > 0
+    assert sentence_split(rows, ys, 0.2, seed=0) == (train, held, info)
+
+
+
+def test_fit_validates_phrase_level_data_on_whole_sentences():
+    from conftest import FAST
+
+    from sentirnn import SentimentClassifier
+
+    sentences, labels = make_corpus("en", n=80, seed=4)
+    rows, ys = _phrase_rows(sentences, labels)
+    clf = SentimentClassifier(**dict(FAST, max_epochs=1)).fit(rows, ys)
+    split = clf.train_summary_["validation_split"]
+    assert split["kind"] == "sentences" and split["valid_sentences"] == clf.report_.n == 8
+    assert clf.train_summary_["train_texts"] == len(rows) - 8 - split["rows_dropped"]
+    plain = SentimentClassifier(**dict(FAST, max_epochs=1)).fit(sentences, labels)
+    assert "validation_split" not in plain.train_summary_ and plain.report_.n == 8
+
+
+def test_sentence_split_leaves_ordinary_rows_to_the_stratified_split():
+    texts, labels = make_corpus("en", n=300, seed=1)
+    assert sentence_split(texts, labels, 0.1, seed=0) is None
+    assert sentence_split(["很好吃", "好吃", "难吃"] * 5, ["p", "p", "n"] * 5, 0.2, 0) is None
 
 
 def test_report_is_plain_data():
