@@ -118,6 +118,9 @@ def train(
     scheduler: str | None = typer.Option(None, help="none|plateau|cosine|linear"),
     patience: int | None = typer.Option(None), class_weights: str | None = typer.Option(
         None, help="none|balanced"),
+    average_epochs: str | None = typer.Option(
+        None, help="auto|on|off: also validate the mean of every epoch's weights so far and "
+        "keep it when better (auto: on unless the ulmfit schedule)."),
     max_len: int | None = typer.Option(None), truncation: str | None = typer.Option(
         None, help="head|tail|head+tail, or sentences: train on sentences (each with its "
         "text's label) and pool their probabilities per text."),

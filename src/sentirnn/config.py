@@ -93,6 +93,7 @@ class TrainConfig(_Dict):
     scheduler: str = "plateau"  # none | plateau | cosine | linear
     grad_clip: float = 5.0
     patience: int = 2
+    average_epochs: bool = False  # validate the running mean of the epochs' weights too
     class_weights: str = "none"  # none | balanced
     max_len: int = 400
     truncation: str = "head+tail"  # head | tail | head+tail | sentences (see sentences.py)

@@ -66,6 +66,11 @@ class SentimentClassifier(Predictor):
         train from the first epoch with the head.
     max_epochs, batch_size, lr, weight_decay, optimizer, scheduler, grad_clip, patience :
         training; early stopping watches validation macro-F1 and restores the best weights.
+    average_epochs : "auto" (on with the standard schedule, off with ULMFiT's), "on" or
+        "off": at every epoch's end also validate the mean of the weights of all epochs so
+        far, and keep it when its macro-F1 is higher (``history_`` column
+        ``averaged_epochs``: how many epochs the kept weights average, 0 for the epoch's own).
+        On SST-2 it lifted two seeds of three above their best single epoch.
     min_steps : optimizer steps an epoch has at least: with fewer than ``min_steps ×
         batch_size`` training texts the batches shrink (not below 8 texts; the lr stays),
         because a few large batches an epoch leave a small set untrained (on 450 IMDb
@@ -133,7 +138,8 @@ class SentimentClassifier(Predictor):
                  max_epochs: int = 8, max_minutes: float | None = None,
                  batch_size: int = 64, min_steps: int = 50, lr: float = 2e-3,
                  weight_decay: float = 0.0, optimizer: str = "adam", scheduler: str = "plateau",
-                 grad_clip: float = 5.0, patience: int = 2, class_weights: str = "none",
+                 grad_clip: float = 5.0, patience: int = 2, average_epochs: str = "auto",
+                 class_weights: str = "none",
                  max_len: int = 400, truncation: str = "head+tail",
                  sentence_pooling: str = "mean", min_freq: int = 2,
                  max_vocab: int = 50000, valid_fraction: float = 0.1, lowercase: bool = True,
@@ -166,6 +172,7 @@ class SentimentClassifier(Predictor):
         self.scheduler = scheduler
         self.grad_clip = grad_clip
         self.patience = patience
+        self.average_epochs = average_epochs
         self.class_weights = class_weights
         self.max_len = max_len
         self.truncation = truncation
@@ -218,6 +225,7 @@ class SentimentClassifier(Predictor):
                      ("auto", "jieba-word", "char", "en-word", "subword"))
         check_choice(name, "schedule", self.schedule, ("standard", "ulmfit"))
         check_choice(name, "bigrams", self.bigrams, ("auto", "on", "off"))
+        check_choice(name, "average_epochs", self.average_epochs, ("auto", "on", "off"))
         if self.schedule == "ulmfit" and not self.init_from:
             raise ConfigError("schedule='ulmfit' fine-tunes a pretrained encoder: set init_from "
                               "(or use SentimentClassifier.from_language_model)")
@@ -255,6 +263,8 @@ class SentimentClassifier(Predictor):
             batch_size=self.batch_size, min_steps=self.min_steps, lr=self.lr,
             weight_decay=self.weight_decay, optimizer=self.optimizer, scheduler=self.scheduler,
             grad_clip=self.grad_clip, patience=self.patience, class_weights=self.class_weights,
+            average_epochs=self.average_epochs == "on" or (self.average_epochs == "auto"
+                                                           and self.schedule == "standard"),
             max_len=self.max_len, truncation=self.truncation,
             valid_fraction=self.valid_fraction, seed=self.seed,
             num_threads=self.num_threads, device=self.device, progress=self.progress)

@@ -290,7 +290,9 @@ def _train(clf, train_ids, train_y, valid_ids, valid_y, frozen: set[int], schedu
     """Run the fit loop with the transfer schedule (or plain training with frozen groups)."""
     groups = layer_groups(clf.net_, pairs_on_top=new_pairs)
     clf.net_.train()  # a loaded model is in eval mode; dropout must be on while training
-    config = replace(clf._train_config(), max_epochs=epochs)
+    average = clf.average_epochs == "on" or (clf.average_epochs == "auto"
+                                             and schedule == "standard")
+    config = replace(clf._train_config(), max_epochs=epochs, average_epochs=average)
     kwargs = {}
     if schedule == "ulmfit":
         # the batch train_net would pick anyway, computed here because the lr follows it

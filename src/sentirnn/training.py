@@ -47,6 +47,38 @@ def small_data_batch(n: int, batch_size: int, min_steps: int) -> int:
     return max(min(batch_size, MIN_BATCH), min(batch_size, n // min_steps))
 
 
+class EpochAverage:
+    """The running mean of a network's weights at each epoch's end (from the first epoch).
+
+    On SST-2's phrases the from-scratch BiLSTM overfits within two epochs and single epochs
+    scored 0.82-0.87 on dev depending on the seed, while the mean of epochs 1..k scored above
+    every single epoch of the same run on two seeds of three (README, "Validation").
+    """
+
+    def __init__(self):
+        self.count, self.chosen = 0, 0
+        self.sum: dict[str, torch.Tensor] = {}
+        self.raw: dict[str, torch.Tensor] | None = None
+
+    def add(self, net: torch.nn.Module) -> None:
+        for name, value in net.state_dict().items():
+            if value.is_floating_point():
+                value = value.detach().float()
+                self.sum[name] = self.sum[name] + value if name in self.sum else value.clone()
+        self.count += 1
+
+    def swap_in(self, net: torch.nn.Module) -> dict[str, torch.Tensor]:
+        """Load the mean into ``net``; returns (and remembers) the weights it replaced."""
+        self.raw = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        net.load_state_dict({k: (self.sum[k] / self.count).to(v.dtype) if k in self.sum else v
+                             for k, v in self.raw.items()})
+        return self.raw
+
+    def swap_out(self, net: torch.nn.Module, raw: dict[str, torch.Tensor]) -> None:
+        net.load_state_dict(raw)
+        self.raw = None
+
+
 class ClassifierModule(L.LightningModule):
     """Loss, metrics and optimiser for one ClassifierNet."""
 
@@ -62,6 +94,7 @@ class ClassifierModule(L.LightningModule):
         self.param_groups = param_groups
         self.make_scheduler = scheduler  # (optimizer, total_steps) → per-step scheduler
         self.register_buffer("class_weights", class_weights, persistent=False)
+        self.average = EpochAverage() if config.average_epochs else None
         self.history: list[dict] = []
         self._reset_epoch()
 
@@ -104,6 +137,34 @@ class ClassifierModule(L.LightningModule):
             self._val_logits.append(logits.float().cpu().numpy())
 
     def on_validation_epoch_end(self):
+        scores = self._scores()
+        if self.average is not None:
+            self.average.add(self.net)
+        if self.average is not None and self.average.count > 1:
+            # the running mean of the weights at every validation so far competes with the
+            # current weights; the better one is logged (and kept by BestWeights)
+            raw = self.average.swap_in(self.net)
+            for batch in self.trainer.val_dataloaders:
+                self.validation_step([t.to(self.device) for t in batch], 0)
+            mean_scores = self._scores()
+            if mean_scores[0] > scores[0]:
+                scores, self.average.chosen = mean_scores, self.average.count
+            else:
+                self.average.swap_out(self.net, raw)  # the current weights won
+                self.average.chosen = 0
+        f1, accuracy, loss = scores
+        self.log("val_macro_f1", f1, prog_bar=True)
+        self.log("val_accuracy", accuracy)
+        self.log("val_loss", loss)
+
+    def on_validation_end(self):
+        # after the callbacks' on_validation_end (BestWeights has copied what won): training
+        # goes on from the raw weights
+        if self.average is not None and self.average.raw is not None:
+            self.average.swap_out(self.net, self.average.raw)
+
+    def _scores(self) -> tuple[float, float, float]:
+        """(macro-F1, accuracy, loss) of the validation batches seen since the last call."""
         pred, true = np.concatenate(self._val_pred), np.concatenate(self._val_true)
         rows = len(true)
         if self.valid_pool is not None:
@@ -121,11 +182,10 @@ class ClassifierModule(L.LightningModule):
             from sentirnn.multilabel import tune_thresholds
 
             pred = (pred >= tune_thresholds(pred, true)).astype(true.dtype)
-        self.log("val_macro_f1", float(f1_score(true, pred, average="macro")), prog_bar=True)
         exact = (pred == true).all(1) if pred.ndim == 2 else pred == true
-        self.log("val_accuracy", float(exact.mean()))
-        self.log("val_loss", sum(self._val_loss) / rows)
+        loss = sum(self._val_loss) / rows
         self._val_pred, self._val_true, self._val_loss, self._val_logits = [], [], [], []
+        return float(f1_score(true, pred, average="macro")), float(exact.mean()), loss
 
     def on_train_epoch_end(self):
         seconds = time.perf_counter() - self._epoch_start
@@ -137,6 +197,8 @@ class ClassifierModule(L.LightningModule):
         for key in ("val_loss", "val_macro_f1", "val_accuracy"):
             if key in metrics:
                 row[key] = float(metrics[key])
+        if self.average is not None and self.average.count:
+            row["averaged_epochs"] = self.average.chosen  # 0: the epoch's own weights won
         self.history.append(row)
 
     def configure_optimizers(self):

@@ -1,5 +1,7 @@
 """The fit loop's small-data rule: enough optimizer steps an epoch, whatever batch_size says."""
 
+import random
+
 import pytest
 import torch
 from conftest import FAST, make_corpus
@@ -41,3 +43,59 @@ def test_min_steps_must_be_a_count():
     texts, labels = make_corpus("en", 40, seed=8)
     with pytest.raises(ConfigError, match="min_steps"):
         SentimentClassifier(**FAST, min_steps=-1).fit(texts, labels)
+
+
+def test_epoch_average_is_the_mean_and_swaps_back():
+    from sentirnn.training import EpochAverage
+
+    net, avg = torch.nn.Linear(3, 2), EpochAverage()
+    states = []
+    for value in (1.0, 2.0, 6.0):
+        torch.nn.init.constant_(net.weight, value)
+        states.append({k: v.clone() for k, v in net.state_dict().items()})
+        avg.add(net)
+    raw = avg.swap_in(net)
+    assert torch.allclose(net.weight, torch.full((2, 3), 3.0)) and avg.count == 3
+    avg.swap_out(net, raw)
+    assert torch.equal(net.weight, states[-1]["weight"]) and avg.raw is None
+
+
+def test_fit_keeps_the_epoch_or_the_epoch_mean_that_validated_best(monkeypatch):
+    import copy
+
+    import lightning as L
+
+    snapshots = []  # the raw weights after each epoch (validation has swapped them back)
+
+    class Capture(L.Callback):
+        def on_train_epoch_end(self, trainer, module):
+            snapshots.append(copy.deepcopy(module.net.state_dict()))
+
+    original = SentimentClassifier._train
+    monkeypatch.setattr(SentimentClassifier, "_train",
+                        lambda self, *a, **kw: original(self, *a, callbacks=[Capture()], **kw))
+    # a quarter of the labels flipped and a high lr: epochs disagree, so their mean can win
+    # (with this seed it does, at the best epoch)
+    texts, labels = make_corpus("en", 300, seed=8)
+    rng = random.Random(8)
+    labels = [{"positive": "negative", "negative": "positive"}[y] if rng.random() < 0.25 else y
+              for y in labels]
+    clf = SentimentClassifier(**dict(FAST, max_epochs=6, patience=0, lr=5e-2, seed=8)).fit(
+        texts, labels)
+    history = clf.history_
+    assert history[0]["averaged_epochs"] == 0  # one epoch: its mean is itself
+    assert all(0 <= h["averaged_epochs"] <= h["epoch"] for h in history)
+    best = clf.train_summary_["best_epoch"]
+    k = history[best - 1]["averaged_epochs"]
+    assert k > 0
+    kept = clf.net_.state_dict()
+    for name, value in kept.items():
+        if not value.is_floating_point():
+            continue
+        expected = (sum(s[name] for s in snapshots[:k]) / k if k
+                    else snapshots[best - 1][name])
+        assert torch.allclose(value, expected, atol=1e-6), (name, best, k)
+    off = SentimentClassifier(**dict(FAST, max_epochs=2, average_epochs="off")).fit(texts, labels)
+    assert all("averaged_epochs" not in h for h in off.history_)
+    with pytest.raises(ConfigError, match="average_epochs"):
+        SentimentClassifier(average_epochs="yes").fit(texts, labels)
