@@ -70,7 +70,8 @@ class SentimentClassifier(Predictor):
         "off": at every epoch's end also validate the mean of the weights of all epochs so
         far, and keep it when its macro-F1 is higher (``history_`` column
         ``averaged_epochs``: how many epochs the kept weights average, 0 for the epoch's own).
-        On SST-2 it lifted two seeds of three above their best single epoch.
+        On SST-2 (seeds 0-2) it raised the mean dev accuracy by 0.3 points and narrowed the
+        spread from 4.8 to 2.8 points (README).
     min_steps : optimizer steps an epoch has at least: with fewer than ``min_steps ×
         batch_size`` training texts the batches shrink (not below 8 texts; the lr stays),
         because a few large batches an epoch leave a small set untrained (on 450 IMDb
