@@ -68,16 +68,17 @@ class EpochAverage:
                 self.sum[name] = self.sum[name] + value if name in self.sum else value.clone()
         self.count += 1
 
-    def swap_in(self, net: torch.nn.Module) -> dict[str, torch.Tensor]:
-        """Load the mean into ``net``; returns (and remembers) the weights it replaced."""
+    def swap_in(self, net: torch.nn.Module) -> None:
+        """Load the mean into ``net``, remembering the weights it replaced."""
         self.raw = {k: v.detach().clone() for k, v in net.state_dict().items()}
         net.load_state_dict({k: (self.sum[k] / self.count).to(v.dtype) if k in self.sum else v
                              for k, v in self.raw.items()})
-        return self.raw
 
-    def swap_out(self, net: torch.nn.Module, raw: dict[str, torch.Tensor]) -> None:
-        net.load_state_dict(raw)
-        self.raw = None
+    def swap_out(self, net: torch.nn.Module) -> None:
+        """Put back the weights ``swap_in`` replaced (nothing when none are out)."""
+        if self.raw is not None:
+            net.load_state_dict(self.raw)
+            self.raw = None
 
 
 class ClassifierModule(L.LightningModule):
@@ -144,14 +145,14 @@ class ClassifierModule(L.LightningModule):
         if self.average is not None and self.average.count > 1:
             # the running mean of the weights at every validation so far competes with the
             # current weights; the better one is logged (and kept by BestWeights)
-            raw = self.average.swap_in(self.net)
+            self.average.swap_in(self.net)
             for batch in self.trainer.val_dataloaders:
                 self.validation_step([t.to(self.device) for t in batch], 0)
             mean_scores = self._scores()
             if mean_scores[0] > scores[0]:
                 scores, self.average.chosen = mean_scores, self.average.count
             else:
-                self.average.swap_out(self.net, raw)  # the current weights won
+                self.average.swap_out(self.net)  # the current weights won
                 self.average.chosen = 0
         f1, accuracy, loss = scores
         self.log("val_macro_f1", f1, prog_bar=True)
@@ -161,8 +162,8 @@ class ClassifierModule(L.LightningModule):
     def on_validation_end(self):
         # after the callbacks' on_validation_end (BestWeights has copied what won): training
         # goes on from the raw weights
-        if self.average is not None and self.average.raw is not None:
-            self.average.swap_out(self.net, self.average.raw)
+        if self.average is not None:
+            self.average.swap_out(self.net)
 
     def _scores(self) -> tuple[float, float, float]:
         """(macro-F1, accuracy, loss) of the validation batches seen since the last call."""

@@ -332,7 +332,6 @@ def test_stratified_split_falls_back_and_validates(caplog):
         stratified_split(labels, (0.5, 0.6), seed=0)
 
 
-
 def _phrase_rows(sentences, labels):
     """SST-style rows: each sentence, then every shorter contiguous word run inside it."""
     rows, ys = [], []
@@ -363,7 +362,6 @@ def test_sentence_split_holds_out_whole_sentences_and_their_own_phrases():
     assert len(train) + len(held) + info["rows_dropped"] == len(rows)
     assert info["phrases_dropped"] > 0
     assert sentence_split(rows, ys, 0.2, seed=0) == (train, held, info)
-
 
 
 def test_fit_validates_phrase_level_data_on_whole_sentences():

@@ -1,4 +1,5 @@
-"""The fit loop's small-data rule: enough optimizer steps an epoch, whatever batch_size says."""
+"""The fit loop: the small-data rule (enough optimizer steps an epoch, whatever batch_size
+says) and epoch averaging (the kept weights are an epoch's own or the mean of epochs 1..k)."""
 
 import random
 
@@ -54,10 +55,12 @@ def test_epoch_average_is_the_mean_and_swaps_back():
         torch.nn.init.constant_(net.weight, value)
         states.append({k: v.clone() for k, v in net.state_dict().items()})
         avg.add(net)
-    raw = avg.swap_in(net)
+    avg.swap_in(net)
     assert torch.allclose(net.weight, torch.full((2, 3), 3.0)) and avg.count == 3
-    avg.swap_out(net, raw)
+    avg.swap_out(net)
     assert torch.equal(net.weight, states[-1]["weight"]) and avg.raw is None
+    avg.swap_out(net)  # nothing out: a no-op
+    assert torch.equal(net.weight, states[-1]["weight"])
 
 
 def test_fit_keeps_the_epoch_or_the_epoch_mean_that_validated_best(monkeypatch):
