@@ -74,6 +74,7 @@ def test_calls_side_by_side_answer_exactly_like_one_at_a_time(exported, int8):
     one = OnnxClassifier.load(path, int8=int8, num_threads=1, batch_size=8)
     three = OnnxClassifier.load(path, int8=int8, num_threads=3, batch_size=8)
     assert one.workers_ == 1 and three.workers_ == 3
+    assert len({id(s) for s in three.sessions_}) == 3  # a session of its own per worker
     got, want = three.predict_proba(texts), one.predict_proba(texts)
     if not int8:
         np.testing.assert_allclose(got, want, atol=1e-6)
@@ -81,6 +82,22 @@ def test_calls_side_by_side_answer_exactly_like_one_at_a_time(exported, int8):
     else:  # dynamic int8 scales each batch's inputs by that batch's range: close, not equal
         assert np.abs(got - want).max() < 0.02
         assert (got.argmax(1) == want.argmax(1)).mean() >= 0.98
+
+
+def test_more_calling_threads_than_sessions_wait_for_a_free_one(exported):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path, _, _ = exported
+    texts = varied_texts()
+    clf = OnnxClassifier.load(path, num_threads=2, batch_size=4)
+    want = clf.predict_proba(texts)
+    with ThreadPoolExecutor(6) as pool:  # a server's request threads, say
+        results = list(pool.map(lambda _: clf.predict_proba(texts), range(12)))
+    for got in results:
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    # every session went back to the pool
+    assert sorted(id(clf.idle_sessions_.get()) for _ in clf.sessions_) == \
+        sorted(id(s) for s in clf.sessions_)
 
 
 def test_int8_accuracy_close_to_torch(exported):
