@@ -104,23 +104,29 @@ def plot_curves(history: list[dict], path) -> None:
     plt = _pyplot()
     epochs = [h["epoch"] for h in history]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
-        values = [h.get(key) for h in history]
-        if any(v is not None for v in values):
-            left.plot(epochs, values, marker="o", label=label)
-    left.set_xlabel("epoch")
-    left.set_ylabel("loss")
-    left.legend()
-    for key, label in (("val_macro_f1", "macro-F1"), ("val_accuracy", "accuracy")):
-        values = [h.get(key) for h in history]
-        if any(v is not None for v in values):
-            right.plot(epochs, values, marker="o", label=label)
-    right.set_xlabel("epoch")
-    right.set_ylabel("validation")
-    right.legend()
+    _plot_series(left, history, epochs, (("train_loss", "train"), ("val_loss", "validation")),
+                 "loss")
+    _plot_series(right, history, epochs,
+                 (("val_macro_f1", "macro-F1"), ("val_accuracy", "accuracy")), "validation")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _plot_series(ax, history: list[dict], epochs: list, series, ylabel: str) -> None:
+    """One panel of ``plot_curves``; a run without validation says so instead of an empty
+    legend (matplotlib warns on a legend with nothing to list)."""
+    for key, label in series:
+        values = [h.get(key) for h in history]
+        if any(v is not None for v in values):
+            ax.plot(epochs, values, marker="o", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if ax.lines:
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no validation data", ha="center", va="center",
+                transform=ax.transAxes)
 
 
 def _pyplot():

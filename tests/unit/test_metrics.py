@@ -29,3 +29,13 @@ def test_plots_are_written(tmp_path):
                  {"epoch": 2, "train_loss": 0.5, "val_macro_f1": 0.7}], tmp_path / "k.png")
     for name in ("c.png", "k.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_curves_of_a_run_without_validation_draw_without_warnings(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's empty-legend UserWarning included
+        plot_curves([{"epoch": 1, "train_loss": 1.0}, {"epoch": 2, "train_loss": 0.5}],
+                    tmp_path / "k.png")
+    assert (tmp_path / "k.png").read_bytes()[:4] == b"\x89PNG"
