@@ -301,10 +301,11 @@ class OnnxClassifier(Predictor):
     def __init__(self, sessions, classes: Sequence[str], text_config: TextConfig, tokenizer,
                  vocab, max_len: int, truncation: str, precision: str = "fp32",
                  batch_size: int = Predictor.inference_batch_size, language: str | None = None,
-                 sentence_pooling: str = "mean", workers: int = 1):
-        # One session per worker: calls side by side on one shared session ran 1.70× one
-        # call's rate on 2 cores, on two sessions 1.91× (2026-12-01, int8 BiLSTM, batches of
-        # 64 × 21 tokens; why the shared one scales worse was not looked into).
+                 sentence_pooling: str = "mean"):
+        # One session per worker, so len(sessions) calls run side by side: on one shared
+        # session two calls ran 1.70× one call's rate on 2 cores, on two sessions 1.91×
+        # (2026-12-01, int8 BiLSTM, batches of 64 × 21 tokens; why the shared one scales
+        # worse was not looked into).
         # Whoever calls takes a free session and gives it back, so any number of threads
         # (a server's request threads included) is safe; they wait when all are busy.
         sessions = list(sessions) if isinstance(sessions, (list, tuple)) else [sessions]
@@ -323,8 +324,7 @@ class OnnxClassifier(Predictor):
         # truncation="sentences": split in this language, pool as PyTorch does (numpy only)
         self.language_ = language
         self.sentence_pooling = sentence_pooling
-        # One onnxruntime session serves concurrent run() calls; see sentirnn.pipeline.
-        self.workers_ = max(1, int(workers))
+        self.workers_ = len(sessions)  # see sentirnn.pipeline
         if self.workers_ > 1:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -367,8 +367,7 @@ class OnnxClassifier(Predictor):
         workers = max(1, num_threads or os.cpu_count() or 1)
         onnx = cls([_session(model) for _ in range(workers)], classes, text_config, tokenizer,
                    vocab, max_len, truncation, "int8" if int8 else "fp32", batch_size,
-                   language=config.get("language"), sentence_pooling=pooling,
-                   workers=workers)
+                   language=config.get("language"), sentence_pooling=pooling)
         if config.get("calibration"):  # the same temperature as torch, so backends agree
             from sentirnn.calibration import temperature_from_config
 
