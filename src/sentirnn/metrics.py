@@ -105,17 +105,19 @@ def plot_curves(history: list[dict], path) -> None:
     epochs = [h["epoch"] for h in history]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     _plot_series(left, history, epochs, (("train_loss", "train"), ("val_loss", "validation")),
-                 "loss")
+                 "loss", "no losses recorded")
     _plot_series(right, history, epochs,
-                 (("val_macro_f1", "macro-F1"), ("val_accuracy", "accuracy")), "validation")
+                 (("val_macro_f1", "macro-F1"), ("val_accuracy", "accuracy")), "validation",
+                 "no validation data")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def _plot_series(ax, history: list[dict], epochs: list, series, ylabel: str) -> None:
-    """One panel of ``plot_curves``; a run without validation says so instead of an empty
-    legend (matplotlib warns on a legend with nothing to list)."""
+def _plot_series(ax, history: list[dict], epochs: list, series, ylabel: str,
+                 empty: str) -> None:
+    """One panel of ``plot_curves``; a panel with nothing to draw (no validation data, say)
+    shows ``empty`` instead of a legend (matplotlib warns on a legend with nothing to list)."""
     for key, label in series:
         values = [h.get(key) for h in history]
         if any(v is not None for v in values):
@@ -125,7 +127,7 @@ def _plot_series(ax, history: list[dict], epochs: list, series, ylabel: str) -> 
     if ax.lines:
         ax.legend()
     else:
-        ax.text(0.5, 0.5, "no validation data", ha="center", va="center",
+        ax.text(0.5, 0.5, empty, ha="center", va="center",
                 transform=ax.transAxes)
 
 

@@ -84,17 +84,43 @@ def test_calls_side_by_side_answer_exactly_like_one_at_a_time(exported, int8):
         assert (got.argmax(1) == want.argmax(1)).mean() >= 0.98
 
 
-def test_more_calling_threads_than_sessions_wait_for_a_free_one(exported):
+def test_more_calling_threads_than_sessions_wait_for_a_free_one(exported, monkeypatch):
+    import threading
+    import time
     from concurrent.futures import ThreadPoolExecutor
 
+    from sentirnn import export
+
     path, _, _ = exported
-    texts = varied_texts()
+    lock, active, peak, used = threading.Lock(), {}, {}, set()
+
+    class Counting:  # a session that records how many calls it serves at once
+        def __init__(self, session):
+            self.session = session
+
+        def run(self, *args):
+            with lock:
+                active[id(self)] = active.get(id(self), 0) + 1
+                peak[id(self)] = max(peak.get(id(self), 0), active[id(self)])
+                used.add(id(self))
+            time.sleep(0.01)  # long enough for the other threads to pile up
+            try:
+                return self.session.run(*args)
+            finally:
+                with lock:
+                    active[id(self)] -= 1
+
+    real = export._session
+    monkeypatch.setattr(export, "_session", lambda model: Counting(real(model)))
     clf = OnnxClassifier.load(path, num_threads=2, batch_size=4)
-    want = clf.predict_proba(texts)
+    ids, lengths = export.parity_batch(len(clf.vocab_), clf.max_len)
+    want = clf._batch_logits(ids, lengths)
     with ThreadPoolExecutor(6) as pool:  # a server's request threads, say
-        results = list(pool.map(lambda _: clf.predict_proba(texts), range(12)))
+        results = list(pool.map(lambda _: clf._batch_logits(ids, lengths), range(24)))
     for got in results:
         np.testing.assert_allclose(got, want, atol=1e-6)
+    assert max(peak.values()) == 1  # no session ever ran two calls at once
+    assert len(used) == 2  # and both sessions did work
     # every session went back to the pool
     assert sorted(id(clf.idle_sessions_.get()) for _ in clf.sessions_) == \
         sorted(id(s) for s in clf.sessions_)
