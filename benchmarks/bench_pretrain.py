@@ -5,6 +5,7 @@ Usage: python benchmarks/bench_pretrain.py [imdb] [waimai_10k] [--limit-unlabell
        [--set clf.key=value] [--set scratch.key=value] [--out rows.jsonl]
        [--plot fewshot.png] [--save-lm DIR] [--lm DIR] [--replot ROWS.jsonl ...]
        [--self-train RATIO [--self-train-rounds N] [--pool N]]
+       [--backward [--lm-backward DIR]]
 
 IMDb: the language model is pretrained on imdb/unsup.txt.gz + the training texts of a seeded
 stratified 90/10 split of train (never the 10% test texts), fine-tuned into a classifier
@@ -24,6 +25,10 @@ nothing: one line per language model, one for the from-scratch BiLSTM.
 --self-train RATIO adds an IMDb few-shot row where the ULMFiT classifier pseudo-labels a
 seeded sample of --pool unsup reviews and a second one trains on both
 (``sentirnn.self_training``).
+--backward also pretrains a backward LM on the same texts with the same settings (or loads
+--lm-backward DIR), fine-tunes a classifier from it too, and scores ULMFiT's bidirectional
+ensemble: the mean of the two classifiers' probabilities (``EnsembleClassifier``), whose
+cost is both pretraining runs plus both fine-tuning runs.
 Never run by the tests.
 """
 
@@ -32,13 +37,16 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import tempfile
 import time
+from pathlib import Path
 
 from common import DATA, Timer, load_task, machine, parse_value
 from sklearn.metrics import accuracy_score
 
 from sentirnn import SentimentClassifier
 from sentirnn.data import read_texts
+from sentirnn.ensemble import EnsembleClassifier
 from sentirnn.language_model import LanguageModel
 from sentirnn.self_training import self_train
 from sentirnn.splits import stratified_split
@@ -92,14 +100,25 @@ def reuse(path: str) -> tuple[LanguageModel, dict]:
                 "val_perplexity": s["val_perplexity"], "params": lm.get_params()}
 
 
-def classify(name, fit, train_x, train_y, test_x, test_y) -> dict:
-    """Time ``fit(texts, labels)`` (→ a fitted classifier) and score it on the test split."""
+def classify(name, fit, train_x, train_y, test_x, test_y):
+    """Time ``fit(texts, labels)`` and score it on the test split → (row, fitted classifier)."""
     with Timer() as t:
         clf = fit(train_x, train_y)
     rates = [h["train_tokens_per_s"] for h in clf.history_]
     return {"stage": name, "labels": len(train_x), "seconds": t.seconds,
             "accuracy": accuracy_score(test_y, clf.predict(test_x)),
-            "train_tokens_per_s": max(rates) if rates else None, "epochs": len(clf.history_)}
+            "train_tokens_per_s": max(rates) if rates else None,
+            "epochs": len(clf.history_)}, clf
+
+
+def bidirectional(forward, backward, seconds: float, test_x, test_y) -> dict:
+    """ULMFiT's ensemble: the mean of the two saved classifiers' probabilities."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dirs = [forward.save(Path(tmp) / "forward"), backward.save(Path(tmp) / "backward")]
+        ensemble = EnsembleClassifier(dirs).fit()
+        accuracy = accuracy_score(test_y, ensemble.predict(test_x))
+    return {"stage": "ulmfit forward + backward", "labels": forward.train_summary_.get(
+        "train_texts"), "seconds": seconds, "accuracy": accuracy, "train_tokens_per_s": None}
 
 
 def subset(labels: list[str], n: int) -> list[int]:
@@ -117,21 +136,35 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
         train_x, train_y = [train_x[i] for i in keep], [train_y[i] for i in keep]
     if args.limit_test:
         test_x, test_y = test_x[:args.limit_test], test_y[:args.limit_test]
+    lm_params = {"num_threads": args.num_threads, **lm_params}
     if args.lm:
         lm, row = reuse(args.lm)
     else:
-        texts = unlabelled(task, train_x, args.limit_unlabelled)
-        lm, row = pretrain(texts, {"num_threads": args.num_threads, **lm_params}, args.save_lm)
+        lm, row = pretrain(unlabelled(task, train_x, args.limit_unlabelled), lm_params,
+                           args.save_lm)
     rows = [row]
     report(task, row)
+    backward = None
+    if args.backward:
+        if args.lm_backward:
+            backward, row = reuse(args.lm_backward)
+        else:
+            save = f"{args.save_lm}-backward" if args.save_lm else None
+            backward, row = pretrain(unlabelled(task, train_x, args.limit_unlabelled),
+                                     {**lm_params, "direction": "backward"}, save)
+        if backward.direction != "backward":
+            raise SystemExit(f"--lm-backward {args.lm_backward}: that LM reads forwards")
+        row["stage"] = "pretrain backward"
+        rows.append(row)
+        report(task, row)
     common = {"progress": False, "num_threads": args.num_threads}
     shots = [int(s) if s != "all" else len(train_x) for s in args.shots.split(",")]
     if task != "imdb":  # the few-shot curve is IMDb's
         shots = [len(train_x)]
     pool = read_texts(DATA / "imdb/unsup.txt.gz")[0] if args.self_train else []
 
-    def ulmfit():
-        return SentimentClassifier.from_language_model(lm, **common, **clf_params)
+    def ulmfit(source=lm):
+        return SentimentClassifier.from_language_model(source, **common, **clf_params)
 
     def self_trained(x, y):
         start = time.perf_counter()
@@ -152,22 +185,35 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
         fits = [("ulmfit", lambda x, y: ulmfit().fit(x, y)),
                 ("scratch BiLSTM",
                  lambda x, y: SentimentClassifier(**common, **scratch_params).fit(x, y))]
+        if backward is not None:
+            fits.insert(1, ("ulmfit backward", lambda x, y: ulmfit(backward).fit(x, y)))
         if pool and n < len(train_x):  # few labels: pseudo-label the unsup reviews
             rounds = f", round {args.self_train_rounds}" if args.self_train_rounds > 1 else ""
             fits.insert(1, ("ulmfit + self-training" + rounds, self_trained))
+        fitted = {}
         for name, fit in fits:
-            row = classify(name, fit, *part, test_x, test_y)
+            row, fitted[name] = classify(name, fit, *part, test_x, test_y)
             if name == "ulmfit":  # the curve draws one line per language model
                 row["lm_perplexity"] = rows[0]["val_perplexity"]
             rows.append(row)
             report(task, row)
+            if name == "ulmfit backward":
+                fine = rows[-2]["seconds"] + row["seconds"]
+                rows.append(bidirectional(fitted["ulmfit"], fitted[name], fine, test_x, test_y))
+                rows[-1]["labels"] = len(part[0])
+                report(task, rows[-1])
+                spent = fine + sum(r["seconds"] for r in rows if r["stage"].startswith(
+                    "pretrain") and "loaded" not in r)
+                print(f"pretraining + fine-tuning, both directions: {spent / 60:.1f} min"
+                      + (" (loaded LMs not counted)" if args.lm or args.lm_backward else ""),
+                      flush=True)
     return rows
 
 
 def report(task: str, row: dict) -> None:
     row["task"] = task
     tps = row.get("train_tokens_per_s")
-    extra = (f"perplexity {row['val_perplexity']:.1f}" if row["stage"] == "pretrain"
+    extra = (f"perplexity {row['val_perplexity']:.1f}" if row["stage"].startswith("pretrain")
              else f"{row['labels']} labels, accuracy {row['accuracy']:.4f}")
     print(f"| {task} | {row['stage']} | {extra} | {row['seconds']:.0f} s | "
           f"{f'{tps:.0f}' if tps else '—'} tokens/s |", flush=True)
@@ -181,7 +227,7 @@ def plot(rows: list[dict], path: str) -> None:
 
     lines: dict[str, dict[int, float]] = {}  # line label → {labels: accuracy}, last row wins
     for r in rows:
-        if r["task"] == "imdb" and r["stage"] != "pretrain":
+        if r["task"] == "imdb" and not r["stage"].startswith("pretrain"):
             ppl = r.get("lm_perplexity")
             name = f"ULMFiT, LM perplexity {ppl:.0f}" if ppl else r["stage"]
             lines.setdefault(name, {})[r["labels"]] = r["accuracy"]
@@ -213,6 +259,10 @@ def main():
                         help="unsup reviews the teacher scores for --self-train")
     parser.add_argument("--save-lm", help="also write the IMDb/waimai LM here")
     parser.add_argument("--lm", help="fine-tune this saved LM instead of pretraining one")
+    parser.add_argument("--backward", action="store_true",
+                        help="also a backward LM, its classifier and the bidirectional "
+                        "ensemble")
+    parser.add_argument("--lm-backward", help="with --backward: this saved backward LM")
     parser.add_argument("--replot", nargs="+", metavar="ROWS",
                         help="only draw --plot from these --out files")
     parser.add_argument("--out", help="append JSON rows to this file")

@@ -628,6 +628,8 @@ def pretrain(
     seed: int | None = typer.Option(None), device: str | None = typer.Option(None),
     num_threads: int | None = typer.Option(None),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    direction: str | None = typer.Option(None, help="forward|backward: a backward LM reads "
+                                         "each document from its end (ULMFiT's second model)."),
 ):
     """Train a recurrent language model on unlabelled text (ULMFiT's first step)."""
     from sentirnn.data import read_texts

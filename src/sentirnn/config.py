@@ -77,6 +77,7 @@ class ModelConfig(_Dict):
     kernel_sizes: list[int] | None = None  # cnn only: filter widths; None = [3, 4, 5]
     bigram_rows: int = 0  # pair embedding rows, set by fit (0 = none; models/embedding.py)
     bigram_slots: int = 1 << 20  # hash slots of the pair table
+    reverse: bool = False  # read each text last token first (made from a backward LM)
 
 
 @dataclass

@@ -138,8 +138,10 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
         probs = torch.softmax(net.forward_embedded(embedded, lengths) / t, 1)[0]  # (C,)
         attention = None
         if net.pooling.kind == "attention":
-            states = net.encoder(embedded, lengths)  # (1, T, D·H)
+            states = net.states(embedded, lengths)  # (1, T, D·H), in reading order
             attention = net.pooling.attention_weights(states, lengths)[0].cpu().tolist()
+            if net.config.reverse:  # back to the tokens' order
+                attention = attention[::-1]
     target = int(probs.argmax())
 
     def label_probability(x, n):  # (S, T, E), (S,) → (S, C)

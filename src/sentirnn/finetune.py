@@ -204,7 +204,8 @@ def fit_from_language_model(clf, texts: list[str], labels: list[str], valid):
         cell="lstm", bidirectional=False, layers=c.layers, embedding_dim=c.embedding_dim,
         hidden_size=c.hidden_size, hidden_sizes=c.layer_sizes(), pooling=clf.pooling,
         embedding_dropout=clf._embedding_dropout(pair_rows), dropout=clf.dropout,
-        vocab_size=len(clf.vocab_), num_classes=len(clf.classes_), bigram_rows=pair_rows)
+        vocab_size=len(clf.vocab_), num_classes=len(clf.classes_), bigram_rows=pair_rows,
+        reverse=lm.direction == "backward")
     torch.manual_seed(clf.seed)
     clf.net_ = build_net(clf.model_config_)
     copy_encoder(lm.net_, clf.net_)

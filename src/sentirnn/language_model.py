@@ -40,6 +40,7 @@ log = logging.getLogger("sentirnn")
 FORMAT = "sentirnn.language_model"
 SPECIALS = (PAD_TOKEN, UNK_TOKEN, "<eos>")
 PAD, UNK, EOS = 0, 1, 2
+DIRECTIONS = ("forward", "backward")
 # Settings that do not change what a run computes (so --resume may differ in them).
 NOT_FINGERPRINTED = ("progress", "num_threads", "device", "checkpoint_every", "checkpoint_dir")
 
@@ -70,6 +71,11 @@ class LanguageModel:
         each epoch's end (no checkpoints without a folder); ``fit(resume=True)`` continues.
     lowercase, strip_html, traditional_to_simplified : text cleaning.
     seed, device, num_threads, progress : as in SentimentClassifier.
+    direction : {"forward", "backward"}
+        "backward" reads every document from its last token to its first and predicts the
+        previous token: ULMFiT's second model. A classifier made from it reads its texts
+        backwards too, and its probabilities averaged with the forward model's classifier
+        (``EnsembleClassifier``) are ULMFiT's bidirectional ensemble.
 
     Examples
     --------
@@ -90,7 +96,7 @@ class LanguageModel:
                  checkpoint_dir: str | None = None, lowercase: bool = True,
                  strip_html: bool = True, traditional_to_simplified: bool = False,
                  seed: int = 0, device: str = "auto", num_threads: int | None = None,
-                 progress: bool = True):
+                 progress: bool = True, direction: str = "forward"):
         params = dict(locals())
         del params["self"]
         for name, value in params.items():
@@ -120,6 +126,7 @@ class LanguageModel:
     def _check_params(self) -> None:
         name = "LanguageModel"
         check_choice(name, "arch", self.arch, ("lstm",))
+        check_choice(name, "direction", self.direction, DIRECTIONS)
         check_choice(name, "language", self.language, ("auto", "zh", "en"))
         check_choice(name, "tokenizer", self.tokenizer,
                      ("auto", "jieba-word", "char", "en-word", "subword"))
@@ -171,9 +178,14 @@ class LanguageModel:
             weight_dropout=self.weight_dropout, cutoffs=choose_cutoffs(counts.tolist()))
         return ids
 
+    def _docs(self, ids: list[list[int]]) -> list[np.ndarray]:
+        """Non-empty documents as id arrays in reading order (last token first if backward)."""
+        step = -1 if self.direction == "backward" else 1
+        return [np.asarray(s[::step], dtype=np.int64) for s in ids if s]
+
     def _split(self, ids: list[list[int]]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Documents → (train, held-out) id arrays; a seeded ``valid_fraction`` is held out."""
-        docs = [np.asarray(s, dtype=np.int64) for s in ids if s]
+        docs = self._docs(ids)
         if not docs:
             raise DataError("the texts hold no tokens after cleaning; give a file with text "
                             "in it (one document a line)")
@@ -306,7 +318,7 @@ class LanguageModel:
 
         self._check_fitted("perplexity")
         ids = self._ids(clean_many(check_texts(texts, "perplexity"), self.text_config_))
-        docs = [np.asarray(s, dtype=np.int64) for s in ids if s]
+        docs = self._docs(ids)
         total = sum(len(d) + 1 for d in docs)
         if total < 2:
             raise DataError("perplexity needs at least one token of text")
@@ -319,13 +331,18 @@ class LanguageModel:
                  seed: int = 0) -> str:
         """The prompt followed by up to ``tokens`` sampled tokens (stops at end of document).
 
+        A backward model samples the text before the prompt instead (and returns that text
+        followed by the cleaned prompt).
+
         ``temperature`` < 1 sharpens the distribution; ``<pad>`` and ``<unk>`` are never drawn.
         """
         self._check_fitted("generate")
         if not temperature > 0:
             raise ConfigError(f"temperature must be > 0, not {temperature!r}")
         cleaned = clean_many([prompt], self.text_config_)[0]
-        context = [EOS, *self.vocab_.encode(self.tokenizer_.tokenize(cleaned))]
+        backward = self.direction == "backward"
+        prompt_ids = self.vocab_.encode(self.tokenizer_.tokenize(cleaned))
+        context = [EOS, *(prompt_ids[::-1] if backward else prompt_ids)]
         generator = torch.Generator().manual_seed(seed)
         net, out = self.net_.eval(), []
         with torch.inference_mode():
@@ -338,6 +355,9 @@ class LanguageModel:
                     break
                 out.append(nxt)
                 states, hidden = net(torch.tensor([[nxt]]), hidden)
+        if backward:  # sampled from the prompt towards the document's start
+            return join_tokens("", [*self.vocab_.decode(out[::-1]), *self.tokenizer_.tokenize(
+                cleaned)], self.tokenizer_).strip()
         return join_tokens(prompt, self.vocab_.decode(out), self.tokenizer_)
 
     # ---- persistence -------------------------------------------------------------------------

@@ -82,6 +82,22 @@ def test_generate_is_seeded(lm_dir, capsys, monkeypatch):
     assert run_cli(capsys, monkeypatch, "generate", lm_dir, "the food", "--seed", "3")[1] == first
 
 
+def test_backward_lm_generates_the_text_before_the_prompt_and_transfers(files, capsys,
+                                                                        monkeypatch):
+    out = files / "backward-lm"
+    code, _, err = run_cli(capsys, monkeypatch, "pretrain", files / "unlabelled.txt", "--out", out,
+                           "--epochs", "1", "--direction", "backward", *LM)
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["params"]["direction"] == "backward"
+    code, text, _ = run_cli(capsys, monkeypatch, "generate", out, "the food", "--seed", "3")
+    assert code == 0 and text.strip().endswith("the food") and text.strip() != "the food"
+    clf = files / "backward-clf"
+    code, _, err = run_cli(capsys, monkeypatch, "finetune", out, files / "train.csv", "--out",
+                           clf, *CLF)
+    assert code == 0, err
+    assert json.loads((clf / "config.json").read_text())["model"]["reverse"] is True
+
+
 def test_finetune_lm_into_a_classifier_that_evaluate_and_predict_accept(lm_dir, files, capsys,
                                                                           monkeypatch):
     out = files / "clf"
@@ -163,6 +179,8 @@ def test_finetune_a_classifier_on_new_labels(files, capsys, monkeypatch):
       "{files}/unlabelled.txt"], "apply to a language model only"),
     (["finetune", "{tmp}/classifier", "{files}/train.csv", "--bigrams", "off"],
      "apply to a language model only"),
+    (["pretrain", "{files}/unlabelled.txt", "--out", "{tmp}/z", "--direction", "sideways"],
+     "'direction' parameter"),
     (["pretrain", "{files}/unlabelled.txt", "--out", "{tmp}/z", "--resume",
       "--checkpoint-dir", "{tmp}/none"], "nothing to resume"),
 ])

@@ -161,6 +161,25 @@ def test_fine_tuned_model_round_trips(lm, corpus, tmp_path):
     assert loaded.model_config_.hidden_sizes == [20, 16]
 
 
+def test_a_backward_language_model_gives_a_classifier_that_reads_backwards(corpus, tmp_path):
+    texts = make_corpus("en", 800, seed=41)[0]
+    backward = LanguageModel(embedding_dim=16, hidden_size=20, layers=2, batch_size=8, bptt=16,
+                             min_freq=1, max_epochs=1, num_threads=1, progress=False,
+                             direction="backward").fit(texts)
+    clf = SentimentClassifier.from_language_model(backward, **{**CLF, "max_epochs": 2})
+    clf.fit(*corpus).save(tmp_path / "m")
+    assert clf.model_config_.reverse
+    loaded = load(tmp_path / "m")
+    assert loaded.model_config_.reverse
+    np.testing.assert_array_equal(loaded.predict_proba(corpus[0][:25]),
+                                  clf.predict_proba(corpus[0][:25]))
+    # the net reads the tokens backwards: the same weights reading forwards answer otherwise
+    forwards = copy.deepcopy(clf)
+    forwards.net_.config.reverse = False
+    assert not np.allclose(forwards.predict_proba(corpus[0][:25]),
+                           clf.predict_proba(corpus[0][:25]))
+
+
 def test_new_labels_get_a_new_head_and_freeze_encoder(corpus):
     base = SentimentClassifier(embedding_dim=12, hidden_size=12, min_freq=1, **CLF).fit(*corpus)
     texts, labels = make_corpus("en", 90, seed=43, labels=("bad", "meh", "good"))

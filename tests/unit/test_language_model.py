@@ -177,3 +177,25 @@ def test_errors(tmp_path):
         LanguageModel(**TINY).fit(["a b"], resume=True)
     with pytest.raises(ArtifactError, match="no config.json"):
         LanguageModel.load(tmp_path)
+
+
+def test_backward_model_reads_documents_from_their_end(tmp_path):
+    texts = ["alpha beta gamma delta"] * 2000
+    kw = {**TINY, "max_epochs": 2, "seed": 0}
+    forward = LanguageModel(**kw).fit(texts)
+    backward = LanguageModel(direction="backward", **kw).fit(texts)
+    # each predicts in its own reading order: after "beta" the forward model expects "gamma";
+    # reading "gamma delta" from its end, the backward one expects "beta", then "alpha"
+    assert forward.generate("alpha beta", tokens=2, temperature=0.05) == "alpha beta gamma delta"
+    assert backward.generate("gamma delta", tokens=2,
+                             temperature=0.05) == "alpha beta gamma delta"
+    ids = backward.vocab_.encode("alpha beta gamma delta".split())
+    assert [d.tolist() for d in backward._docs([ids])] == [ids[::-1]]
+    backward.save(tmp_path / "bw")
+    again = LanguageModel.load(tmp_path / "bw")
+    assert again.direction == "backward"
+    assert again.perplexity(texts[:50]) == pytest.approx(backward.perplexity(texts[:50]))
+    # it scores the text it learned by reading it backwards; the reversed text reads forwards
+    assert again.perplexity(texts[:50]) < 2 < again.perplexity(["delta gamma beta alpha"] * 50)
+    with pytest.raises(ConfigError, match="'direction' parameter"):
+        LanguageModel(direction="sideways", **TINY).fit(texts)

@@ -55,6 +55,21 @@ def test_backward_direction_reads_the_text_end_first():
     assert not torch.allclose(a, b)
 
 
+def test_a_reversed_net_is_the_plain_net_on_each_text_read_backwards():
+    """config.reverse (a classifier made from a backward LM) flips each text within its length."""
+    torch.manual_seed(0)
+    config = ModelConfig(cell="lstm", bidirectional=False, layers=2, embedding_dim=8,
+                         hidden_size=6, pooling="concat", vocab_size=30, num_classes=2)
+    plain = build_net(config).eval()
+    reverse = build_net(ModelConfig(**{**config.to_dict(), "reverse": True})).eval()
+    reverse.load_state_dict(plain.state_dict())
+    ids, lengths = torch.tensor([[3, 4, 5, 6, 7], [8, 9, 10, 0, 0]]), torch.tensor([5, 3])
+    backwards = torch.tensor([[7, 6, 5, 4, 3], [10, 9, 8, 0, 0]])
+    with torch.no_grad():
+        torch.testing.assert_close(reverse(ids, lengths), plain(backwards, lengths))
+        assert not torch.allclose(reverse(ids, lengths), plain(ids, lengths))
+
+
 def test_unknown_cell_is_a_clear_error():
     with pytest.raises(ValueError, match="'cell' parameter"):
         build_net(ModelConfig(cell="transformer", vocab_size=5))

@@ -14,19 +14,22 @@ from sentirnn.export import _export_net, _session, parity_batch  # noqa: E402
 from sentirnn.models import build_net  # noqa: E402
 from sentirnn.predict import softmax  # noqa: E402
 
-CASES = [("lstm", True, 1, "maxmean"), ("lstm", True, 2, "last"), ("lstm", False, 1, "last"),
-         ("gru", True, 1, "attention"), ("gru", False, 2, "mean"), ("rnn", True, 1, "concat"),
-         ("rnn", False, 1, "max")]
+CASES = [("lstm", True, 1, "maxmean", False), ("lstm", True, 2, "last", False),
+         ("lstm", False, 1, "last", False), ("gru", True, 1, "attention", False),
+         ("gru", False, 2, "mean", False), ("rnn", True, 1, "concat", False),
+         ("rnn", False, 1, "max", False),
+         ("lstm", False, 2, "concat", True)]  # a classifier made from a backward LM
 
 
-@pytest.mark.parametrize("cell,bidirectional,layers,pooling", CASES)
-def test_one_op_per_layer_and_same_probabilities(tmp_path, cell, bidirectional, layers, pooling):
+@pytest.mark.parametrize("cell,bidirectional,layers,pooling,reverse", CASES)
+def test_one_op_per_layer_and_same_probabilities(tmp_path, cell, bidirectional, layers, pooling,
+                                                 reverse):
     import onnx
 
     torch.manual_seed(0)
     config = ModelConfig(cell=cell, bidirectional=bidirectional, layers=layers,
                          embedding_dim=12, hidden_size=10, pooling=pooling, vocab_size=50,
-                         num_classes=3)
+                         num_classes=3, reverse=reverse)
     net = build_net(config).eval()
     path = tmp_path / "m.onnx"
     _export_net(net, path, opset=17)

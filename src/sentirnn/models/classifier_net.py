@@ -8,7 +8,7 @@ from torch import nn
 from sentirnn.config import ModelConfig
 from sentirnn.models.embedding import TokenEmbedding
 from sentirnn.models.pooling import Pooling
-from sentirnn.models.rnn import RNNEncoder
+from sentirnn.models.rnn import RNNEncoder, reverse_within_length
 
 
 class ClassifierNet(nn.Module):
@@ -36,6 +36,17 @@ class ClassifierNet(nn.Module):
 
     def forward_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T, E) embedded inputs → (B, C); the entry point for attributions."""
-        states = self.encoder(x, lengths)  # (B, T, D·H)
+        states = self.states(x, lengths)  # (B, T, D·H)
         pooled = self.pooling(states, lengths)  # (B, P)
         return self.head(self.dropout(pooled))  # (B, C)
+
+    def states(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T, E) → (B, T, D·H) encoder states in the order the encoder read the tokens.
+
+        A reversed net (``config.reverse``, from a backward language model) reads each text
+        from its last token, so its step ``lengths - 1`` — what "last" pooling takes — has
+        seen the whole text, as the backward LM's state had.
+        """
+        if self.config.reverse:
+            x = reverse_within_length(x, lengths)
+        return self.encoder(x, lengths)
