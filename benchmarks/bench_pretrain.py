@@ -5,7 +5,7 @@ Usage: python benchmarks/bench_pretrain.py [imdb] [waimai_10k] [--limit-unlabell
        [--set clf.key=value] [--set scratch.key=value] [--out rows.jsonl]
        [--plot fewshot.png] [--save-lm DIR] [--lm DIR] [--replot ROWS.jsonl ...]
        [--self-train RATIO [--self-train-rounds N] [--pool N]]
-       [--backward [--lm-backward DIR]]
+       [--backward [--lm-backward DIR] [--side-by-side]]
 
 IMDb: the language model is pretrained on imdb/unsup.txt.gz + the training texts of a seeded
 stratified 90/10 split of train (never the 10% test texts), fine-tuned into a classifier
@@ -28,7 +28,9 @@ seeded sample of --pool unsup reviews and a second one trains on both
 --backward also pretrains a backward LM on the same texts with the same settings (or loads
 --lm-backward DIR), fine-tunes a classifier from it too, and scores ULMFiT's bidirectional
 ensemble: the mean of the two classifiers' probabilities (``EnsembleClassifier``), whose
-cost is both pretraining runs plus both fine-tuning runs.
+cost is both pretraining runs plus both fine-tuning runs. --side-by-side runs the two
+directions at the same time, each in a process of one thread: on 2 cores PyTorch's second
+thread adds far less than a second process does (README).
 Never run by the tests.
 """
 
@@ -39,6 +41,8 @@ import json
 import random
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 from common import DATA, Timer, load_task, machine, parse_value
@@ -111,14 +115,12 @@ def classify(name, fit, train_x, train_y, test_x, test_y):
             "epochs": len(clf.history_)}, clf
 
 
-def bidirectional(forward, backward, seconds: float, test_x, test_y) -> dict:
+def bidirectional(saved: dict, labels: int, seconds: float, test_x, test_y) -> dict:
     """ULMFiT's ensemble: the mean of the two saved classifiers' probabilities."""
-    with tempfile.TemporaryDirectory() as tmp:
-        dirs = [forward.save(Path(tmp) / "forward"), backward.save(Path(tmp) / "backward")]
-        ensemble = EnsembleClassifier(dirs).fit()
-        accuracy = accuracy_score(test_y, ensemble.predict(test_x))
-    return {"stage": "ulmfit forward + backward", "labels": forward.train_summary_.get(
-        "train_texts"), "seconds": seconds, "accuracy": accuracy, "train_tokens_per_s": None}
+    dirs = [saved["forward"] / str(labels), saved["backward"] / str(labels)]
+    accuracy = accuracy_score(test_y, EnsembleClassifier(dirs).fit().predict(test_x))
+    return {"stage": "ulmfit forward + backward", "labels": labels, "seconds": seconds,
+            "accuracy": accuracy, "train_tokens_per_s": None}
 
 
 def subset(labels: list[str], n: int) -> list[int]:
@@ -128,43 +130,49 @@ def subset(labels: list[str], n: int) -> list[int]:
     return stratified_split(labels, (n / len(labels), 1 - n / len(labels)), 0)[0]
 
 
-def run_task(task: str, args, lm_params: dict, clf_params: dict,
-             scratch_params: dict) -> list[dict]:
+def split_task(task: str, args) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(train texts, train labels, test texts, test labels), cut by the --limit-* flags."""
     train_x, train_y, test_x, test_y = load_task(task)
     if args.limit_train:
         keep = subset(train_y, args.limit_train)
         train_x, train_y = [train_x[i] for i in keep], [train_y[i] for i in keep]
     if args.limit_test:
         test_x, test_y = test_x[:args.limit_test], test_y[:args.limit_test]
-    lm_params = {"num_threads": args.num_threads, **lm_params}
-    if args.lm:
-        lm, row = reuse(args.lm)
+    return train_x, train_y, test_x, test_y
+
+
+def shot_sizes(task: str, args, available: int) -> list[int]:
+    if task != "imdb":  # the few-shot curve is IMDb's
+        return [available]
+    return [int(s) if s != "all" else available for s in args.shots.split(",")]
+
+
+def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction: str,
+                  save_dir: Path | None) -> list[dict]:
+    """One reading direction: pretrain (or load) its LM, then a ULMFiT classifier for every
+    shot size (and self-training, forward only); each classifier is saved to
+    ``save_dir/<labels>`` when a folder is given. Runs in a process of its own with
+    --side-by-side, so it loads the data itself."""
+    train_x, train_y, test_x, test_y = split_task(task, args)
+    suffix = " backward" if direction == "backward" else ""
+    path = args.lm_backward if suffix else args.lm
+    if path:
+        lm, row = reuse(path)
+        if lm.direction != direction:
+            raise SystemExit(f"{path}: that language model reads {lm.direction}, not "
+                             f"{direction}")
     else:
-        lm, row = pretrain(unlabelled(task, train_x, args.limit_unlabelled), lm_params,
-                           args.save_lm)
+        save = f"{args.save_lm}{suffix.replace(' ', '-')}" if args.save_lm else None
+        lm, row = pretrain(unlabelled(task, train_x, args.limit_unlabelled),
+                           {**lm_params, "direction": direction}, save)
+    row["stage"] = "pretrain" + suffix
     rows = [row]
     report(task, row)
-    backward = None
-    if args.backward:
-        if args.lm_backward:
-            backward, row = reuse(args.lm_backward)
-        else:
-            save = f"{args.save_lm}-backward" if args.save_lm else None
-            backward, row = pretrain(unlabelled(task, train_x, args.limit_unlabelled),
-                                     {**lm_params, "direction": "backward"}, save)
-        if backward.direction != "backward":
-            raise SystemExit(f"--lm-backward {args.lm_backward}: that LM reads forwards")
-        row["stage"] = "pretrain backward"
-        rows.append(row)
-        report(task, row)
     common = {"progress": False, "num_threads": args.num_threads}
-    shots = [int(s) if s != "all" else len(train_x) for s in args.shots.split(",")]
-    if task != "imdb":  # the few-shot curve is IMDb's
-        shots = [len(train_x)]
-    pool = read_texts(DATA / "imdb/unsup.txt.gz")[0] if args.self_train else []
+    pool = read_texts(DATA / "imdb/unsup.txt.gz")[0] if args.self_train and not suffix else []
 
-    def ulmfit(source=lm):
-        return SentimentClassifier.from_language_model(source, **common, **clf_params)
+    def ulmfit():
+        return SentimentClassifier.from_language_model(lm, **common, **clf_params)
 
     def self_trained(x, y):
         start = time.perf_counter()
@@ -179,34 +187,65 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
         return self_train(ulmfit, x, y, pool, ratio=args.self_train, pool_size=args.pool,
                           rounds=args.self_train_rounds, on_round=scored)
 
-    for n in shots:
+    for n in shot_sizes(task, args, len(train_x)):
         idx = subset(train_y, n)
         part = ([train_x[i] for i in idx], [train_y[i] for i in idx])
-        fits = [("ulmfit", lambda x, y: ulmfit().fit(x, y)),
-                ("scratch BiLSTM",
-                 lambda x, y: SentimentClassifier(**common, **scratch_params).fit(x, y))]
-        if backward is not None:
-            fits.insert(1, ("ulmfit backward", lambda x, y: ulmfit(backward).fit(x, y)))
+        fits = [("ulmfit" + suffix, lambda x, y: ulmfit().fit(x, y))]
         if pool and n < len(train_x):  # few labels: pseudo-label the unsup reviews
             rounds = f", round {args.self_train_rounds}" if args.self_train_rounds > 1 else ""
-            fits.insert(1, ("ulmfit + self-training" + rounds, self_trained))
-        fitted = {}
+            fits.append(("ulmfit + self-training" + rounds, self_trained))
         for name, fit in fits:
-            row, fitted[name] = classify(name, fit, *part, test_x, test_y)
+            row, clf = classify(name, fit, *part, test_x, test_y)
             if name == "ulmfit":  # the curve draws one line per language model
                 row["lm_perplexity"] = rows[0]["val_perplexity"]
             rows.append(row)
             report(task, row)
-            if name == "ulmfit backward":
-                fine = rows[-2]["seconds"] + row["seconds"]
-                rows.append(bidirectional(fitted["ulmfit"], fitted[name], fine, test_x, test_y))
-                rows[-1]["labels"] = len(part[0])
+            if save_dir is not None and name == "ulmfit" + suffix:
+                clf.save(save_dir / str(len(part[0])))
+    return rows
+
+
+def run_task(task: str, args, lm_params: dict, clf_params: dict,
+             scratch_params: dict) -> list[dict]:
+    train_x, train_y, test_x, test_y = split_task(task, args)
+    lm_params = {"num_threads": args.num_threads, **lm_params}
+    directions = ("forward", "backward") if args.backward else ("forward",)
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = {d: Path(tmp) / d if args.backward else None for d in directions}
+        start = time.perf_counter()
+        if args.side_by_side:  # one process, one thread for each direction
+            one = argparse.Namespace(**{**vars(args), "num_threads": 1})
+            with ProcessPoolExecutor(len(directions), mp_context=get_context("spawn")) as pool:
+                jobs = [pool.submit(direction_run, task, one, {**lm_params, "num_threads": 1},
+                                    clf_params, d, saved[d]) for d in directions]
+                runs = [job.result() for job in jobs]
+        else:
+            runs = [direction_run(task, args, lm_params, clf_params, d, saved[d])
+                    for d in directions]
+        wall = time.perf_counter() - start
+        rows = [r for run in runs for r in run if r["stage"].startswith("pretrain")]
+        common = {"progress": False, "num_threads": args.num_threads}
+        for n in shot_sizes(task, args, len(train_x)):
+            rows += [r for run in runs for r in run
+                     if not r["stage"].startswith("pretrain") and r["labels"] == n]
+            if args.backward:
+                fine = sum(r["seconds"] for r in rows if r.get("labels") == n
+                           and r["stage"] in ("ulmfit", "ulmfit backward"))
+                rows.append(bidirectional(saved, n, fine, test_x, test_y))
                 report(task, rows[-1])
-                spent = fine + sum(r["seconds"] for r in rows if r["stage"].startswith(
-                    "pretrain") and "loaded" not in r)
-                print(f"pretraining + fine-tuning, both directions: {spent / 60:.1f} min"
-                      + (" (loaded LMs not counted)" if args.lm or args.lm_backward else ""),
-                      flush=True)
+            idx = subset(train_y, n)
+            row, _ = classify("scratch BiLSTM",
+                              lambda x, y: SentimentClassifier(**common, **scratch_params).fit(
+                                  x, y), [train_x[i] for i in idx], [train_y[i] for i in idx],
+                              test_x, test_y)
+            rows.append(row)
+            report(task, row)
+    if args.backward:
+        how = ("side by side, one thread each" if args.side_by_side else "one after the other")
+        loaded = " (loaded LMs: their training not included)" if args.lm or args.lm_backward \
+            else ""
+        print(f"both directions, {how}: {wall / 60:.1f} min wall for pretraining and every "
+              f"fine-tuning run above, data loading included{loaded}", flush=True)
     return rows
 
 
@@ -263,6 +302,9 @@ def main():
                         help="also a backward LM, its classifier and the bidirectional "
                         "ensemble")
     parser.add_argument("--lm-backward", help="with --backward: this saved backward LM")
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="with --backward: run the two directions at once, each in a "
+                        "process of one thread")
     parser.add_argument("--replot", nargs="+", metavar="ROWS",
                         help="only draw --plot from these --out files")
     parser.add_argument("--out", help="append JSON rows to this file")
@@ -277,6 +319,8 @@ def main():
         plot(rows, args.plot)
         print(f"few-shot curve written to {args.plot}")
         return
+    if (args.side_by_side or args.lm_backward) and not args.backward:
+        raise SystemExit("--side-by-side and --lm-backward go with --backward")
     if args.lm and len(args.tasks) != 1:
         raise SystemExit("--lm DIR is one task's language model: name that task alone")
     print(f"machine: {machine()}")
