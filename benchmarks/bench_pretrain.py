@@ -29,8 +29,8 @@ seeded sample of --pool unsup reviews and a second one trains on both
 --lm-backward DIR), fine-tunes a classifier from it too, and scores ULMFiT's bidirectional
 ensemble: the mean of the two classifiers' probabilities (``EnsembleClassifier``), whose
 cost is both pretraining runs plus both fine-tuning runs. --side-by-side runs the two
-directions at the same time, each in a process of one thread: on 2 cores PyTorch's second
-thread adds far less than a second process does (README).
+directions at the same time, each in a process of one thread (on 2026-12-01's 2-core machine
+that pretrained no faster than one process of two threads: README).
 Never run by the tests.
 """
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sentirnn.models.rnn import RNNEncoder, reverse_within_length
+from sentirnn.models.rnn import RNNEncoder
 
 ONNX_OPS = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "RNN"}
 # PyTorch stacks gates as LSTM (i, f, g, o) and GRU (r, z, n); ONNX as LSTM (i, o, f, c)
@@ -118,8 +118,5 @@ class ExportNet(nn.Module):
         self.encoder = OnnxRecurrent(net.encoder)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = self.net.embedding(ids)
-        if self.net.config.reverse:  # as ClassifierNet.states
-            x = reverse_within_length(x, lengths)
-        states = self.encoder(x, lengths)
+        states = self.encoder(self.net.reading_order(self.net.embedding(ids), lengths), lengths)
         return self.net.head(self.net.dropout(self.net.pooling(states, lengths)))

@@ -47,6 +47,8 @@ class ClassifierNet(nn.Module):
         from its last token, so its step ``lengths - 1`` — what "last" pooling takes — has
         seen the whole text, as the backward LM's state had.
         """
-        if self.config.reverse:
-            x = reverse_within_length(x, lengths)
-        return self.encoder(x, lengths)
+        return self.encoder(self.reading_order(x, lengths), lengths)
+
+    def reading_order(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T, E) embedded tokens in the order the encoder reads them (also for ONNX)."""
+        return reverse_within_length(x, lengths) if self.config.reverse else x
