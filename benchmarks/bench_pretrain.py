@@ -148,12 +148,12 @@ def shot_sizes(task: str, args, available: int) -> list[int]:
 
 
 def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction: str,
-                  save_dir: Path | None) -> list[dict]:
+                  save_dir: Path | None, data=None) -> list[dict]:
     """One reading direction: pretrain (or load) its LM, then a ULMFiT classifier for every
     shot size (and self-training, forward only); each classifier is saved to
     ``save_dir/<labels>`` when a folder is given. Runs in a process of its own with
-    --side-by-side, so it loads the data itself."""
-    train_x, train_y, test_x, test_y = split_task(task, args)
+    --side-by-side, so it loads the data itself unless given ``data`` (split_task's)."""
+    train_x, train_y, test_x, test_y = data or split_task(task, args)
     suffix = " backward" if direction == "backward" else ""
     path = args.lm_backward if suffix else args.lm
     if path:
@@ -207,7 +207,8 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
 
 def run_task(task: str, args, lm_params: dict, clf_params: dict,
              scratch_params: dict) -> list[dict]:
-    train_x, train_y, test_x, test_y = split_task(task, args)
+    data = split_task(task, args)
+    train_x, train_y, test_x, test_y = data
     lm_params = {"num_threads": args.num_threads, **lm_params}
     directions = ("forward", "backward") if args.backward else ("forward",)
     with tempfile.TemporaryDirectory() as tmp:
@@ -220,7 +221,7 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
                                     clf_params, d, saved[d]) for d in directions]
                 runs = [job.result() for job in jobs]
         else:
-            runs = [direction_run(task, args, lm_params, clf_params, d, saved[d])
+            runs = [direction_run(task, args, lm_params, clf_params, d, saved[d], data)
                     for d in directions]
         wall = time.perf_counter() - start
         rows = [r for run in runs for r in run if r["stage"].startswith("pretrain")]
