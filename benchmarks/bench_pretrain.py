@@ -24,7 +24,8 @@ that model's last training run (an LM trained further reports only the last stre
 nothing: one line per language model, one for the from-scratch BiLSTM.
 --self-train RATIO adds an IMDb few-shot row where the ULMFiT classifier pseudo-labels a
 seeded sample of --pool unsup reviews and a second one trains on both
-(``sentirnn.self_training``).
+(``sentirnn.self_training``); with --backward in each direction, and the two self-trained
+classifiers' ensemble gets a row of its own.
 --backward also pretrains a backward LM on the same texts with the same settings (or loads
 --lm-backward DIR), fine-tunes a classifier from it too, and scores ULMFiT's bidirectional
 ensemble: the mean of the two classifiers' probabilities (``EnsembleClassifier``), whose
@@ -39,9 +40,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
+import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -115,11 +117,12 @@ def classify(name, fit, train_x, train_y, test_x, test_y):
             "epochs": len(clf.history_)}, clf
 
 
-def bidirectional(saved: dict, labels: int, seconds: float, test_x, test_y) -> dict:
+def bidirectional(saved: dict, name: str, stage: str, seconds: float, test_x,
+                  test_y) -> dict:
     """ULMFiT's ensemble: the mean of the two saved classifiers' probabilities."""
-    dirs = [saved["forward"] / str(labels), saved["backward"] / str(labels)]
+    dirs = [saved["forward"] / name, saved["backward"] / name]
     accuracy = accuracy_score(test_y, EnsembleClassifier(dirs).fit().predict(test_x))
-    return {"stage": "ulmfit forward + backward", "labels": labels, "seconds": seconds,
+    return {"stage": stage, "labels": int(name.split("-")[0]), "seconds": seconds,
             "accuracy": accuracy, "train_tokens_per_s": None}
 
 
@@ -147,12 +150,19 @@ def shot_sizes(task: str, args, available: int) -> list[int]:
     return [int(s) if s != "all" else available for s in args.shots.split(",")]
 
 
+def self_trained_stage(args) -> str:
+    """The stage name of the last self-training round's row (forward reading)."""
+    rounds = f", round {args.self_train_rounds}" if args.self_train_rounds > 1 else ""
+    return "ulmfit + self-training" + rounds
+
+
 def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction: str,
                   save_dir: Path | None, data=None) -> list[dict]:
     """One reading direction: pretrain (or load) its LM, then a ULMFiT classifier for every
-    shot size (and self-training, forward only); each classifier is saved to
-    ``save_dir/<labels>`` when a folder is given. Runs in a process of its own with
-    --side-by-side, so it loads the data itself unless given ``data`` (split_task's)."""
+    shot size (and with --self-train a self-trained one for the few-shot sizes); each
+    classifier is saved to ``save_dir/<labels>`` (``<labels>-self``) when a folder is given.
+    Runs in a process of its own with --side-by-side, so it loads the data itself unless
+    given ``data`` (split_task's)."""
     train_x, train_y, test_x, test_y = data or split_task(task, args)
     suffix = " backward" if direction == "backward" else ""
     path = args.lm_backward if suffix else args.lm
@@ -169,7 +179,7 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
     rows = [row]
     report(task, row)
     common = {"progress": False, "num_threads": args.num_threads}
-    pool = read_texts(DATA / "imdb/unsup.txt.gz")[0] if args.self_train and not suffix else []
+    pool = read_texts(DATA / "imdb/unsup.txt.gz")[0] if args.self_train else []
 
     def ulmfit():
         return SentimentClassifier.from_language_model(lm, **common, **clf_params)
@@ -179,7 +189,8 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
 
         def scored(r, student):  # earlier rounds get rows of their own
             if r < args.self_train_rounds:
-                rows.append({"stage": f"ulmfit + self-training, round {r}", "labels": len(x),
+                rows.append({"stage": f"ulmfit + self-training, round {r}{suffix}",
+                             "labels": len(x),
                              "seconds": time.perf_counter() - start,
                              "accuracy": accuracy_score(test_y, student.predict(test_x))})
                 report(task, rows[-1])
@@ -192,16 +203,15 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
         part = ([train_x[i] for i in idx], [train_y[i] for i in idx])
         fits = [("ulmfit" + suffix, lambda x, y: ulmfit().fit(x, y))]
         if pool and n < len(train_x):  # few labels: pseudo-label the unsup reviews
-            rounds = f", round {args.self_train_rounds}" if args.self_train_rounds > 1 else ""
-            fits.append(("ulmfit + self-training" + rounds, self_trained))
-        for name, fit in fits:
+            fits.append((self_trained_stage(args) + suffix, self_trained))
+        for kind, (name, fit) in zip(("", "-self"), fits):
             row, clf = classify(name, fit, *part, test_x, test_y)
             if name == "ulmfit":  # the curve draws one line per language model
                 row["lm_perplexity"] = rows[0]["val_perplexity"]
             rows.append(row)
             report(task, row)
-            if save_dir is not None and name == "ulmfit" + suffix:
-                clf.save(save_dir / str(len(part[0])))
+            if save_dir is not None:  # for the ensembles: <labels> and <labels>-self
+                clf.save(save_dir / f"{len(part[0])}{kind}")
     return rows
 
 
@@ -216,10 +226,13 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
         start = time.perf_counter()
         if args.side_by_side:  # one process, one thread for each direction
             one = argparse.Namespace(**{**vars(args), "num_threads": 1})
-            with ProcessPoolExecutor(len(directions), mp_context=get_context("spawn")) as pool:
-                jobs = [pool.submit(direction_run, task, one, {**lm_params, "num_threads": 1},
-                                    clf_params, d, saved[d]) for d in directions]
-                runs = [job.result() for job in jobs]
+            # a Pool (not a ProcessPoolExecutor) so that leaving the block for any reason,
+            # SIGTERM included (main), terminates the workers instead of orphaning them
+            with get_context("spawn").Pool(len(directions)) as pool:
+                jobs = [pool.apply_async(direction_run, (task, one, {**lm_params, "num_threads": 1},
+                                                         clf_params, d, saved[d]))
+                        for d in directions]
+                runs = [job.get() for job in jobs]
         else:
             runs = [direction_run(task, args, lm_params, clf_params, d, saved[d], data)
                     for d in directions]
@@ -229,10 +242,14 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
         for n in shot_sizes(task, args, len(train_x)):
             rows += [r for run in runs for r in run
                      if not r["stage"].startswith("pretrain") and r["labels"] == n]
-            if args.backward:
+            for kind, trained in (("", "ulmfit"), ("-self", self_trained_stage(args))):
+                if not args.backward or not (saved["forward"] / f"{n}{kind}").exists():
+                    continue
+                # the cost: both directions' final rows (which include any earlier rounds)
                 fine = sum(r["seconds"] for r in rows if r.get("labels") == n
-                           and r["stage"] in ("ulmfit", "ulmfit backward"))
-                rows.append(bidirectional(saved, n, fine, test_x, test_y))
+                           and r["stage"] in (trained, trained + " backward"))
+                rows.append(bidirectional(saved, f"{n}{kind}", f"{trained} forward + backward",
+                                          fine, test_x, test_y))
                 report(task, rows[-1])
             idx = subset(train_y, n)
             row, _ = classify("scratch BiLSTM",
@@ -324,6 +341,8 @@ def main():
         raise SystemExit("--side-by-side and --lm-backward go with --backward")
     if args.lm and len(args.tasks) != 1:
         raise SystemExit("--lm DIR is one task's language model: name that task alone")
+    # SIGTERM unwinds like Ctrl-C: side-by-side workers are stopped, temporary folders removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"machine: {machine()}")
     print("| task | stage | result | wall | speed |\n|---|---|---|---|---|")
     rows = []
