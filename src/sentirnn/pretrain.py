@@ -25,6 +25,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from sentirnn.allocator import keep_freed_memory
 from sentirnn.config import _Dict
 from sentirnn.errors import ArtifactError
 from sentirnn.lm_batching import BPTTBatches
@@ -187,6 +188,7 @@ def train_lm(net: LanguageModelNet, train_docs: list[np.ndarray],
     training continues at its (epoch, step).
     """
     set_threads(config.num_threads)
+    keep_freed_memory()
     L.seed_everything(config.seed, verbose=False)
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.ERROR)

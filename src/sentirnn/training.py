@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import f1_score
 
+from sentirnn.allocator import keep_freed_memory
 from sentirnn.batching import BucketSampler, EncodedDataset, bucket_batches, collate_labelled
 from sentirnn.config import TrainConfig, check_choice
 
@@ -310,6 +311,7 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
     validation accuracy and macro-F1 are then per document (``truncation="sentences"``).
     """
     set_threads(config.num_threads)
+    keep_freed_memory()
     batch = small_data_batch(len(train_ids) // world()[1], config.batch_size, config.min_steps)
     if batch != config.batch_size:
         # The lr stays: on IMDb's 500 and 100 labels, Adam's square-root rule (lr scaled by

@@ -1,0 +1,69 @@
+"""glibc's malloc thresholds: once training starts, big freed blocks stay with the process
+instead of going back to the system (mmap/munmap each step). Each case runs in a fresh
+interpreter because the thresholds are process-wide and other tests train models."""
+
+import ctypes
+import ctypes.util
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+def _has_mallinfo2() -> bool:
+    try:
+        return hasattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), "mallinfo2")
+    except OSError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or not _has_mallinfo2(),
+                                reason="needs glibc ≥ 2.33 (mallinfo2)")
+
+# Prints the bytes of mmapped blocks (mallinfo2's hblkhd) while a 64 MiB block is held,
+# before and after keep_freed_memory(), then what keep_freed_memory() returned.
+PROBE = textwrap.dedent("""
+    import ctypes, ctypes.util
+    from sentirnn.allocator import keep_freed_memory
+
+    class Info(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost")]
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc.mallinfo2.restype = Info
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+
+    def mapped_while_holding(size=64 << 20):
+        block = libc.malloc(size)
+        mapped = libc.mallinfo2().hblkhd
+        libc.free(block)
+        return mapped
+
+    before = mapped_while_holding()
+    applied = keep_freed_memory()
+    print(before, mapped_while_holding(), applied, keep_freed_memory())
+""")
+
+
+def _probe(**env) -> tuple[int, int, bool, bool]:
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                         check=True, env={**os.environ, **env}).stdout.split()
+    return int(out[0]), int(out[1]), out[2] == "True", out[3] == "True"
+
+
+def test_big_blocks_come_from_the_heap_once_training_starts():
+    before, after, applied, again = _probe(SENTIRNN_MALLOC="")
+    assert before >= 64 << 20  # glibc's default: a 64 MiB block is its own mapping
+    assert applied and again  # set once, and a second call reports it set
+    assert after < 64 << 20  # now it comes from the heap and stays there when freed
+
+
+def test_sentirnn_malloc_system_leaves_glibc_alone():
+    before, after, applied, _ = _probe(SENTIRNN_MALLOC="system")
+    assert not applied
+    assert before >= 64 << 20 and after >= 64 << 20
