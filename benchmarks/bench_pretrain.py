@@ -117,12 +117,12 @@ def classify(name, fit, train_x, train_y, test_x, test_y):
             "epochs": len(clf.history_)}, clf
 
 
-def bidirectional(saved: dict, name: str, stage: str, seconds: float, test_x,
+def bidirectional(saved: dict, labels: int, kind: str, stage: str, seconds: float, test_x,
                   test_y) -> dict:
-    """ULMFiT's ensemble: the mean of the two saved classifiers' probabilities."""
-    dirs = [saved["forward"] / name, saved["backward"] / name]
+    """ULMFiT's ensemble: the mean of the two classifiers saved as ``<labels><kind>``."""
+    dirs = [saved["forward"] / f"{labels}{kind}", saved["backward"] / f"{labels}{kind}"]
     accuracy = accuracy_score(test_y, EnsembleClassifier(dirs).fit().predict(test_x))
-    return {"stage": stage, "labels": int(name.split("-")[0]), "seconds": seconds,
+    return {"stage": stage, "labels": labels, "seconds": seconds,
             "accuracy": accuracy, "train_tokens_per_s": None}
 
 
@@ -248,8 +248,8 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
                 # the cost: both directions' final rows (which include any earlier rounds)
                 fine = sum(r["seconds"] for r in rows if r.get("labels") == n
                            and r["stage"] in (trained, trained + " backward"))
-                rows.append(bidirectional(saved, f"{n}{kind}", f"{trained} forward + backward",
-                                          fine, test_x, test_y))
+                rows.append(bidirectional(saved, n, kind, f"{trained} forward + backward", fine,
+                                          test_x, test_y))
                 report(task, rows[-1])
             idx = subset(train_y, n)
             row, _ = classify("scratch BiLSTM",

@@ -6,8 +6,9 @@ fresh ``mmap`` pages and hands them back with ``munmap`` when freed, so each ste
 faults and zeroing for memory it had a moment ago; and it trims the heap top back to the
 system whenever more than the trim threshold is free. On the 2-core machine of 2026-12-02
 (py-spy: ``munmap`` alone was ~5% of a ULMFiT fine-tuning run's samples) raising both
-thresholds made that fine-tuning 1.5× faster and language-model pretraining 1.23× faster,
-with identical results (README "Memory allocator"; ``benchmarks/bench_allocator.py``).
+thresholds made that fine-tuning 1.5× faster, the from-scratch BiLSTM 1.36× and
+language-model pretraining 1.19–1.23×, with identical results (README "Memory
+allocator"; ``benchmarks/bench_allocator.py``).
 
 The price: memory a step freed stays with the process (up to its peak) instead of going
 back to the system until it exits. ``SENTIRNN_MALLOC=system`` leaves glibc's defaults alone.
