@@ -5,7 +5,7 @@ Usage: python benchmarks/bench_pretrain.py [imdb] [waimai_10k] [--limit-unlabell
        [--set clf.key=value] [--set scratch.key=value] [--out rows.jsonl]
        [--plot fewshot.png] [--save-lm DIR] [--lm DIR] [--replot ROWS.jsonl ...]
        [--self-train RATIO [--self-train-rounds N] [--pool N]]
-       [--backward [--lm-backward DIR] [--side-by-side]]
+       [--backward [--lm-backward DIR] [--side-by-side]] [--members N]
 
 IMDb: the language model is pretrained on imdb/unsup.txt.gz + the training texts of a seeded
 stratified 90/10 split of train (never the 10% test texts), fine-tuned into a classifier
@@ -32,6 +32,10 @@ ensemble: the mean of the two classifiers' probabilities (``EnsembleClassifier``
 cost is both pretraining runs plus both fine-tuning runs. --side-by-side runs the two
 directions at the same time, each in a process of one thread (on 2026-12-01's 2-core machine
 that pretrained no faster than one process of two threads: README).
+--members N fine-tunes N plain ULMFiT classifiers for each shot size (seeds clf.seed, +1, …;
+with --backward alternately from the forward and the backward LM: 3 is forward seeds 0 and 1
+and backward seed 0) and scores the mean of all of them. Every ensemble also gets a row with
+the run's from-scratch BiLSTM as one more member (it contains the baseline it is compared to).
 Never run by the tests.
 """
 
@@ -125,13 +129,27 @@ def classify(name, fit, train_x, train_y, test_x, test_y):
             "epochs": len(clf.history_)}, clf
 
 
-def bidirectional(saved: dict, labels: int, kind: str, stage: str, seconds: float, test_x,
-                  test_y) -> dict:
-    """ULMFiT's ensemble: the mean of the two classifiers saved as ``<labels><kind>``."""
-    dirs = [saved["forward"] / f"{labels}{kind}", saved["backward"] / f"{labels}{kind}"]
+def ensemble_row(dirs: list[Path], labels: int, stage: str, seconds: float, test_x,
+                 test_y) -> dict:
+    """The mean of the probabilities of the classifiers saved in ``dirs``, scored."""
     accuracy = accuracy_score(test_y, EnsembleClassifier(dirs).fit().predict(test_x))
     return {"stage": stage, "labels": labels, "seconds": seconds,
             "accuracy": accuracy, "train_tokens_per_s": None}
+
+
+def member_seeds(args, direction: str, base: int) -> list[int]:
+    """Seeds of the plain ULMFiT classifiers one direction fine-tunes: --members N
+    alternates forward, backward, forward, … (forward alone without --backward)."""
+    n = args.members
+    if args.backward:
+        n = (n + 1) // 2 if direction == "forward" else n // 2
+    return [base + k for k in range(max(n, 1))]
+
+
+def member_name(labels: int, kind: str, k: int) -> str:
+    """The folder of a saved classifier: ``<labels><kind>``, ``<labels>-seed<k>`` for the
+    k-th extra plain member."""
+    return f"{labels}{kind}" + (f"-seed{k}" if k else "")
 
 
 def subset(labels: list[str], n: int) -> list[int]:
@@ -206,21 +224,57 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
         return self_train(ulmfit, x, y, pool, ratio=args.self_train, pool_size=args.pool,
                           rounds=args.self_train_rounds, on_round=scored)
 
+    seeds = member_seeds(args, direction, clf_params.get("seed", 0))
     for n in shot_sizes(task, args, len(train_x)):
         idx = subset(train_y, n)
         part = ([train_x[i] for i in idx], [train_y[i] for i in idx])
-        fits = [("ulmfit" + suffix, lambda x, y: ulmfit().fit(x, y))]
+        fits = [("", 0, "ulmfit" + suffix, lambda x, y: ulmfit().fit(x, y))]
+        fits += [("", k, f"ulmfit seed {seed}{suffix}",
+                  lambda x, y, seed=seed: SentimentClassifier.from_language_model(
+                      lm, **common, **{**clf_params, "seed": seed}).fit(x, y))
+                 for k, seed in enumerate(seeds[1:], 1)]
         if pool and n < len(train_x):  # few labels: pseudo-label the unsup reviews
-            fits.append((self_trained_stage(args) + suffix, self_trained))
-        for kind, (name, fit) in zip(("", "-self"), fits):
+            fits.append(("-self", 0, self_trained_stage(args) + suffix, self_trained))
+        for kind, k, name, fit in fits:
             row, clf = classify(name, fit, *part, test_x, test_y)
             if name == "ulmfit":  # the curve draws one line per language model
                 row["lm_perplexity"] = rows[0]["val_perplexity"]
             rows.append(row)
             report(task, row)
-            if save_dir is not None:  # for the ensembles: <labels> and <labels>-self
-                clf.save(save_dir / f"{len(part[0])}{kind}")
+            if save_dir is not None:  # for the ensembles (member_name)
+                clf.save(save_dir / member_name(len(part[0]), kind, k))
     return rows
+
+
+def ensemble_rows(task: str, args, saved: dict, n: int, rows: list[dict], scratch, tmp: str,
+                  test_x, test_y) -> list[dict]:
+    """The ensembles of n labels' saved classifiers: forward + backward (ULMFiT's, plain and
+    self-trained), every plain member when --members asks for more than one per direction,
+    and each of these with the from-scratch BiLSTM of the same run as one more member."""
+    plain = [saved[d] / member_name(n, "", k) for d in saved
+             for k in range(len(member_seeds(args, d, 0)))]
+    groups = []
+    for kind, trained in (("", "ulmfit"), ("-self", self_trained_stage(args))):
+        if args.backward and (saved["forward"] / f"{n}{kind}").exists():
+            names = (trained, trained + " backward")
+            groups.append((f"{trained} forward + backward", names,
+                           [saved["forward"] / f"{n}{kind}", saved["backward"] / f"{n}{kind}"]))
+    if len(plain) > 2 or (len(plain) == 2 and not args.backward):
+        ahead = sum(1 for p in plain if p.parent.name == "forward")
+        groups.append((f"ulmfit, {len(plain)} members ({ahead} forward, "
+                       f"{len(plain) - ahead} backward)", None, plain))
+    scratch_dir = Path(tmp) / f"scratch-{n}"
+    scratch.save(scratch_dir)
+    out = []
+    for stage, names, dirs in groups:
+        # the cost: the members' fine-tuning rows (which include any earlier rounds)
+        fine = sum(r["seconds"] for r in rows if r.get("labels") == n and (
+            r["stage"] in names if names else r["stage"].startswith("ulmfit")
+            and "self-training" not in r["stage"]))
+        for extra, members in (("", dirs), (" + scratch BiLSTM", [*dirs, scratch_dir])):
+            out.append(ensemble_row(members, n, stage + extra, fine, test_x, test_y))
+            report(task, out[-1])
+    return out
 
 
 def run_task(task: str, args, lm_params: dict, clf_params: dict,
@@ -229,8 +283,9 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
     train_x, train_y, test_x, test_y = data
     lm_params = {"num_threads": args.num_threads, **lm_params}
     directions = ("forward", "backward") if args.backward else ("forward",)
+    ensembles = args.backward or args.members > 1
     with tempfile.TemporaryDirectory() as tmp:
-        saved = {d: Path(tmp) / d if args.backward else None for d in directions}
+        saved = {d: Path(tmp) / d if ensembles else None for d in directions}
         start = time.perf_counter()
         if args.side_by_side:  # one process, one thread for each direction
             one = argparse.Namespace(**{**vars(args), "num_threads": 1})
@@ -250,20 +305,14 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
         for n in shot_sizes(task, args, len(train_x)):
             rows += [r for run in runs for r in run
                      if not r["stage"].startswith("pretrain") and r["labels"] == n]
-            for kind, trained in (("", "ulmfit"), ("-self", self_trained_stage(args))):
-                if not args.backward or not (saved["forward"] / f"{n}{kind}").exists():
-                    continue
-                # the cost: both directions' final rows (which include any earlier rounds)
-                fine = sum(r["seconds"] for r in rows if r.get("labels") == n
-                           and r["stage"] in (trained, trained + " backward"))
-                rows.append(bidirectional(saved, n, kind, f"{trained} forward + backward", fine,
-                                          test_x, test_y))
-                report(task, rows[-1])
             idx = subset(train_y, n)
-            row, _ = classify("scratch BiLSTM",
-                              lambda x, y: SentimentClassifier(**common, **scratch_params).fit(
-                                  x, y), [train_x[i] for i in idx], [train_y[i] for i in idx],
-                              test_x, test_y)
+            row, scratch = classify("scratch BiLSTM",
+                                    lambda x, y: SentimentClassifier(
+                                        **common, **scratch_params).fit(x, y),
+                                    [train_x[i] for i in idx], [train_y[i] for i in idx],
+                                    test_x, test_y)
+            if ensembles:
+                rows += ensemble_rows(task, args, saved, n, rows, scratch, tmp, test_x, test_y)
             rows.append(row)
             report(task, row)
     if args.backward:
@@ -328,6 +377,9 @@ def main():
                         help="also a backward LM, its classifier and the bidirectional "
                         "ensemble")
     parser.add_argument("--lm-backward", help="with --backward: this saved backward LM")
+    parser.add_argument("--members", type=int, default=1,
+                        help="plain ULMFiT classifiers per shot size, seeds clf.seed, +1, …; "
+                        "with --backward they alternate forward, backward, forward, …")
     parser.add_argument("--side-by-side", action="store_true",
                         help="with --backward: run the two directions at once, each in a "
                         "process of one thread")
