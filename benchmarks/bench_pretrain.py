@@ -246,11 +246,12 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
     return rows
 
 
-def ensemble_rows(task: str, args, saved: dict, n: int, rows: list[dict], scratch, tmp: str,
-                  test_x, test_y) -> list[dict]:
+def ensemble_rows(task: str, args, saved: dict, n: int, rows: list[dict], scratch,
+                  scratch_seconds: float, tmp: str, test_x, test_y) -> list[dict]:
     """The ensembles of n labels' saved classifiers: forward + backward (ULMFiT's, plain and
     self-trained), every plain member when --members asks for more than one per direction,
-    and each of these with the from-scratch BiLSTM of the same run as one more member."""
+    and each of these with the from-scratch BiLSTM of the same run as one more member (its
+    fit then counts in the row's seconds)."""
     plain = [saved[d] / member_name(n, "", k) for d in saved
              for k in range(len(member_seeds(args, d, 0)))]
     groups = []
@@ -271,8 +272,10 @@ def ensemble_rows(task: str, args, saved: dict, n: int, rows: list[dict], scratc
         fine = sum(r["seconds"] for r in rows if r.get("labels") == n and (
             r["stage"] in names if names else r["stage"].startswith("ulmfit")
             and "self-training" not in r["stage"]))
-        for extra, members in (("", dirs), (" + scratch BiLSTM", [*dirs, scratch_dir])):
-            out.append(ensemble_row(members, n, stage + extra, fine, test_x, test_y))
+        for extra, members, cost in (("", dirs, fine), (" + scratch BiLSTM",
+                                                         [*dirs, scratch_dir],
+                                                         fine + scratch_seconds)):
+            out.append(ensemble_row(members, n, stage + extra, cost, test_x, test_y))
             report(task, out[-1])
     return out
 
@@ -312,7 +315,8 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
                                     [train_x[i] for i in idx], [train_y[i] for i in idx],
                                     test_x, test_y)
             if ensembles:
-                rows += ensemble_rows(task, args, saved, n, rows, scratch, tmp, test_x, test_y)
+                rows += ensemble_rows(task, args, saved, n, rows, scratch, row["seconds"], tmp,
+                                      test_x, test_y)
             rows.append(row)
             report(task, row)
     if args.backward:
