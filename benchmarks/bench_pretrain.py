@@ -207,8 +207,8 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
     common = {"progress": False, "num_threads": args.num_threads}
     pool = unsup_reviews() if args.self_train else []
 
-    def ulmfit():
-        return SentimentClassifier.from_language_model(lm, **common, **clf_params)
+    def ulmfit(**extra):
+        return SentimentClassifier.from_language_model(lm, **common, **{**clf_params, **extra})
 
     def self_trained(x, y):
         start = time.perf_counter()
@@ -230,8 +230,7 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
         part = ([train_x[i] for i in idx], [train_y[i] for i in idx])
         fits = [("", 0, "ulmfit" + suffix, lambda x, y: ulmfit().fit(x, y))]
         fits += [("", k, f"ulmfit seed {seed}{suffix}",
-                  lambda x, y, seed=seed: SentimentClassifier.from_language_model(
-                      lm, **common, **{**clf_params, "seed": seed}).fit(x, y))
+                  lambda x, y, seed=seed: ulmfit(seed=seed).fit(x, y))
                  for k, seed in enumerate(seeds[1:], 1)]
         if pool and n < len(train_x):  # few labels: pseudo-label the unsup reviews
             fits.append(("-self", 0, self_trained_stage(args) + suffix, self_trained))
