@@ -240,8 +240,10 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
                 row["lm_perplexity"] = rows[0]["val_perplexity"]
             rows.append(row)
             report(task, row)
-            if save_dir is not None:  # for the ensembles (member_name)
-                clf.save(save_dir / member_name(len(part[0]), kind, k))
+            if save_dir is not None:  # for the ensembles, which sum their members' seconds
+                name = member_name(len(part[0]), kind, k)
+                row["member"] = f"{direction}/{name}"
+                clf.save(save_dir / name)
     return rows
 
 
@@ -256,21 +258,19 @@ def ensemble_rows(task: str, args, saved: dict, n: int, rows: list[dict], scratc
     groups = []
     for kind, trained in (("", "ulmfit"), ("-self", self_trained_stage(args))):
         if args.backward and (saved["forward"] / f"{n}{kind}").exists():
-            names = (trained, trained + " backward")
-            groups.append((f"{trained} forward + backward", names,
+            groups.append((f"{trained} forward + backward",
                            [saved["forward"] / f"{n}{kind}", saved["backward"] / f"{n}{kind}"]))
     if len(plain) > 2 or (len(plain) == 2 and not args.backward):
         ahead = sum(1 for p in plain if p.parent.name == "forward")
         groups.append((f"ulmfit, {len(plain)} members ({ahead} forward, "
-                       f"{len(plain) - ahead} backward)", None, plain))
+                       f"{len(plain) - ahead} backward)", plain))
     scratch_dir = Path(tmp) / f"scratch-{n}"
     scratch.save(scratch_dir)
     out = []
-    for stage, names, dirs in groups:
-        # the cost: the members' fine-tuning rows (which include any earlier rounds)
-        fine = sum(r["seconds"] for r in rows if r.get("labels") == n and (
-            r["stage"] in names if names else r["stage"].startswith("ulmfit")
-            and "self-training" not in r["stage"]))
+    for stage, dirs in groups:
+        # the cost: the members' rows (a self-trained one's includes any earlier rounds)
+        wanted = {f"{d.parent.name}/{d.name}" for d in dirs}
+        fine = sum(r["seconds"] for r in rows if r.get("member") in wanted)
         for extra, members, cost in (("", dirs, fine), (" + scratch BiLSTM",
                                                          [*dirs, scratch_dir],
                                                          fine + scratch_seconds)):
