@@ -161,6 +161,18 @@ def test_fine_tuned_model_round_trips(lm, corpus, tmp_path):
     assert loaded.model_config_.hidden_sizes == [20, 16]
 
 
+def test_a_classifier_from_a_language_model_reads_the_middle_of_long_documents(lm, corpus):
+    clf = SentimentClassifier.from_language_model(lm, **CLF).fit(*corpus)
+    short = SentimentClassifier.from_language_model(lm, **CLF, max_len=400).fit(*corpus)
+    assert (clf.max_len, short.max_len) == (finetune.ULMFIT_MAX_LEN, 400)
+    words = " ".join(corpus[0]).split()
+    head, tail = words[:300], words[-300:]
+    # 600 middle tokens, then the same document with a different middle
+    docs = [" ".join(head + words[300:900] + tail), " ".join(head + words[900:1500] + tail)]
+    assert not np.allclose(*clf.predict_proba(docs))
+    np.testing.assert_array_equal(*short.predict_proba(docs))  # head+tail 400 cut the middle
+
+
 def test_a_backward_language_model_gives_a_classifier_that_reads_backwards(corpus, tmp_path):
     texts = make_corpus("en", 800, seed=41)[0]
     backward = LanguageModel(embedding_dim=16, hidden_size=20, layers=2, batch_size=8, bptt=16,
