@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import f1_score
 
-from sentirnn.allocator import keep_freed_memory
+from sentirnn.allocator import TrimFreedMemory, keep_freed_memory
 from sentirnn.batching import BucketSampler, EncodedDataset, bucket_batches, collate_labelled
 from sentirnn.config import TrainConfig, check_choice
 
@@ -330,7 +330,7 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
     module = ClassifierModule(net, config, class_weights, param_groups, scheduler,
                               valid_pool if valid_loader is not None else None)
     best = BestWeights()
-    cbs = [best, *callbacks]
+    cbs = [best, TrimFreedMemory(), *callbacks]
     if valid_loader is not None and config.patience > 0:
         cbs.append(L.pytorch.callbacks.EarlyStopping("val_macro_f1", mode="max",
                                                      patience=config.patience))

@@ -67,3 +67,40 @@ def test_sentirnn_malloc_system_leaves_glibc_alone():
     before, after, applied, _ = _probe(SENTIRNN_MALLOC="system")
     assert not applied
     assert before >= 64 << 20 and after >= 64 << 20
+
+
+# Resident pages (/proc/self/statm) after 32 touched 8 MiB blocks were freed, then after
+# release_free_memory(); the blocks sit below one live block so the heap top cannot shrink.
+TRIM_PROBE = textwrap.dedent("""
+    import ctypes, ctypes.util, os
+    from sentirnn.allocator import keep_freed_memory, release_free_memory
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+
+    def resident():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    trimmed_before = release_free_memory()
+    keep_freed_memory()
+    blocks = [libc.malloc(8 << 20) for _ in range(32)]
+    for b in blocks:
+        ctypes.memset(b, 1, 8 << 20)
+    keep = libc.malloc(8 << 20)
+    for b in blocks:
+        libc.free(b)
+    held = resident()
+    print(trimmed_before, held - resident(), release_free_memory(), held - resident())
+""")
+
+
+def test_free_pages_go_back_to_the_system_when_training_trims():
+    out = subprocess.run([sys.executable, "-c", TRIM_PROBE], capture_output=True, text=True,
+                         check=True, env={**os.environ, "SENTIRNN_MALLOC": ""}).stdout.split()
+    trimmed_before, kept, trimmed, released = out[0] == "True", int(out[1]), out[2] == "True", \
+        int(out[3])
+    assert not trimmed_before  # nothing to trim before the thresholds are set
+    assert kept < 32 << 20  # freeing alone keeps the 256 MiB resident
+    assert trimmed and released > 200 << 20  # malloc_trim hands most of it back
