@@ -548,10 +548,9 @@ class SentimentClassifier(Predictor):
         lm : str, Path or LanguageModel
             A language-model directory (``sentirnn pretrain``) or a fitted LanguageModel.
         **params : other SentimentClassifier parameters; defaults become ULMFiT's
-            (``pooling="concat"``, ``schedule="ulmfit"``, ``max_len=1440``,
-            ``embedding_dropout=0.05``, or 0.5 with the token pairs a character LM gets by
-            default); the sizes, tokenizer and cleaning are the LM's. The config records
-            ``init_from`` (LM path and weights sha256).
+            (``pooling="concat"``, ``schedule="ulmfit"``, ``embedding_dropout=0.05``, or 0.5
+            with the token pairs a character LM gets by default); the sizes, tokenizer and
+            cleaning are the LM's. The config records ``init_from`` (LM path and weights sha256).
 
         Examples
         --------
