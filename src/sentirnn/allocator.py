@@ -10,13 +10,14 @@ thresholds made that fine-tuning 1.5× faster, the from-scratch BiLSTM 1.36× an
 language-model pretraining 1.19–1.23×, with identical results (README "Memory
 allocator"; ``benchmarks/bench_allocator.py``).
 
-The price: memory a step freed stays with the process instead of going back to the system.
-When batches come in many shapes the heap fragments and that memory grows past the peak a
-step needs: a ULMFiT fine-tuning on IMDb with documents up to 1,440 tokens was killed for
-memory at 24 GB (2026-12-02), where glibc's defaults stayed under 4 GB on a slice of it.
-So training hands the free pages back every TRIM_EVERY steps (``malloc_trim``), which costs
-one page fault per page reused instead of one every step. ``SENTIRNN_MALLOC=system`` leaves
-glibc's defaults alone. Elsewhere (macOS, Windows, musl) this does nothing.
+The price: memory a step freed stays with the process instead of going back to the system,
+and it can grow far past the peak a step needs: a ULMFiT fine-tuning on IMDb with documents
+up to 1,440 tokens was killed for memory at 24 GB (2026-12-02), where glibc's defaults stayed
+under 4 GB on a slice of it (fragmentation by batches of many lengths, we think). So training
+hands the free pages back every TRIM_EVERY steps and after each validation (``malloc_trim``);
+at 400 tokens that left training times within their run-to-run spread (README).
+``SENTIRNN_MALLOC=system`` leaves glibc's defaults alone. Elsewhere (macOS, Windows, musl)
+this does nothing.
 """
 
 from __future__ import annotations

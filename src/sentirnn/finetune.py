@@ -24,7 +24,7 @@ which computes exactly that (a chunked run with a carried state is the same recu
 CPU memory is not the constraint it was on a GPU, so the only cap is ``max_len`` (head+tail
 truncation, default 400 tokens), chosen for time. 400 cuts 18% of IMDb's reviews (15% of
 their tokens); fastai's cap of 1,440 (``max_len=1440``) reads 99.9% of them whole, but on
-IMDb it made fine-tuning 1.7x slower, peaked at 16-20 GB of memory and scored no better
+IMDb it made fine-tuning 1.5-1.7x slower, peaked at 16-20 GB of memory and scored no better
 (forward + backward 0.9284 vs 0.9312 at 400, 2026-12-02, README).
 """
 
