@@ -126,7 +126,11 @@ def classify(name, fit, train_x, train_y, test_x, test_y):
     return {"stage": name, "labels": len(train_x), "seconds": t.seconds,
             "accuracy": accuracy_score(test_y, clf.predict(test_x)),
             "train_tokens_per_s": max(rates) if rates else None,
-            "epochs": len(clf.history_)}, clf
+            "epochs": len(clf.history_),
+            # the classifier's own validation split (of the training texts): what a choice
+            # between settings may look at without touching the test split
+            "best_val_macro_f1": clf.train_summary_.get("best_val_macro_f1"),
+            "val_accuracy": [h.get("val_accuracy") for h in clf.history_]}, clf
 
 
 def ensemble_row(dirs: list[Path], labels: int, stage: str, seconds: float, test_x,
@@ -332,6 +336,8 @@ def report(task: str, row: dict) -> None:
     tps = row.get("train_tokens_per_s")
     extra = (f"perplexity {row['val_perplexity']:.1f}" if row["stage"].startswith("pretrain")
              else f"{row['labels']} labels, accuracy {row['accuracy']:.4f}")
+    if row.get("best_val_macro_f1") is not None:
+        extra += f" (validation macro-F1 {row['best_val_macro_f1']:.4f})"
     print(f"| {task} | {row['stage']} | {extra} | {row['seconds']:.0f} s | "
           f"{f'{tps:.0f}' if tps else '—'} tokens/s |", flush=True)
 
