@@ -130,7 +130,11 @@ def classify(name, fit, train_x, train_y, test_x, test_y):
             # the classifier's own validation split (of the training texts): what a choice
             # between settings may look at without touching the test split
             "best_val_macro_f1": clf.train_summary_.get("best_val_macro_f1"),
-            "val_accuracy": [h.get("val_accuracy") for h in clf.history_]}, clf
+            "val_accuracy": [h.get("val_accuracy") for h in clf.history_],
+            "val_macro_f1": [h.get("val_macro_f1") for h in clf.history_],
+            # with average_epochs: what each epoch's own weights scored, and which won
+            "own_val_macro_f1": [h.get("own_val_macro_f1") for h in clf.history_],
+            "averaged_epochs": [h.get("averaged_epochs") for h in clf.history_]}, clf
 
 
 def ensemble_row(dirs: list[Path], labels: int, stage: str, seconds: float, test_x,
@@ -207,7 +211,7 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
                            {**lm_params, "direction": direction}, save)
     row["stage"] = "pretrain" + suffix
     rows = [row]
-    report(task, row)
+    report(task, row, args.out)
     common = {"progress": False, "num_threads": args.num_threads}
     pool = unsup_reviews() if args.self_train else []
 
@@ -223,7 +227,7 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
                              "labels": len(x),
                              "seconds": time.perf_counter() - start,
                              "accuracy": accuracy_score(test_y, student.predict(test_x))})
-                report(task, rows[-1])
+                report(task, rows[-1], args.out)
 
         return self_train(ulmfit, x, y, pool, ratio=args.self_train, pool_size=args.pool,
                           rounds=args.self_train_rounds, on_round=scored)
@@ -242,12 +246,12 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
             row, clf = classify(name, fit, *part, test_x, test_y)
             if name == "ulmfit":  # the curve draws one line per language model
                 row["lm_perplexity"] = rows[0]["val_perplexity"]
-            rows.append(row)
-            report(task, row)
             if save_dir is not None:  # for the ensembles, which sum their members' seconds
                 name = member_name(len(part[0]), kind, k)
                 row["member"] = f"{direction}/{name}"
                 clf.save(save_dir / name)
+            rows.append(row)
+            report(task, row, args.out)
     return rows
 
 
@@ -279,7 +283,7 @@ def ensemble_rows(task: str, args, saved: dict, n: int, rows: list[dict], scratc
                                                          [*dirs, scratch_dir],
                                                          fine + scratch_seconds)):
             out.append(ensemble_row(members, n, stage + extra, cost, test_x, test_y))
-            report(task, out[-1])
+            report(task, out[-1], args.out)
     return out
 
 
@@ -321,7 +325,7 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
                 rows += ensemble_rows(task, args, saved, n, rows, scratch, row["seconds"], tmp,
                                       test_x, test_y)
             rows.append(row)
-            report(task, row)
+            report(task, row, args.out)
     if args.backward:
         how = ("side by side, one thread each" if args.side_by_side else "one after the other")
         loaded = " (loaded LMs: their training not included)" if args.lm or args.lm_backward \
@@ -331,8 +335,13 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
     return rows
 
 
-def report(task: str, row: dict) -> None:
+def report(task: str, row: dict, out: str | None = None) -> None:
+    """Print the row and append it to ``out`` (JSON lines) at once, so that a run stopped
+    early keeps the rows it has."""
     row["task"] = task
+    if out:
+        with open(out, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
     tps = row.get("train_tokens_per_s")
     extra = (f"perplexity {row['val_perplexity']:.1f}" if row["stage"].startswith("pretrain")
              else f"{row['labels']} labels, accuracy {row['accuracy']:.4f}")
@@ -422,10 +431,6 @@ def main():
     if args.plot and any(r["task"] == "imdb" for r in rows):
         plot(rows, args.plot)
         print(f"few-shot curve written to {args.plot}")
-    if args.out:
-        with open(args.out, "a", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ class EpochAverage:
 
     def __init__(self):
         self.count, self.chosen = 0, 0
+        self.own_f1: float | None = None  # the last validation's score of the epoch's weights
         self.sum: dict[str, torch.Tensor] = {}
         self.raw: dict[str, torch.Tensor] | None = None
 
@@ -150,6 +151,7 @@ class ClassifierModule(L.LightningModule):
             for batch in self.trainer.val_dataloaders:
                 self.validation_step([t.to(self.device) for t in batch], 0)
             mean_scores = self._scores()
+            self.average.own_f1 = scores[0]  # reported: what averaging had to beat
             if mean_scores[0] > scores[0]:
                 scores, self.average.chosen = mean_scores, self.average.count
             else:
@@ -202,6 +204,8 @@ class ClassifierModule(L.LightningModule):
                 row[key] = float(metrics[key])
         if self.average is not None and self.average.count:
             row["averaged_epochs"] = self.average.chosen  # 0: the epoch's own weights won
+            if self.average.own_f1 is not None:
+                row["own_val_macro_f1"] = self.average.own_f1
         self.history.append(row)
 
     def configure_optimizers(self):
