@@ -73,6 +73,9 @@ def main() -> None:
 
         export_onnx(args.model, int8=True)
     models = backends(args.model, args.threads, args.batch_size)
+    from common import machine  # after backends(): the probe then runs with --threads threads
+
+    print(f"machine: {machine()}")
     print(f"model {args.model}, {args.threads} threads, batch size {args.batch_size}, "
           f"best of {args.repeat}")
     header = (f"{'data':<18}{'tokens':>7}  {'backend':<10}{'end-to-end':>11}{'×torch':>8}"

@@ -158,7 +158,7 @@ class Report:
 
     def __init__(self, markdown: str | None, out: str | None, context: dict):
         self.markdown, self.out, self.context = markdown, out, context
-        self.emit(f"machine: {context['machine']}; torch {torch.__version__}, "
+        self.emit(f"machine: {context['machine']}; "
                   f"threads {context['num_threads'] or 'all'}; {context['started']}")
         self.emit("")
         self.emit(HEADER)
