@@ -50,9 +50,9 @@ def cpu_model() -> str:
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
-    """fp32 matrix-product speed of this machine with torch's threads: the rows of two machine
-    types differ about as much as this does (the LM pretraining took 2.8x as long on a 99
-    GFLOP/s AVX2 machine as on a 285 GFLOP/s AVX-512 one), so every benchmark prints it."""
+    """fp32 matrix-product speed with torch's threads, measured now: on a shared 2-core VM it
+    moved from 99 to 173 GFLOP/s within one session (2026-12-02), so a benchmark's timings
+    are read beside the figure of their own run, not beside the machine type's name."""
     import torch
 
     a, b = torch.randn(n, n), torch.randn(n, n)
