@@ -148,8 +148,11 @@ class ClassifierModule(L.LightningModule):
             # the running mean of the weights at every validation so far competes with the
             # current weights; the better one is logged (and kept by BestWeights)
             self.average.swap_in(self.net)
-            for batch in self.trainer.val_dataloaders:
-                self.validation_step([t.to(self.device) for t in batch], 0)
+            # a new pass over the loader draws its base seed from the global RNG: restore it,
+            # or every later shuffle and dropout mask would differ from a run without averaging
+            with torch.random.fork_rng(devices=[]):
+                for batch in self.trainer.val_dataloaders:
+                    self.validation_step([t.to(self.device) for t in batch], 0)
             mean_scores = self._scores()
             self.average.own_f1 = scores[0]  # reported: what averaging had to beat
             if mean_scores[0] > scores[0]:
