@@ -255,12 +255,10 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
     return rows
 
 
-def ensemble_rows(task: str, args, saved: dict, n: int, rows: list[dict], scratch,
-                  scratch_seconds: float, tmp: str, test_x, test_y) -> list[dict]:
-    """The ensembles of n labels' saved classifiers: forward + backward (ULMFiT's, plain and
-    self-trained), every plain member when --members asks for more than one per direction,
-    and each of these with the from-scratch BiLSTM of the same run as one more member (its
-    fit then counts in the row's seconds)."""
+def ensemble_groups(args, saved: dict, n: int) -> list[tuple[str, list[Path]]]:
+    """(stage, member folders) of n labels' ensembles: forward + backward (ULMFiT's, plain and
+    self-trained), and every plain member when --members asks for more than one per
+    direction."""
     plain = [saved[d] / member_name(n, "", k) for d in saved
              for k in range(len(member_seeds(args, d, 0)))]
     groups = []
@@ -272,18 +270,25 @@ def ensemble_rows(task: str, args, saved: dict, n: int, rows: list[dict], scratc
         ahead = sum(1 for p in plain if p.parent.name == "forward")
         groups.append((f"ulmfit, {len(plain)} members ({ahead} forward, "
                        f"{len(plain) - ahead} backward)", plain))
-    scratch_dir = Path(tmp) / f"scratch-{n}"
-    scratch.save(scratch_dir)
+    return groups
+
+
+def ensemble_rows(task: str, args, saved: dict, n: int, rows: list[dict], test_x, test_y,
+                  scratch=None) -> list[dict]:
+    """Each of ensemble_groups' ensembles scored; with ``scratch`` = (the run's from-scratch
+    BiLSTM row, its saved folder) the same ensembles with that BiLSTM as one more member
+    instead (its fit then counts in the row's seconds). The pretrained-only rows come first,
+    before the BiLSTM is trained, so that a run cut short still has them."""
     out = []
-    for stage, dirs in groups:
+    for stage, dirs in ensemble_groups(args, saved, n):
         # the cost: the members' rows (a self-trained one's includes any earlier rounds)
         wanted = {f"{d.parent.name}/{d.name}" for d in dirs}
-        fine = sum(r["seconds"] for r in rows if r.get("member") in wanted)
-        for extra, members, cost in (("", dirs, fine), (" + scratch BiLSTM",
-                                                         [*dirs, scratch_dir],
-                                                         fine + scratch_seconds)):
-            out.append(ensemble_row(members, n, stage + extra, cost, test_x, test_y))
-            report(task, out[-1], args.out)
+        cost = sum(r["seconds"] for r in rows if r.get("member") in wanted)
+        if scratch is not None:
+            row, folder = scratch
+            stage, dirs, cost = stage + " + scratch BiLSTM", [*dirs, folder], cost + row["seconds"]
+        out.append(ensemble_row(dirs, n, stage, cost, test_x, test_y))
+        report(task, out[-1], args.out)
     return out
 
 
@@ -315,6 +320,8 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
         for n in shot_sizes(task, args, len(train_x)):
             rows += [r for run in runs for r in run
                      if not r["stage"].startswith("pretrain") and r["labels"] == n]
+            if ensembles:
+                rows += ensemble_rows(task, args, saved, n, rows, test_x, test_y)
             idx = subset(train_y, n)
             row, scratch = classify("scratch BiLSTM",
                                     lambda x, y: SentimentClassifier(
@@ -322,8 +329,10 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
                                     [train_x[i] for i in idx], [train_y[i] for i in idx],
                                     test_x, test_y)
             if ensembles:
-                rows += ensemble_rows(task, args, saved, n, rows, scratch, row["seconds"], tmp,
-                                      test_x, test_y)
+                folder = Path(tmp) / f"scratch-{n}"
+                scratch.save(folder)
+                rows += ensemble_rows(task, args, saved, n, rows, test_x, test_y,
+                                      scratch=(row, folder))
             rows.append(row)
             report(task, row, args.out)
     if args.backward:
