@@ -5,7 +5,7 @@ Usage: python benchmarks/bench_pretrain.py [imdb] [waimai_10k] [--limit-unlabell
        [--set clf.key=value] [--set scratch.key=value] [--out rows.jsonl]
        [--plot fewshot.png] [--save-lm DIR] [--lm DIR] [--replot ROWS.jsonl ...]
        [--self-train RATIO [--self-train-rounds N] [--pool N]]
-       [--backward [--lm-backward DIR] [--side-by-side]] [--members N]
+       [--backward [--lm-backward DIR] [--side-by-side]] [--members N] [--keep DIR]
 
 IMDb: the language model is pretrained on imdb/unsup.txt.gz + the training texts of a seeded
 stratified 90/10 split of train (never the 10% test texts), fine-tuned into a classifier
@@ -36,6 +36,8 @@ that pretrained no faster than one process of two threads: README).
 with --backward alternately from the forward and the backward LM: 3 is forward seeds 0 and 1
 and backward seed 0) and scores the mean of all of them. Every ensemble also gets a row with
 the run's from-scratch BiLSTM as one more member (it contains the baseline it is compared to).
+--keep DIR writes those classifiers to DIR/<task> (forward/, backward/, scratch-<labels>)
+instead of a temporary folder, so they can be scored again without training them again.
 Never run by the tests.
 """
 
@@ -48,6 +50,7 @@ import signal
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
@@ -292,6 +295,21 @@ def ensemble_rows(task: str, args, saved: dict, n: int, rows: list[dict], test_x
     return out
 
 
+@contextmanager
+def keep_or_temporary(keep: str | None, task: str):
+    """The folder the run's classifiers are saved in: ``keep/<task>``, which stays for a
+    later look at them (--keep), or a temporary one."""
+    if keep is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield tmp
+        return
+    folder = Path(keep) / task
+    if folder.exists() and any(folder.iterdir()):
+        raise SystemExit(f"--keep {keep}: {folder} is not empty; name a new folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    yield str(folder)
+
+
 def run_task(task: str, args, lm_params: dict, clf_params: dict,
              scratch_params: dict) -> list[dict]:
     data = split_task(task, args)
@@ -299,7 +317,7 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
     lm_params = {"num_threads": args.num_threads, **lm_params}
     directions = ("forward", "backward") if args.backward else ("forward",)
     ensembles = args.backward or args.members > 1
-    with tempfile.TemporaryDirectory() as tmp:
+    with keep_or_temporary(args.keep, task) as tmp:
         saved = {d: Path(tmp) / d if ensembles else None for d in directions}
         start = time.perf_counter()
         if args.side_by_side:  # one process, one thread for each direction
@@ -412,6 +430,9 @@ def main():
                         "process of one thread")
     parser.add_argument("--replot", nargs="+", metavar="ROWS",
                         help="only draw --plot from these --out files")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="with --backward or --members: keep the classifiers (and the "
+                        "from-scratch BiLSTM) in DIR/<task> instead of a temporary folder")
     parser.add_argument("--out", help="append JSON rows to this file")
     parser.add_argument("--plot", help="draw the IMDb few-shot curve into this PNG")
     args = parser.parse_args()
@@ -426,6 +447,8 @@ def main():
         return
     if (args.side_by_side or args.lm_backward) and not args.backward:
         raise SystemExit("--side-by-side and --lm-backward go with --backward")
+    if args.keep and not (args.backward or args.members > 1):
+        raise SystemExit("--keep keeps ensemble members: it goes with --backward or --members")
     if args.lm and len(args.tasks) != 1:
         raise SystemExit("--lm DIR is one task's language model: name that task alone")
     # SIGTERM unwinds like Ctrl-C: side-by-side workers are stopped, temporary folders removed
