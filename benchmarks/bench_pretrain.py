@@ -5,7 +5,8 @@ Usage: python benchmarks/bench_pretrain.py [imdb] [waimai_10k] [--limit-unlabell
        [--set clf.key=value] [--set scratch.key=value] [--out rows.jsonl]
        [--plot fewshot.png] [--save-lm DIR] [--lm DIR] [--replot ROWS.jsonl ...]
        [--self-train RATIO [--self-train-rounds N] [--pool N]]
-       [--backward [--lm-backward DIR] [--side-by-side]] [--members N] [--keep DIR]
+       [--backward [--lm-backward DIR] [--side-by-side | --joint]] [--members N]
+       [--keep DIR]
 
 IMDb: the language model is pretrained on imdb/unsup.txt.gz + the training texts of a seeded
 stratified 90/10 split of train (never the 10% test texts), fine-tuned into a classifier
@@ -32,6 +33,9 @@ ensemble: the mean of the two classifiers' probabilities (``EnsembleClassifier``
 cost is both pretraining runs plus both fine-tuning runs. --side-by-side runs the two
 directions at the same time, each in a process of one thread (on 2026-12-01's 2-core machine
 that pretrained no faster than one process of two threads: README).
+--joint (with --backward) fine-tunes instead one classifier per shot size on both LMs'
+encoders side by side (``init_from_backward``: one embedding table of both LMs' vectors, each
+LM's stack reading its own half, one head over both), and no per-direction classifiers.
 --members N fine-tunes N plain ULMFiT classifiers for each shot size (seeds clf.seed, +1, …;
 with --backward alternately from the forward and the backward LM: 3 is forward seeds 0 and 1
 and backward seed 0) and scores the mean of all of them. Every ensemble also gets a row with
@@ -193,14 +197,10 @@ def self_trained_stage(args) -> str:
     return "ulmfit + self-training" + rounds
 
 
-def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction: str,
-                  save_dir: Path | None, data=None) -> list[dict]:
-    """One reading direction: pretrain (or load) its LM, then a ULMFiT classifier for every
-    shot size (and with --self-train a self-trained one for the few-shot sizes); each
-    classifier is saved to ``save_dir/<labels>`` (``<labels>-self``) when a folder is given.
-    Runs in a process of its own with --side-by-side, so it loads the data itself unless
-    given ``data`` (split_task's)."""
-    train_x, train_y, test_x, test_y = data or split_task(task, args)
+def language_model(task: str, args, lm_params: dict, direction: str,
+                   train_x: list[str]) -> tuple[LanguageModel, dict]:
+    """One direction's LM, loaded (--lm, --lm-backward) or pretrained (and --save-lm'd),
+    and its reported row."""
     suffix = " backward" if direction == "backward" else ""
     path = args.lm_backward if suffix else args.lm
     if path:
@@ -213,8 +213,40 @@ def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction:
         lm, row = pretrain(unlabelled(task, train_x, args.limit_unlabelled),
                            {**lm_params, "direction": direction}, save)
     row["stage"] = "pretrain" + suffix
-    rows = [row]
     report(task, row, args.out)
+    return lm, row
+
+
+def joint_run(task: str, args, lm_params: dict, clf_params: dict, data) -> list[dict]:
+    """--joint: both LMs, then for every shot size one classifier with both encoders side by
+    side (``init_from_backward``) instead of one classifier per direction."""
+    train_x, train_y, test_x, test_y = data
+    forward, row = language_model(task, args, lm_params, "forward", train_x)
+    backward, back_row = language_model(task, args, lm_params, "backward", train_x)
+    rows = [row, back_row]
+    common = {"progress": False, "num_threads": args.num_threads}
+    for n in shot_sizes(task, args, len(train_x)):
+        idx = subset(train_y, n)
+        row, _ = classify("ulmfit joint (forward + backward encoders, one head)",
+                          lambda x, y: SentimentClassifier.from_language_model(
+                              forward, backward=backward, **common, **clf_params).fit(x, y),
+                          [train_x[i] for i in idx], [train_y[i] for i in idx], test_x, test_y)
+        rows.append(row)
+        report(task, row, args.out)
+    return rows
+
+
+def direction_run(task: str, args, lm_params: dict, clf_params: dict, direction: str,
+                  save_dir: Path | None, data=None) -> list[dict]:
+    """One reading direction: pretrain (or load) its LM, then a ULMFiT classifier for every
+    shot size (and with --self-train a self-trained one for the few-shot sizes); each
+    classifier is saved to ``save_dir/<labels>`` (``<labels>-self``) when a folder is given.
+    Runs in a process of its own with --side-by-side, so it loads the data itself unless
+    given ``data`` (split_task's)."""
+    train_x, train_y, test_x, test_y = data or split_task(task, args)
+    suffix = " backward" if direction == "backward" else ""
+    lm, row = language_model(task, args, lm_params, direction, train_x)
+    rows = [row]
     common = {"progress": False, "num_threads": args.num_threads}
     pool = unsup_reviews() if args.self_train else []
 
@@ -316,11 +348,13 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
     train_x, train_y, test_x, test_y = data
     lm_params = {"num_threads": args.num_threads, **lm_params}
     directions = ("forward", "backward") if args.backward else ("forward",)
-    ensembles = args.backward or args.members > 1
+    ensembles = (args.backward or args.members > 1) and not args.joint
     with keep_or_temporary(args.keep, task) as tmp:
         saved = {d: Path(tmp) / d if ensembles else None for d in directions}
         start = time.perf_counter()
-        if args.side_by_side:  # one process, one thread for each direction
+        if args.joint:
+            runs = [joint_run(task, args, lm_params, clf_params, data)]
+        elif args.side_by_side:  # one process, one thread for each direction
             one = argparse.Namespace(**{**vars(args), "num_threads": 1})
             # a Pool (not a ProcessPoolExecutor) so that leaving the block for any reason,
             # SIGTERM included (main), terminates the workers instead of orphaning them
@@ -428,6 +462,10 @@ def main():
     parser.add_argument("--side-by-side", action="store_true",
                         help="with --backward: run the two directions at once, each in a "
                         "process of one thread")
+    parser.add_argument("--joint", action="store_true",
+                        help="with --backward: one classifier on both LMs' encoders side by "
+                        "side for each shot size, instead of one per direction and their "
+                        "ensembles")
     parser.add_argument("--replot", nargs="+", metavar="ROWS",
                         help="only draw --plot from these --out files")
     parser.add_argument("--keep", metavar="DIR",
@@ -447,6 +485,10 @@ def main():
         return
     if (args.side_by_side or args.lm_backward) and not args.backward:
         raise SystemExit("--side-by-side and --lm-backward go with --backward")
+    if args.joint and (not args.backward or args.side_by_side or args.members > 1
+                       or args.self_train):
+        raise SystemExit("--joint goes with --backward, without --side-by-side, --members "
+                         "or --self-train")
     if args.keep and not (args.backward or args.members > 1):
         raise SystemExit("--keep keeps ensemble members: it goes with --backward or --members")
     if args.lm and len(args.tasks) != 1:

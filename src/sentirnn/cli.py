@@ -666,6 +666,9 @@ def finetune(
     lm_epochs: int = typer.Option(0, help="First fine-tune the LM on DATA's texts (epochs)."),
     extra_unlabelled: Path | None = typer.Option(None, help="More text for --lm-epochs."),
     lm_out: Path | None = typer.Option(None, help="Fine-tuned LM (default runs/<name>/lm)."),
+    backward_lm: Path | None = typer.Option(
+        None, help="A backward LM of the same vocabulary (pretrain --direction backward) beside "
+        "the forward SOURCE: one classifier reads each text with both encoders."),
     schedule: str = typer.Option("ulmfit", help="ulmfit|standard"),
     freeze: str | None = typer.Option(None, help="embeddings|encoder (classifier source)."),
     max_epochs: int | None = typer.Option(None, "--max-epochs", "--epochs"),
@@ -695,19 +698,24 @@ def finetune(
                  if valid else None)
     pair = (valid_set.texts, valid_set.labels) if valid_set else None
     if kind == "sentirnn.classifier":
-        if lm_epochs or extra_unlabelled or self_train or bigrams:
+        if lm_epochs or extra_unlabelled or self_train or bigrams or backward_lm:
             raise ConfigError(f"{source} is a classifier: --lm-epochs, --extra-unlabelled, "
-                              "--self-train and --bigrams apply to a language model only")
+                              "--self-train, --bigrams and --backward-lm apply to a language "
+                              "model only")
         clf = load(source).set_params(**flags)
         clf.fine_tune(dataset.texts, dataset.labels, pair, freeze=freeze, schedule=schedule)
     else:
         if freeze:
             raise ConfigError("--freeze applies when SOURCE is a classifier; a language model "
                               "is unfrozen gradually by --schedule ulmfit")
-        lm = _lm_for_finetune(source, dataset.texts, lm_epochs, extra_unlabelled,
-                              lm_out or out.parent / "runs" / out.name / "lm", flags)
-        clf = _fit(lambda: SentimentClassifier.from_language_model(lm, schedule=schedule,
-                                                                   **flags),
+        lm_dir = lm_out or out.parent / "runs" / out.name / "lm"
+        lm = _lm_for_finetune(source, dataset.texts, lm_epochs, extra_unlabelled, lm_dir, flags)
+        back = None
+        if backward_lm:
+            back = _lm_for_finetune(backward_lm, dataset.texts, lm_epochs, extra_unlabelled,
+                                    lm_dir.with_name(lm_dir.name + "-backward"), flags)
+        clf = _fit(lambda: SentimentClassifier.from_language_model(lm, backward=back,
+                                                                   schedule=schedule, **flags),
                    dataset, pair, self_train, pseudo_ratio, self_train_rounds, text_col,
                    encoding)
     if _is_rank_zero():

@@ -78,6 +78,7 @@ class ModelConfig(_Dict):
     bigram_rows: int = 0  # pair embedding rows, set by fit (0 = none; models/embedding.py)
     bigram_slots: int = 1 << 20  # hash slots of the pair table
     reverse: bool = False  # read each text last token first (made from a backward LM)
+    separate_directions: bool = False  # one stack per direction, each on half the embedding
 
 
 @dataclass

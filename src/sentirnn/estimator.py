@@ -100,6 +100,11 @@ class SentimentClassifier(Predictor):
     progress : show a progress bar.
     init_from : path of a language-model directory (``sentirnn pretrain``) whose embedding
         and LSTM stack ``fit`` starts from; see :meth:`from_language_model`.
+    init_from_backward : with ``init_from`` a forward LM, a backward LM of the same
+        vocabulary and sizes (``pretrain --direction backward``): one classifier reads each
+        text with both encoders side by side — its forward stack is the forward LM's, its
+        backward stack the backward LM's — and one head sees both (ULMFiT's two directions
+        trained as one model instead of averaged as two).
     schedule : {"standard", "ulmfit"}
         "ulmfit" (needs ``init_from``): gradual unfreezing, discriminative learning rates and
         a slanted triangular schedule (see ``sentirnn.finetune``); when ``min_steps``
@@ -148,7 +153,7 @@ class SentimentClassifier(Predictor):
                  remove_stopwords: bool = False, seed: int = 0, device: str = "auto",
                  num_threads: int | None = None, progress: bool = True,
                  init_from: str | None = None, schedule: str = "standard",
-                 calibrate: bool = False):
+                 calibrate: bool = False, init_from_backward: str | None = None):
         self.arch = arch
         self.language = language
         self.tokenizer = tokenizer
@@ -192,6 +197,7 @@ class SentimentClassifier(Predictor):
         self.init_from = init_from
         self.schedule = schedule
         self.calibrate = calibrate
+        self.init_from_backward = init_from_backward
 
     format_name = FORMAT  # config.json's "format"; MultiLabelClassifier has its own
 
@@ -238,6 +244,9 @@ class SentimentClassifier(Predictor):
             value = getattr(self, key)
             if not isinstance(value, int) or value < 1:
                 check_choice(name, key, value, ("an integer ≥ 1",))
+        if self.init_from_backward and not self.init_from:
+            raise ConfigError("init_from_backward is the backward LM beside a forward one: set "
+                              "init_from to the forward language model too")
         if self.init_from and self.embeddings:
             raise ConfigError("embeddings and init_from both set the embedding table; the "
                               "language model already has one, so drop embeddings")
@@ -540,13 +549,16 @@ class SentimentClassifier(Predictor):
 
     # ---- transfer ----------------------------------------------------------------------------
     @classmethod
-    def from_language_model(cls, lm, **params) -> SentimentClassifier:
+    def from_language_model(cls, lm, backward=None, **params) -> SentimentClassifier:
         """An unfitted classifier whose ``fit`` starts from a language model's encoder.
 
         Parameters
         ----------
         lm : str, Path or LanguageModel
             A language-model directory (``sentirnn pretrain``) or a fitted LanguageModel.
+        backward : str, Path or LanguageModel, optional
+            A backward LM beside a forward ``lm`` (same vocabulary and sizes): both encoders
+            in one classifier (``init_from_backward``).
         **params : other SentimentClassifier parameters; defaults become ULMFiT's
             (``pooling="concat"``, ``schedule="ulmfit"``, ``embedding_dropout=0.05``, or 0.5
             with the token pairs a character LM gets by default); the sizes, tokenizer and
@@ -561,8 +573,15 @@ class SentimentClassifier(Predictor):
         from sentirnn.language_model import LanguageModel
 
         model = lm if isinstance(lm, LanguageModel) else LanguageModel.load(lm)
+        if backward is not None:
+            back = backward if isinstance(backward, LanguageModel) else LanguageModel.load(backward)
+            source = getattr(back, "source_", None)
+            params = {**params,
+                      "init_from_backward": source["path"] if source else "<unsaved LanguageModel>"}
         clf = cls(**lm_params(model, params))
         clf._language_model = model
+        if backward is not None:
+            clf._backward_language_model = back
         return clf
 
     def fine_tune(self, texts: Sequence[str], labels: Sequence[str],

@@ -191,6 +191,11 @@ def fit_from_language_model(clf, texts: list[str], labels: list[str], valid):
     from sentirnn.language_model import LanguageModel
 
     lm = getattr(clf, "_language_model", None) or LanguageModel.load(clf.init_from)
+    back = None
+    if clf.init_from_backward:
+        back = (getattr(clf, "_backward_language_model", None)
+                or LanguageModel.load(clf.init_from_backward))
+        check_pair(lm, back)
     clf.text_config_, clf.language_ = lm.text_config_, lm.language_
     clf.tokenizer_, clf.vocab_ = lm.tokenizer_, lm.vocab_
     texts, labels = clf._units(texts, labels)  # sentences with truncation="sentences"
@@ -203,21 +208,26 @@ def fit_from_language_model(clf, texts: list[str], labels: list[str], valid):
     train_ids = prepare(ids, clf.max_len, clf.truncation)
     pair_table, pair_rows = clf._bigram_table(train_ids)  # bigrams="auto": Chinese characters
     c = lm.net_config_
+    # with a backward LM beside it: one table of both LMs' vectors side by side, and each
+    # LM's stack reading its own half (RNNEncoder's separate stacks)
     clf.model_config_ = ModelConfig(
-        cell="lstm", bidirectional=False, layers=c.layers, embedding_dim=c.embedding_dim,
-        hidden_size=c.hidden_size, hidden_sizes=c.layer_sizes(), pooling=clf.pooling,
+        cell="lstm", bidirectional=back is not None, layers=c.layers,
+        embedding_dim=c.embedding_dim * (2 if back else 1), hidden_size=c.hidden_size,
+        hidden_sizes=c.layer_sizes(), pooling=clf.pooling,
         embedding_dropout=clf._embedding_dropout(pair_rows), dropout=clf.dropout,
         vocab_size=len(clf.vocab_), num_classes=len(clf.classes_), bigram_rows=pair_rows,
-        reverse=lm.direction == "backward")
+        reverse=lm.direction == "backward", separate_directions=back is not None)
     torch.manual_seed(clf.seed)
     clf.net_ = build_net(clf.model_config_)
-    copy_encoder(lm.net_, clf.net_)
+    copy_encoder(lm.net_, clf.net_, back.net_ if back else None)
     if pair_table is not None:
         clf.net_.embedding.set_bigram_slot_rows(pair_table)
         with torch.no_grad():  # zero pairs: training starts from exactly the LM's encoder
             clf.net_.embedding.bigrams.weight.zero_()
     unsaved = {"format": "sentirnn.language_model", "path": None, "sha256": None}
     clf.init_from_ = dict(getattr(lm, "source_", None) or unsaved)
+    if back is not None:
+        clf.init_from_["backward"] = dict(getattr(back, "source_", None) or unsaved)
     _train(clf, train_ids, [index[y] for y in labels], valid_ids, valid_y, set(),
            clf.schedule, clf.max_epochs, valid_pool, new_pairs=pair_table is not None)
     if pair_rows:
@@ -226,9 +236,39 @@ def fit_from_language_model(clf, texts: list[str], labels: list[str], valid):
     return clf
 
 
-def copy_encoder(lm_net: nn.Module, clf_net: nn.Module) -> None:
-    """Load the LM's embedding and LSTM weights into a ClassifierNet (pooling/head stay new)."""
+def check_pair(forward, backward) -> None:
+    """A forward and a backward LM that can share one classifier: same tokens, same sizes."""
+    if (forward.direction, backward.direction) != ("forward", "backward"):
+        raise ConfigError(f"init_from must be a forward language model and init_from_backward "
+                          f"a backward one; got {forward.direction} and {backward.direction}")
+    if forward.vocab_.itos != backward.vocab_.itos \
+            or forward.tokenizer_.to_dict() != backward.tokenizer_.to_dict() \
+            or forward.text_config_ != backward.text_config_:
+        raise ConfigError("the forward and the backward language model have different "
+                          "vocabularies, tokenizers or cleaning; pretrain both on the same "
+                          "text with the same settings (pretrain --direction backward)")
+    f, b = forward.net_config_, backward.net_config_
+    if (f.embedding_dim, f.layer_sizes()) != (b.embedding_dim, b.layer_sizes()):
+        raise ConfigError(f"the two language models differ in size (embedding {f.embedding_dim} "
+                          f"vs {b.embedding_dim}, layers {f.layer_sizes()} vs "
+                          f"{b.layer_sizes()}); pretrain both with the same sizes")
+
+
+def copy_encoder(lm_net: nn.Module, clf_net: nn.Module,
+                 backward_net: nn.Module | None = None) -> None:
+    """Load the LM's embedding and LSTM weights into a ClassifierNet (pooling/head stay new).
+
+    With ``backward_net`` (separate direction stacks), the forward LM's vectors fill the
+    table's first half and its layers the forward stack; the backward LM's the rest.
+    """
     state = classifier_state(lm_net.state_dict())
+    if backward_net is not None:
+        back = classifier_state(backward_net.state_dict())
+        for key, value in back.items():
+            if key.startswith("embedding."):
+                state[key] = torch.cat([state[key], value], dim=1)  # (V, E) + (V, E)
+            else:
+                state[key.replace("encoder.forward_", "encoder.backward_", 1)] = value
     own = clf_net.state_dict()
     bad = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
     if bad:

@@ -44,16 +44,17 @@ class _RecurrentOp(torch.autograd.Function):
 
     ``eager`` is the layer's output computed the PyTorch way; it is what tracing sees, and
     the exported graph does not use it (the exporter drops the ops that produced it).
+    ``direction`` is ONNX's: "forward", "reverse" (from each text's own last step, outputs
+    in the tokens' order) or "bidirectional".
     """
 
     @staticmethod
-    def forward(ctx, x, lengths, w, r, b, eager, op, hidden, bidirectional):
+    def forward(ctx, x, lengths, w, r, b, eager, op, hidden, direction):
         return eager.clone()
 
     @staticmethod
-    def symbolic(g, x, lengths, w, r, b, eager, op, hidden, bidirectional):
-        attrs = {"hidden_size_i": hidden,
-                 "direction_s": "bidirectional" if bidirectional else "forward"}
+    def symbolic(g, x, lengths, w, r, b, eager, op, hidden, direction):
+        attrs = {"hidden_size_i": hidden, "direction_s": direction}
         if op == "GRU":
             attrs["linear_before_reset_i"] = 1  # PyTorch applies r after the matmul
         seq_major = g.op("Transpose", x, perm_i=[1, 0, 2])  # (T, B, I)
@@ -68,13 +69,16 @@ class _RecurrentOp(torch.autograd.Function):
 class _Layer(nn.Module):
     """One layer of an RNNEncoder, run the PyTorch way (used while tracing)."""
 
-    def __init__(self, fwd: nn.RNNBase, bwd: nn.RNNBase | None):
+    def __init__(self, fwd: nn.RNNBase, bwd: nn.RNNBase | None, direction: str):
         super().__init__()
-        self.fwd, self.bwd = fwd, bwd
+        self.fwd, self.bwd, self.direction = fwd, bwd, direction
 
     def forward(self, x, lengths):
         from sentirnn.models.rnn import reverse_within_length
 
+        if self.direction == "reverse":  # a backward stack's layer (separate stacks)
+            out, _ = self.fwd(reverse_within_length(x, lengths))
+            return reverse_within_length(out, lengths)
         out, _ = self.fwd(x)
         if self.bwd is None:
             return out
@@ -83,30 +87,53 @@ class _Layer(nn.Module):
 
 
 class OnnxRecurrent(nn.Module):
-    """Export-time replacement for an ``RNNEncoder`` with the same inputs and outputs."""
+    """Export-time replacement for an ``RNNEncoder`` with the same inputs and outputs.
+
+    Shared stacks: one op a layer (bidirectional when the encoder is). Separate stacks
+    (``RNNEncoder.separate``): a chain of "forward" ops over the input's first half and a
+    chain of "reverse" ops over its second half, concatenated at the end.
+    """
 
     def __init__(self, encoder: RNNEncoder):
         super().__init__()
         self.layers = nn.ModuleList()
         self.specs = []
-        backward = list(encoder.backward_layers) or [None] * len(encoder.forward_layers)
-        for fwd, bwd in zip(encoder.forward_layers, backward):
-            cells = [fwd] + ([bwd] if bwd is not None else [])
-            w, r, b = onnx_weights(cells)
-            index = len(self.layers)
-            self.register_buffer(f"w{index}", w)
-            self.register_buffer(f"r{index}", r)
-            self.register_buffer(f"b{index}", b)
-            self.layers.append(_Layer(fwd, bwd))
-            op = fwd.mode if fwd.mode in ONNX_OPS else "RNN"
-            self.specs.append((op, fwd.hidden_size, bwd is not None))
+        self.separate = getattr(encoder, "separate", False)
+        if self.separate:
+            self.chains = [[self._add(layer, None, "forward") for layer in encoder.forward_layers],
+                           [self._add(layer, None, "reverse")
+                            for layer in encoder.backward_layers]]
+        else:
+            backward = list(encoder.backward_layers) or [None] * len(encoder.forward_layers)
+            self.chains = [[self._add(fwd, bwd, "forward" if bwd is None else "bidirectional")
+                            for fwd, bwd in zip(encoder.forward_layers, backward)]]
+
+    def _add(self, fwd: nn.RNNBase, bwd: nn.RNNBase | None, direction: str) -> int:
+        cells = [fwd] + ([bwd] if bwd is not None else [])
+        w, r, b = onnx_weights(cells)
+        index = len(self.layers)
+        self.register_buffer(f"w{index}", w)
+        self.register_buffer(f"r{index}", r)
+        self.register_buffer(f"b{index}", b)
+        self.layers.append(_Layer(fwd, bwd, direction))
+        op = fwd.mode if fwd.mode in ONNX_OPS else "RNN"
+        self.specs.append((op, fwd.hidden_size, direction))
+        return index
+
+    def _run(self, chain: list[int], x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        for i in chain:
+            op, hidden, direction = self.specs[i]
+            x = _RecurrentOp.apply(x, lengths, getattr(self, f"w{i}"), getattr(self, f"r{i}"),
+                                   getattr(self, f"b{i}"), self.layers[i](x, lengths), op,
+                                   hidden, direction)
+        return x
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        for i, (layer, (op, hidden, bidirectional)) in enumerate(zip(self.layers, self.specs)):
-            x = _RecurrentOp.apply(x, lengths, getattr(self, f"w{i}"), getattr(self, f"r{i}"),
-                                   getattr(self, f"b{i}"), layer(x, lengths), op, hidden,
-                                   bidirectional)
-        return x
+        if not self.separate:
+            return self._run(self.chains[0], x, lengths)
+        half = x.size(2) // 2
+        return torch.cat([self._run(self.chains[0], x[..., :half], lengths),
+                          self._run(self.chains[1], x[..., half:], lengths)], dim=2)
 
 
 class ExportNet(nn.Module):

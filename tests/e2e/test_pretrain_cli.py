@@ -82,7 +82,7 @@ def test_generate_is_seeded(lm_dir, capsys, monkeypatch):
     assert run_cli(capsys, monkeypatch, "generate", lm_dir, "the food", "--seed", "3")[1] == first
 
 
-def test_backward_lm_generates_the_text_before_the_prompt_and_transfers(files, capsys,
+def test_backward_lm_generates_the_text_before_the_prompt_and_transfers(lm_dir, files, capsys,
                                                                         monkeypatch):
     out = files / "backward-lm"
     code, _, err = run_cli(capsys, monkeypatch, "pretrain", files / "unlabelled.txt", "--out", out,
@@ -96,6 +96,21 @@ def test_backward_lm_generates_the_text_before_the_prompt_and_transfers(files, c
                            clf, *CLF)
     assert code == 0, err
     assert json.loads((clf / "config.json").read_text())["model"]["reverse"] is True
+    # beside the forward LM of the same text: one classifier with both encoders
+    both = files / "both-clf"
+    code, _, err = run_cli(capsys, monkeypatch, "finetune", lm_dir, files / "train.csv", "--out",
+                           both, "--backward-lm", out, "--schedule", "standard", *CLF,
+                           "--epochs", "6")
+    assert code == 0, err
+    config = json.loads((both / "config.json").read_text())
+    assert config["model"]["separate_directions"] and config["model"]["embedding_dim"] == 48
+    assert config["init_from"]["backward"]["path"] == str(out)
+    code, out_json, _ = run_cli(capsys, monkeypatch, "evaluate", both, files / "train.csv",
+                                "--json")
+    assert code == 0 and json.loads(out_json)["accuracy"] >= 0.9
+    code, _, err = run_cli(capsys, monkeypatch, "finetune", out, files / "train.csv", "--out",
+                           files / "swapped", "--backward-lm", lm_dir, *CLF)
+    assert_one_line_error(code, err, "must be a forward language model")
 
 
 def test_finetune_lm_into_a_classifier_that_evaluate_and_predict_accept(lm_dir, files, capsys,

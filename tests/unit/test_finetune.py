@@ -8,14 +8,18 @@ import torch
 from conftest import make_corpus
 
 from sentirnn import SentimentClassifier, finetune, load
+from sentirnn.config import ModelConfig
 from sentirnn.errors import ConfigError, DataError
 from sentirnn.finetune import (
     GradualUnfreezing,
+    copy_encoder,
     discriminative_groups,
     layer_groups,
     slanted_triangular,
 )
 from sentirnn.language_model import LanguageModel
+from sentirnn.models import build_net
+from sentirnn.models.rnn import reverse_within_length
 
 CLF = dict(max_epochs=1, batch_size=16, num_threads=1, progress=False, seed=0)
 
@@ -216,3 +220,72 @@ def test_mismatched_data_and_params_are_clear_errors(corpus):
         SentimentClassifier.from_language_model(zh_lm, hidden_size=64)
     with pytest.raises(ConfigError, match="init_from"):
         SentimentClassifier(schedule="ulmfit", **CLF).fit(*corpus)
+
+
+@pytest.fixture(scope="module")
+def lm_pair():
+    """A forward and a backward LM pretrained on the same texts (one vocabulary)."""
+    texts = make_corpus("en", 800, seed=41)[0]
+    sizes = dict(embedding_dim=16, hidden_size=20, layers=2, batch_size=8, bptt=16, min_freq=1,
+                 max_epochs=1, num_threads=1, progress=False)
+    return (LanguageModel(**sizes).fit(texts),
+            LanguageModel(**sizes, direction="backward").fit(texts))
+
+
+def test_both_lms_encoders_side_by_side_in_one_classifier(lm_pair):
+    forward, backward = lm_pair
+    sizes = dict(cell="lstm", layers=2, hidden_size=20, pooling="concat", num_classes=2,
+                 hidden_sizes=forward.net_config_.layer_sizes(), vocab_size=len(forward.vocab_))
+    net = build_net(ModelConfig(bidirectional=True, embedding_dim=32, separate_directions=True,
+                                **sizes)).eval()
+    copy_encoder(forward.net_, net, backward.net_)
+    one_way = {}
+    for name, lm in (("forward", forward), ("backward", backward)):
+        one_way[name] = build_net(ModelConfig(bidirectional=False, embedding_dim=16,
+                                              reverse=name == "backward", **sizes)).eval()
+        copy_encoder(lm.net_, one_way[name])
+    ids = torch.tensor([[5, 9, 3, 7, 2], [4, 8, 6, 0, 0]])
+    lengths = torch.tensor([5, 3])
+    with torch.no_grad():
+        both = net.states(net.embedding(ids), lengths)  # (B, T, 2·16), tokens' order
+        fwd = one_way["forward"].states(one_way["forward"].embedding(ids), lengths)
+        back = one_way["backward"]  # reads reversed: its states come in reading order
+        bwd = reverse_within_length(back.states(back.embedding(ids), lengths), lengths)
+    for b, n in enumerate(lengths.tolist()):  # the states of valid steps are each LM's own
+        torch.testing.assert_close(both[b, :n, :16], fwd[b, :n])
+        torch.testing.assert_close(both[b, :n, 16:], bwd[b, :n])
+    # one layer group per depth holds both stacks' layer, so they thaw together
+    groups = layer_groups(net)
+    assert len(groups) == 4
+    assert {id(p) for p in net.encoder.backward_layers[1].parameters()} <= {id(p) for p in
+                                                                           groups[2]}
+
+
+def test_a_two_lm_classifier_trains_saves_explains_and_reloads(lm_pair, corpus, tmp_path):
+    forward, backward = lm_pair
+    forward.save(tmp_path / "f")
+    backward.save(tmp_path / "b")
+    clf = SentimentClassifier.from_language_model(tmp_path / "f", backward=tmp_path / "b",
+                                                  **{**CLF, "max_epochs": 2})
+    clf.fit(*corpus).save(tmp_path / "m")
+    assert clf.init_from_["backward"]["path"] == str(tmp_path / "b")
+    loaded = load(tmp_path / "m")
+    assert loaded.model_config_.separate_directions
+    assert loaded.init_from_["backward"]["sha256"] == clf.init_from_["backward"]["sha256"]
+    np.testing.assert_array_equal(loaded.predict_proba(corpus[0][:25]),
+                                  clf.predict_proba(corpus[0][:25]))
+    explanation = loaded.explain(corpus[0][0])
+    assert len(explanation.tokens) == len(explanation.scores) > 0
+
+
+def test_two_lms_that_cannot_share_a_classifier_are_clear_errors(lm_pair, lm, corpus):
+    forward, backward = lm_pair
+    with pytest.raises(ConfigError, match="forward language model and init_from_backward"):
+        SentimentClassifier.from_language_model(forward, backward=forward, **CLF).fit(*corpus)
+    other = LanguageModel(embedding_dim=16, hidden_size=20, layers=2, batch_size=8, bptt=16,
+                          min_freq=1, max_epochs=1, num_threads=1, progress=False,
+                          direction="backward").fit(make_corpus("en", 300, seed=7)[0])
+    with pytest.raises(ConfigError, match="different vocabularies"):
+        SentimentClassifier.from_language_model(forward, backward=other, **CLF).fit(*corpus)
+    with pytest.raises(ConfigError, match="set init_from"):
+        SentimentClassifier(init_from_backward="lm-b", **CLF).fit(*corpus)

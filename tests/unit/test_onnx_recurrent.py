@@ -14,28 +14,30 @@ from sentirnn.export import _export_net, _session, parity_batch  # noqa: E402
 from sentirnn.models import build_net  # noqa: E402
 from sentirnn.predict import softmax  # noqa: E402
 
-CASES = [("lstm", True, 1, "maxmean", False), ("lstm", True, 2, "last", False),
-         ("lstm", False, 1, "last", False), ("gru", True, 1, "attention", False),
-         ("gru", False, 2, "mean", False), ("rnn", True, 1, "concat", False),
-         ("rnn", False, 1, "max", False),
-         ("lstm", False, 2, "concat", True)]  # a classifier made from a backward LM
+CASES = [("lstm", True, 1, "maxmean", False, False), ("lstm", True, 2, "last", False, False),
+         ("lstm", False, 1, "last", False, False), ("gru", True, 1, "attention", False, False),
+         ("gru", False, 2, "mean", False, False), ("rnn", True, 1, "concat", False, False),
+         ("rnn", False, 1, "max", False, False),
+         ("lstm", False, 2, "concat", True, False),  # a classifier made from a backward LM
+         ("lstm", True, 2, "concat", False, True)]  # a forward and a backward LM side by side
 
 
-@pytest.mark.parametrize("cell,bidirectional,layers,pooling,reverse", CASES)
+@pytest.mark.parametrize("cell,bidirectional,layers,pooling,reverse,separate", CASES)
 def test_one_op_per_layer_and_same_probabilities(tmp_path, cell, bidirectional, layers, pooling,
-                                                 reverse):
+                                                 reverse, separate):
     import onnx
 
     torch.manual_seed(0)
     config = ModelConfig(cell=cell, bidirectional=bidirectional, layers=layers,
                          embedding_dim=12, hidden_size=10, pooling=pooling, vocab_size=50,
-                         num_classes=3, reverse=reverse)
+                         num_classes=3, reverse=reverse, separate_directions=separate)
     net = build_net(config).eval()
     path = tmp_path / "m.onnx"
     _export_net(net, path, opset=17)
 
     ops = [node.op_type for node in onnx.load(str(path)).graph.node]
-    assert ops.count(cell.upper()) == layers  # no separate op per direction
+    # one op per layer; separate stacks: one per layer of each direction's stack
+    assert ops.count(cell.upper()) == layers * (2 if separate else 1)
     assert "ReverseSequence" not in ops
 
     ids, lengths = parity_batch(50, 64)

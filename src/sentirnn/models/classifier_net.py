@@ -25,7 +25,7 @@ class ClassifierNet(nn.Module):
                                         config.bigram_slots)
         self.encoder = RNNEncoder(config.cell, config.embedding_dim, config.hidden_size,
                                   config.layers, config.bidirectional, config.dropout,
-                                  config.hidden_sizes)
+                                  config.hidden_sizes, config.separate_directions)
         self.pooling = Pooling(config.pooling, self.encoder.output_size, config.bidirectional)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(self.pooling.output_size, config.num_classes)
