@@ -40,8 +40,9 @@ LM's stack reading its own half, one head over both), and no per-direction class
 with --backward alternately from the forward and the backward LM: 3 is forward seeds 0 and 1
 and backward seed 0) and scores the mean of all of them. Every ensemble also gets a row with
 the run's from-scratch BiLSTM as one more member (it contains the baseline it is compared to).
---keep DIR writes those classifiers to DIR/<task> (forward/, backward/, scratch-<labels>)
-instead of a temporary folder, so they can be scored again without training them again.
+--keep DIR writes those classifiers to DIR/<task> (forward/, backward/, scratch-<labels>;
+with --joint joint-<labels>) instead of a temporary folder, so they can be scored again
+without training them again.
 Never run by the tests.
 """
 
@@ -217,9 +218,11 @@ def language_model(task: str, args, lm_params: dict, direction: str,
     return lm, row
 
 
-def joint_run(task: str, args, lm_params: dict, clf_params: dict, data) -> list[dict]:
+def joint_run(task: str, args, lm_params: dict, clf_params: dict, data,
+              save_dir: Path | None) -> list[dict]:
     """--joint: both LMs, then for every shot size one classifier with both encoders side by
-    side (``init_from_backward``) instead of one classifier per direction."""
+    side (``init_from_backward``) instead of one classifier per direction; saved to
+    ``save_dir/joint-<labels>`` when a folder is given (--keep)."""
     train_x, train_y, test_x, test_y = data
     forward, row = language_model(task, args, lm_params, "forward", train_x)
     backward, back_row = language_model(task, args, lm_params, "backward", train_x)
@@ -227,10 +230,13 @@ def joint_run(task: str, args, lm_params: dict, clf_params: dict, data) -> list[
     common = {"progress": False, "num_threads": args.num_threads}
     for n in shot_sizes(task, args, len(train_x)):
         idx = subset(train_y, n)
-        row, _ = classify("ulmfit joint (forward + backward encoders, one head)",
-                          lambda x, y: SentimentClassifier.from_language_model(
-                              forward, backward=backward, **common, **clf_params).fit(x, y),
-                          [train_x[i] for i in idx], [train_y[i] for i in idx], test_x, test_y)
+        row, clf = classify("ulmfit joint (forward + backward encoders, one head)",
+                            lambda x, y: SentimentClassifier.from_language_model(
+                                forward, backward=backward, **common, **clf_params).fit(x, y),
+                            [train_x[i] for i in idx], [train_y[i] for i in idx], test_x,
+                            test_y)
+        if save_dir is not None:
+            clf.save(save_dir / f"joint-{n}")
         rows.append(row)
         report(task, row, args.out)
     return rows
@@ -353,7 +359,8 @@ def run_task(task: str, args, lm_params: dict, clf_params: dict,
         saved = {d: Path(tmp) / d if ensembles else None for d in directions}
         start = time.perf_counter()
         if args.joint:
-            runs = [joint_run(task, args, lm_params, clf_params, data)]
+            runs = [joint_run(task, args, lm_params, clf_params, data,
+                              Path(tmp) if args.keep else None)]
         elif args.side_by_side:  # one process, one thread for each direction
             one = argparse.Namespace(**{**vars(args), "num_threads": 1})
             # a Pool (not a ProcessPoolExecutor) so that leaving the block for any reason,
