@@ -98,7 +98,7 @@ class OnnxRecurrent(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList()
         self.specs = []
-        self.separate = getattr(encoder, "separate", False)
+        self.separate = encoder.separate
         if self.separate:
             self.chains = [[self._add(layer, None, "forward") for layer in encoder.forward_layers],
                            [self._add(layer, None, "reverse")
