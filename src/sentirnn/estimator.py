@@ -572,9 +572,12 @@ class SentimentClassifier(Predictor):
         from sentirnn.finetune import lm_params
         from sentirnn.language_model import LanguageModel
 
-        model = lm if isinstance(lm, LanguageModel) else LanguageModel.load(lm)
+        def loaded(m):
+            return m if isinstance(m, LanguageModel) else LanguageModel.load(m)
+
+        model = loaded(lm)
         if backward is not None:
-            back = backward if isinstance(backward, LanguageModel) else LanguageModel.load(backward)
+            back = loaded(backward)
             source = getattr(back, "source_", None)
             params = {**params,
                       "init_from_backward": source["path"] if source else "<unsaved LanguageModel>"}

@@ -287,5 +287,10 @@ def test_two_lms_that_cannot_share_a_classifier_are_clear_errors(lm_pair, lm, co
                           direction="backward").fit(make_corpus("en", 300, seed=7)[0])
     with pytest.raises(ConfigError, match="different vocabularies"):
         SentimentClassifier.from_language_model(forward, backward=other, **CLF).fit(*corpus)
+    smaller = LanguageModel(embedding_dim=16, hidden_size=12, layers=2, batch_size=8, bptt=16,
+                            min_freq=1, max_epochs=1, num_threads=1, progress=False,
+                            direction="backward").fit(make_corpus("en", 800, seed=41)[0])
+    with pytest.raises(ConfigError, match="differ in size"):
+        SentimentClassifier.from_language_model(forward, backward=smaller, **CLF).fit(*corpus)
     with pytest.raises(ConfigError, match="set init_from"):
         SentimentClassifier(init_from_backward="lm-b", **CLF).fit(*corpus)
