@@ -108,6 +108,23 @@ def test_backward_lm_generates_the_text_before_the_prompt_and_transfers(lm_dir, 
     code, out_json, _ = run_cli(capsys, monkeypatch, "evaluate", both, files / "train.csv",
                                 "--json")
     assert code == 0 and json.loads(out_json)["accuracy"] >= 0.9
+    # --lm-epochs fine-tunes both LMs first; the backward one is written beside the forward one
+    tuned = files / "both-tuned"
+    code, _, err = run_cli(capsys, monkeypatch, "finetune", lm_dir, files / "train.csv", "--out",
+                           tuned, "--backward-lm", out, "--lm-epochs", "1", *CLF, "--epochs", "1")
+    assert code == 0, err
+    runs = files / "runs" / "both-tuned"
+    init = json.loads((tuned / "config.json").read_text())["init_from"]
+    assert init["path"] == str(runs / "lm")
+    assert init["backward"]["path"] == str(runs / "lm-backward")
+    for name, direction, source in (("lm", "forward", lm_dir), ("lm-backward", "backward", out)):
+        written = json.loads((runs / name / "config.json").read_text())
+        assert written["params"]["direction"] == direction
+        recorded = init if name == "lm" else init["backward"]
+        assert recorded["sha256"] == written["checksums"]["model.safetensors"]
+        assert (written["checksums"]["model.safetensors"]
+                != json.loads((source / "config.json").read_text())["checksums"]
+                ["model.safetensors"])  # fine-tuned, not a copy
     code, _, err = run_cli(capsys, monkeypatch, "finetune", out, files / "train.csv", "--out",
                            files / "swapped", "--backward-lm", lm_dir, *CLF)
     assert_one_line_error(code, err, "must be a forward language model")
