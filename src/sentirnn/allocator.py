@@ -45,7 +45,10 @@ _libc = None  # glibc, once keep_freed_memory has set its thresholds
 def keep_freed_memory() -> bool:
     """Raise glibc's mmap and trim thresholds once per process; True when they are set.
 
-    Called when training starts (classifier and language model); safe to call again.
+    Called when training starts (classifier and language model) and when a PyTorch
+    classifier first predicts (inference of a loaded model, 2026-12-03: 1.08–1.21× on IMDb
+    for classifiers made from an LM, 0.95–1.13× for the BiLSTM; onnxruntime has its own
+    allocator); safe to call again.
     """
     global _applied, _libc
     if _applied is not None:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from sentirnn import artifacts
+from sentirnn.allocator import keep_freed_memory
 from sentirnn.batching import TRUNCATIONS, prepare
 from sentirnn.config import ModelConfig, TextConfig, TrainConfig, check_choice
 from sentirnn.encode import check_texts, encode_texts, tokenize_texts
@@ -315,6 +316,7 @@ class SentimentClassifier(Predictor):
 
     def _batch_logits(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """One padded batch (numpy int64) → (B, C) logits, in eval mode without autograd."""
+        keep_freed_memory()  # once per process; 1.08-1.21x on IMDb (bench_allocator predict)
         net = self.net_.eval()
         with torch.inference_mode():
             return net(torch.from_numpy(ids), torch.from_numpy(lengths)).float().numpy()

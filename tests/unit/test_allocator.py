@@ -104,3 +104,28 @@ def test_free_pages_go_back_to_the_system_when_training_trims():
     assert not trimmed_before  # nothing to trim before the thresholds are set
     assert kept < 32 << 20  # freeing alone keeps the 256 MiB resident
     assert trimmed and released > 200 << 20  # malloc_trim hands most of it back
+
+
+# A model trained and saved here, loaded in a fresh interpreter: predicting sets the
+# thresholds there too (None before: not tried yet), so inference gets what training gets.
+PREDICT_PROBE = textwrap.dedent("""
+    import sys
+    import sentirnn.allocator as allocator
+    from sentirnn import load
+
+    clf = load(sys.argv[1])
+    before = allocator._applied
+    clf.predict_proba(["good food", "bad"])
+    print(before, allocator._applied)
+""")
+
+
+def test_predicting_with_a_loaded_model_sets_the_thresholds(tmp_path, en_corpus, fast_params):
+    from sentirnn import SentimentClassifier
+
+    SentimentClassifier(**{**fast_params, "max_epochs": 1}).fit(*en_corpus).save(tmp_path / "m")
+    for malloc, expected in (("", "None True"), ("system", "None False")):
+        out = subprocess.run([sys.executable, "-c", PREDICT_PROBE, str(tmp_path / "m")],
+                             capture_output=True, text=True, check=True,
+                             env={**os.environ, "SENTIRNN_MALLOC": malloc}).stdout.split()
+        assert " ".join(out[-2:]) == expected
