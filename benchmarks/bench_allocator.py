@@ -10,8 +10,7 @@ tokens/s, wall seconds and the ratio. scratch = the default BiLSTM on the first 
 reviews; lm = the default language model on the first N unsup reviews; ulmfit = a classifier
 fine-tuned from the language model in --lm DIR on the first N training reviews; predict = the
 saved classifier in --model DIR scoring the first N test reviews (``predict_proba``, best of
-three calls; inference does not set the thresholds itself, so this child sets them as training
-would, to ask whether it should).
+three calls; a PyTorch classifier sets the thresholds when it first predicts).
 Never run by the tests.
 """
 
@@ -56,10 +55,8 @@ def child(work: str, n: int, epochs: int, lm_dir: str | None, model: str | None)
 
 def predict_child(model: str, n: int) -> dict:
     """Score the first n IMDb test reviews with a saved classifier; best of three calls."""
-    from sentirnn.allocator import keep_freed_memory
     from sentirnn.estimator import load
 
-    keep_freed_memory()  # honours SENTIRNN_MALLOC=system, like training
     clf = load(model)
     texts = load_task("imdb")[2][:n]
     tokens = sum(len(s) for s in clf._encode(texts))
