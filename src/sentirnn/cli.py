@@ -677,7 +677,8 @@ def finetune(
                                          "epoch would have fewer optimizer steps; 0 = off."),
     pooling: str | None = typer.Option(None), dropout: float | None = typer.Option(None),
     bigrams: str | None = typer.Option(None, help="auto|on|off (LM source): add token-pair "
-                                       "embeddings; auto = on for Chinese characters."),
+                                       "embeddings; auto = on for Chinese characters, off "
+                                       "with --backward-lm."),
     max_len: int | None = typer.Option(None), seed: int | None = typer.Option(None),
     device: str | None = typer.Option(None), num_threads: int | None = typer.Option(None),
     self_train: Path | None = typer.Option(

@@ -222,6 +222,27 @@ def test_mismatched_data_and_params_are_clear_errors(corpus):
         SentimentClassifier(schedule="ulmfit", **CLF).fit(*corpus)
 
 
+def test_a_classifier_on_two_character_lms_adds_pairs_only_when_asked():
+    """"auto" is off on two LMs (waimai_10k: the joint classifier validated better without
+    pairs); "on" still adds them, with the pairs' embedding dropout."""
+    texts = make_corpus("zh", 400, seed=43)[0]
+    sizes = dict(embedding_dim=16, hidden_size=20, layers=2, batch_size=8, bptt=16, min_freq=1,
+                 max_epochs=1, num_threads=1, progress=False)
+    forward = LanguageModel(**sizes).fit(texts)
+    backward = LanguageModel(**sizes, direction="backward").fit(texts)
+    data = make_corpus("zh", 120, seed=44)
+    auto = SentimentClassifier.from_language_model(forward, backward=backward, **CLF).fit(*data)
+    assert auto.tokenizer_.kind == "char" and auto.bigrams == "auto"
+    assert auto.model_config_.bigram_rows == 0 and auto.model_config_.embedding_dropout == 0.05
+    assert "bigrams" not in auto.train_summary_
+    on = SentimentClassifier.from_language_model(forward, backward=backward, bigrams="on",
+                                                 **CLF).fit(*data)
+    assert on.model_config_.bigram_rows > 100 and on.model_config_.embedding_dropout == 0.5
+    assert on.train_summary_["bigrams"] == on.model_config_.bigram_rows - 1
+    single = SentimentClassifier.from_language_model(forward, **CLF).fit(*data)
+    assert single.model_config_.bigram_rows > 100  # one LM: "auto" keeps them
+
+
 @pytest.fixture(scope="module")
 def lm_pair():
     """A forward and a backward LM pretrained on the same texts (one vocabulary)."""
