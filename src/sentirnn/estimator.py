@@ -300,7 +300,7 @@ class SentimentClassifier(Predictor):
 
     def _bigram_table(self, train_ids: list[list[int]]):
         """(slot → row table, rows) of the training pairs, or (None, 0) without bigrams."""
-        if not pairs_wanted(self.bigrams, self.tokenizer_.kind):
+        if not pairs_wanted(self.bigrams, self.tokenizer_.kind, bool(self.init_from_backward)):
             return None, 0
         # Every pair, not min_freq: on waimai_10k pairs seen once helped (3 seeds: 0.9087
         # mean with them, 0.9052 with min_freq=2), unlike rare characters.

@@ -160,16 +160,6 @@ def check_coverage(seqs: list[list[int]], where: str, owner: str, tokenizer) -> 
     return coverage
 
 
-def lm_pairs_wanted(bigrams: str, tokenizer_kind: str, joint: bool) -> bool:
-    """Whether a classifier on a language model's encoder adds the pair table: "auto" means
-    characters read by one LM. On two LMs (``init_from_backward``) "auto" is off: on
-    waimai_10k the joint classifier without pairs validated better on both seeds tried
-    (macro-F1 0.8801 vs 0.8695 and 0.8877 vs 0.8833; README, "Token pairs on two LMs")."""
-    if bigrams == "auto" and joint:
-        return False
-    return pairs_wanted(bigrams, tokenizer_kind)
-
-
 def lm_params(lm, params: dict) -> dict:
     """SentimentClassifier params for a classifier built on ``lm`` (a LanguageModel).
 
@@ -177,8 +167,8 @@ def lm_params(lm, params: dict) -> dict:
     the "ulmfit" schedule, peak lr 1e-2 for the head) unless ``params`` say otherwise.
     """
     c, text, source = lm.net_config_, lm.text_config_, getattr(lm, "source_", None)
-    pairs = lm_pairs_wanted(params.get("bigrams", "auto"), lm.tokenizer_.kind,
-                            joint=bool(params.get("init_from_backward")))
+    pairs = pairs_wanted(params.get("bigrams", "auto"), lm.tokenizer_.kind,
+                         bool(params.get("init_from_backward")))
     base = {"arch": "lstm", "language": lm.language_, "tokenizer": lm.tokenizer_.kind,
             "embedding_dim": c.embedding_dim, "hidden_size": c.hidden_size, "layers": c.layers,
             "pooling": "concat", "schedule": "ulmfit", "lr": 1e-2, "dropout": 0.3,
@@ -217,9 +207,7 @@ def fit_from_language_model(clf, texts: list[str], labels: list[str], valid):
     index = {c: i for i, c in enumerate(clf.classes_)}
     valid_ids, valid_y, valid_pool = _encode_valid(clf, valid, index)
     train_ids = prepare(ids, clf.max_len, clf.truncation)
-    pair_table, pair_rows = (clf._bigram_table(train_ids)
-                             if lm_pairs_wanted(clf.bigrams, clf.tokenizer_.kind, back is not None)
-                             else (None, 0))
+    pair_table, pair_rows = clf._bigram_table(train_ids)  # "auto": characters, one LM
     c = lm.net_config_
     # with a backward LM beside it: one table of both LMs' vectors side by side, and each
     # LM's stack reading its own half (RNNEncoder's separate stacks)
