@@ -114,7 +114,8 @@ def pretrain(texts: list[str], params: dict, save: str | None) -> tuple[Language
     s = lm.train_summary_
     return lm, {"stage": "pretrain", "docs": len(texts), "tokens": s["train_tokens"],
                 "seconds": t.seconds, "train_tokens_per_s": s["train_tokens_per_s"],
-                "val_perplexity": s["val_perplexity"], "params": lm.get_params()}
+                "val_perplexity": s["val_perplexity"], "precision": s.get("precision"),
+                "params": lm.get_params()}
 
 
 def reuse(path: str) -> tuple[LanguageModel, dict]:

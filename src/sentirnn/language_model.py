@@ -76,6 +76,10 @@ class LanguageModel:
         previous token: ULMFiT's second model. A classifier made from it reads its texts
         backwards too, and its probabilities averaged with the forward model's classifier
         (``EnsembleClassifier``) are ULMFiT's bidirectional ensemble.
+    precision : {"auto", "32", "bf16"}
+        Training arithmetic. "auto" is bf16 autocast on a CPU with native bf16 products
+        (AVX512-BF16 or AMX; fp32 weights and optimizer, fp32 held-out perplexity) and fp32
+        everywhere else; "32" is always fp32.
 
     Examples
     --------
@@ -96,7 +100,7 @@ class LanguageModel:
                  checkpoint_dir: str | None = None, lowercase: bool = True,
                  strip_html: bool = True, traditional_to_simplified: bool = False,
                  seed: int = 0, device: str = "auto", num_threads: int | None = None,
-                 progress: bool = True, direction: str = "forward"):
+                 progress: bool = True, direction: str = "forward", precision: str = "auto"):
         params = dict(locals())
         del params["self"]
         for name, value in params.items():
@@ -127,6 +131,7 @@ class LanguageModel:
         name = "LanguageModel"
         check_choice(name, "arch", self.arch, ("lstm",))
         check_choice(name, "direction", self.direction, DIRECTIONS)
+        check_choice(name, "precision", self.precision, ("auto", "32", "bf16"))
         check_choice(name, "language", self.language, ("auto", "zh", "en"))
         check_choice(name, "tokenizer", self.tokenizer,
                      ("auto", "jieba-word", "char", "en-word", "subword"))
@@ -145,7 +150,8 @@ class LanguageModel:
             max_epochs=epochs or self.max_epochs, batch_size=self.batch_size, bptt=self.bptt,
             lr=self.lr, weight_decay=self.weight_decay, grad_clip=self.grad_clip,
             seed=self.seed, checkpoint_every=self.checkpoint_every,
-            num_threads=self.num_threads, device=self.device, progress=self.progress)
+            num_threads=self.num_threads, device=self.device, progress=self.progress,
+            precision=self.precision)
 
     def _check_fitted(self, method: str) -> None:
         if not hasattr(self, "net_"):
