@@ -630,6 +630,9 @@ def pretrain(
     progress: bool = typer.Option(True, help="Show a progress bar."),
     direction: str | None = typer.Option(None, help="forward|backward: a backward LM reads "
                                          "each document from its end (ULMFiT's second model)."),
+    precision: str | None = typer.Option(None, help="auto|32|bf16: auto trains in bf16 "
+                                         "autocast on a CPU with native bf16 (AVX512-BF16, "
+                                         "AMX), else fp32."),
 ):
     """Train a recurrent language model on unlabelled text (ULMFiT's first step)."""
     from sentirnn.data import read_texts

@@ -213,6 +213,8 @@ def test_finetune_a_classifier_on_new_labels(files, capsys, monkeypatch):
      "apply to a language model only"),
     (["pretrain", "{files}/unlabelled.txt", "--out", "{tmp}/z", "--direction", "sideways"],
      "'direction' parameter"),
+    (["pretrain", "{files}/unlabelled.txt", "--out", "{tmp}/z", "--precision", "fp16"],
+     "'precision' parameter"),
     (["pretrain", "{files}/unlabelled.txt", "--out", "{tmp}/z", "--resume",
       "--checkpoint-dir", "{tmp}/none"], "nothing to resume"),
 ])

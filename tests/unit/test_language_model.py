@@ -199,3 +199,45 @@ def test_backward_model_reads_documents_from_their_end(tmp_path):
     assert again.perplexity(texts[:50]) < 2 < again.perplexity(["delta gamma beta alpha"] * 50)
     with pytest.raises(ConfigError, match="'direction' parameter"):
         LanguageModel(direction="sideways", **TINY).fit(texts)
+
+
+def test_precision_auto_is_bf16_only_where_the_cpu_multiplies_bf16(monkeypatch):
+    from sentirnn.pretrain import lightning_precision
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert lightning_precision("auto", "cpu") == "32-true"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert lightning_precision("auto", "cpu") == "bf16-mixed"
+    assert lightning_precision("32", "cpu") == "32-true"
+    assert lightning_precision("bf16", "cpu") == "bf16-mixed"
+    with pytest.raises(ConfigError, match="'precision' parameter"):
+        LanguageModel(precision="fp16", **TINY).fit(["a b"])
+
+
+def test_bf16_pretraining_learns_as_fp32_does_and_keeps_fp32_weights(texts, tmp_path):
+    kw = {**TINY, "max_epochs": 2}
+    full = LanguageModel(precision="32", **kw).fit(texts)
+    half = LanguageModel(precision="bf16", **kw).fit(texts)
+    assert full.train_summary_["precision"] == "32-true"
+    assert half.train_summary_["precision"] == "bf16-mixed"
+    ppl32 = [h["val_perplexity"] for h in full.history_]
+    ppl16 = [h["val_perplexity"] for h in half.history_]
+    assert ppl16[-1] < ppl16[0]
+    assert ppl16[-1] == pytest.approx(ppl32[-1], rel=0.05)
+    assert ppl16 != ppl32  # the products really ran in bf16
+    half.save(tmp_path / "lm")
+    loaded = LanguageModel.load(tmp_path / "lm")
+    assert {p.dtype for p in loaded.net_.parameters()} == {torch.float32}
+    assert loaded.perplexity(texts[:30]) == pytest.approx(half.perplexity(texts[:30]), rel=1e-6)
+
+
+@pytest.mark.parametrize("precision", ["32", "bf16"])
+def test_gradients_are_clipped_in_either_precision(texts, precision):
+    kw = {**TINY, "max_epochs": 2, "precision": precision}
+    free = LanguageModel(grad_clip=0, **kw).fit(texts)
+    # a norm of 1e-12 leaves Adam steps of ~1e-6 × lr: the model stays near uniform
+    clipped = LanguageModel(grad_clip=1e-12, **kw).fit(texts)
+    uniform = len(clipped.vocab_)
+    assert free.history_[-1]["val_perplexity"] < 0.8 * uniform
+    assert clipped.history_[-1]["val_perplexity"] > 0.9 * uniform
