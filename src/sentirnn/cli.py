@@ -71,6 +71,8 @@ def read_labelled(path, text_col, label_col, label_map, labels, strict, encoding
 
 
 # shared by train and finetune (--self-train)
+PRECISION = typer.Option(None, help="auto|32|bf16: auto trains in bf16 autocast on a CPU "
+                         "with native bf16 (AVX512-BF16, AMX), else fp32.")
 PSEUDO_RATIO = typer.Option(20.0, help="With --self-train: pseudo labels per real training text.")
 SELF_TRAIN_ROUNDS = typer.Option(1, help="With --self-train: rounds; each student teaches the "
                                  "next.")
@@ -131,6 +133,7 @@ def train(
     remove_stopwords: bool | None = typer.Option(None),
     seed: int | None = typer.Option(None), device: str | None = typer.Option(None),
     num_threads: int | None = typer.Option(None),
+    precision: str | None = PRECISION,
     calibrate: bool | None = typer.Option(
         None, "--calibrate/--no-calibrate", help="Fit a temperature on the validation data so "
         "probabilities match accuracy (writes reliability.png)."),
@@ -630,9 +633,7 @@ def pretrain(
     progress: bool = typer.Option(True, help="Show a progress bar."),
     direction: str | None = typer.Option(None, help="forward|backward: a backward LM reads "
                                          "each document from its end (ULMFiT's second model)."),
-    precision: str | None = typer.Option(None, help="auto|32|bf16: auto trains in bf16 "
-                                         "autocast on a CPU with native bf16 (AVX512-BF16, "
-                                         "AMX), else fp32."),
+    precision: str | None = PRECISION,
 ):
     """Train a recurrent language model on unlabelled text (ULMFiT's first step)."""
     from sentirnn.data import read_texts
@@ -684,6 +685,7 @@ def finetune(
                                        "with --backward-lm."),
     max_len: int | None = typer.Option(None), seed: int | None = typer.Option(None),
     device: str | None = typer.Option(None), num_threads: int | None = typer.Option(None),
+    precision: str | None = PRECISION,
     self_train: Path | None = typer.Option(
         None, help="Unlabelled texts (LM source): a first classifier pseudo-labels its surest "
         "texts per class, a second trains on both."),
@@ -737,7 +739,7 @@ def _lm_for_finetune(source, texts, epochs, extra, lm_out, flags):
 
     lm = LanguageModel.load(source)
     lm.set_params(**{k: v for k, v in flags.items()
-                     if k in ("num_threads", "device", "progress", "seed")})
+                     if k in ("num_threads", "device", "progress", "seed", "precision")})
     if epochs:
         if extra is not None:
             from sentirnn.data import read_texts

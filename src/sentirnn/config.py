@@ -16,6 +16,9 @@ from sentirnn.errors import ConfigError
 T = TypeVar("T")
 
 
+PRECISIONS = ("auto", "32", "bf16")  # training arithmetic: training.lightning_precision
+
+
 def check_choice(owner: str, name: str, value: Any, choices: tuple) -> None:
     """Raise ConfigError in scikit-learn's parameter template when value is not a choice."""
     if value not in choices:
@@ -104,3 +107,4 @@ class TrainConfig(_Dict):
     num_threads: int | None = None
     device: str = "auto"  # auto | cpu | cuda
     progress: bool = True
+    precision: str = "auto"  # auto | 32 | bf16 (training.lightning_precision)

@@ -22,7 +22,7 @@ import torch
 from sentirnn import artifacts
 from sentirnn.allocator import keep_freed_memory
 from sentirnn.batching import TRUNCATIONS, prepare
-from sentirnn.config import ModelConfig, TextConfig, TrainConfig, check_choice
+from sentirnn.config import PRECISIONS, ModelConfig, TextConfig, TrainConfig, check_choice
 from sentirnn.encode import check_texts, encode_texts, tokenize_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentirnn.metrics import EvaluationReport, plot_curves
@@ -100,6 +100,10 @@ class SentimentClassifier(Predictor):
     lowercase, strip_html, traditional_to_simplified, remove_stopwords : text cleaning.
     seed : makes a run repeatable. device : "auto" | "cpu" | "cuda". num_threads : None = all.
     progress : show a progress bar.
+    precision : {"auto", "32", "bf16"}
+        Training arithmetic: "auto" is bf16 autocast on a CPU with native bf16 products
+        (AVX512-BF16 or AMX) and fp32 elsewhere. Weights, optimizer state, validation and
+        every prediction stay fp32.
     init_from : path of a language-model directory (``sentirnn pretrain``) whose embedding
         and LSTM stack ``fit`` starts from; see :meth:`from_language_model`.
     init_from_backward : with ``init_from`` a forward LM, a backward LM of the same
@@ -155,7 +159,8 @@ class SentimentClassifier(Predictor):
                  remove_stopwords: bool = False, seed: int = 0, device: str = "auto",
                  num_threads: int | None = None, progress: bool = True,
                  init_from: str | None = None, schedule: str = "standard",
-                 calibrate: bool = False, init_from_backward: str | None = None):
+                 calibrate: bool = False, init_from_backward: str | None = None,
+                 precision: str = "auto"):
         self.arch = arch
         self.language = language
         self.tokenizer = tokenizer
@@ -198,6 +203,7 @@ class SentimentClassifier(Predictor):
         self.progress = progress
         self.init_from = init_from
         self.schedule = schedule
+        self.precision = precision
         self.calibrate = calibrate
         self.init_from_backward = init_from_backward
 
@@ -233,6 +239,7 @@ class SentimentClassifier(Predictor):
         check_choice(name, "tokenizer", self.tokenizer,
                      ("auto", "jieba-word", "char", "en-word", "subword"))
         check_choice(name, "schedule", self.schedule, ("standard", "ulmfit"))
+        check_choice(name, "precision", str(self.precision), PRECISIONS)
         check_choice(name, "bigrams", self.bigrams, ("auto", "on", "off"))
         check_choice(name, "average_epochs", self.average_epochs, ("auto", "on", "off"))
         if self.schedule == "ulmfit" and not self.init_from:
@@ -279,7 +286,8 @@ class SentimentClassifier(Predictor):
                                                            and self.schedule == "standard"),
             max_len=self.max_len, truncation=self.truncation,
             valid_fraction=self.valid_fraction, seed=self.seed,
-            num_threads=self.num_threads, device=self.device, progress=self.progress)
+            num_threads=self.num_threads, device=self.device, progress=self.progress,
+            precision=self.precision)
 
     def _model_config(self, vocab_size: int, num_classes: int,
                       bigram_rows: int = 0) -> ModelConfig:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from sentirnn import artifacts
-from sentirnn.config import TextConfig, check_choice
+from sentirnn.config import PRECISIONS, TextConfig, check_choice
 from sentirnn.encode import check_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentirnn.models.language_model_net import (
@@ -131,7 +131,7 @@ class LanguageModel:
         name = "LanguageModel"
         check_choice(name, "arch", self.arch, ("lstm",))
         check_choice(name, "direction", self.direction, DIRECTIONS)
-        check_choice(name, "precision", self.precision, ("auto", "32", "bf16"))
+        check_choice(name, "precision", str(self.precision), PRECISIONS)
         check_choice(name, "language", self.language, ("auto", "zh", "en"))
         check_choice(name, "tokenizer", self.tokenizer,
                      ("auto", "jieba-word", "char", "en-word", "subword"))

@@ -26,11 +26,19 @@ import numpy as np
 import torch
 
 from sentirnn.allocator import keep_freed_memory
-from sentirnn.config import _Dict, check_choice
+from sentirnn.config import _Dict
 from sentirnn.errors import ArtifactError
 from sentirnn.lm_batching import BPTTBatches
 from sentirnn.models.language_model_net import LanguageModelNet, detach_hidden
-from sentirnn.training import FUSED_ADAM, _accelerator, distributed_layout, set_threads, world
+from sentirnn.training import (
+    FUSED_ADAM,
+    _accelerator,
+    clip_gradients,
+    distributed_layout,
+    lightning_precision,
+    set_threads,
+    world,
+)
 
 log = logging.getLogger("sentirnn")
 CHECKPOINT = "last.pt"
@@ -52,23 +60,6 @@ class PretrainConfig(_Dict):
     device: str = "auto"
     progress: bool = True
     precision: str = "auto"
-
-
-def lightning_precision(precision: str, device: str) -> str:
-    """"auto" | "32" | "bf16" → Lightning's precision setting for this machine.
-
-    "auto" is bf16 autocast on a CPU that multiplies bf16 natively (AVX512-BF16 or AMX):
-    there the LSTM's products run at about twice the fp32 rate (the default LM trained
-    1.36× faster a step, README), while on a CPU without it bf16 is emulated and slower.
-    Weights, optimizer state and the softmax's log-probabilities stay fp32 (autocast), and
-    held-out perplexity is always computed in fp32. GPUs keep fp32 unless asked.
-    """
-    check_choice("LanguageModel", "precision", precision, ("auto", "32", "bf16"))
-    if precision == "auto":
-        on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
-        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-        precision = "bf16" if on_cpu and native else "32"
-    return {"32": "32-true", "bf16": "bf16-mixed"}[precision]
 
 
 def evaluate_nll(net: LanguageModelNet, data: BPTTBatches) -> tuple[float, int]:
@@ -121,10 +112,7 @@ class LanguageModelModule(L.LightningModule):
         return loss
 
     def on_before_optimizer_step(self, optimizer):
-        # Clipped here rather than by the Trainer: Lightning's mixed-precision plugin refuses
-        # to clip for a fused optimizer (it guards fp16's loss scaling, which bf16 has not).
-        if self.config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.grad_clip)
+        clip_gradients(optimizer, self.config.grad_clip)
 
     def on_train_start(self):
         if self.state:  # resume: optimizer, schedule, RNG and carried state as saved
@@ -239,13 +227,13 @@ def train_lm(net: LanguageModelNet, train_docs: list[np.ndarray],
             **distributed_layout(), logger=False, enable_checkpointing=False,
             enable_model_summary=False, enable_progress_bar=config.progress,
             num_sanity_val_steps=0, limit_val_batches=0, use_distributed_sampler=False,
-            precision=lightning_precision(config.precision, config.device))
+            precision=lightning_precision(config.precision, config.device, "LanguageModel"))
         loader = torch.utils.data.DataLoader(data, batch_size=None)
         trainer.fit(module, loader)
     net.cpu().eval()
     summary = {"train_seconds": time.perf_counter() - start, "epochs_run": len(module.history),
                "resumed_at": [state["epoch"], state["step"]] if state else None,
-               "precision": lightning_precision(config.precision, config.device)}
+               "precision": lightning_precision(config.precision, config.device, "LanguageModel")}
     return module.history, summary
 
 

@@ -202,7 +202,7 @@ def test_backward_model_reads_documents_from_their_end(tmp_path):
 
 
 def test_precision_auto_is_bf16_only_where_the_cpu_multiplies_bf16(monkeypatch):
-    from sentirnn.pretrain import lightning_precision
+    from sentirnn.training import lightning_precision
 
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)

@@ -117,3 +117,41 @@ def test_epoch_averaging_leaves_the_training_path_alone():
     assert [h["train_loss"] for h in runs["on"]] == [h["train_loss"] for h in runs["off"]]
     own = [h.get("own_val_macro_f1", h["val_macro_f1"]) for h in runs["on"]]
     assert own == [h["val_macro_f1"] for h in runs["off"]]
+
+
+def test_bf16_training_learns_as_fp32_does_with_fp32_weights_and_fp32_validation(monkeypatch):
+    from sentirnn.training import ClassifierModule
+
+    seen = {"mean": set(), "sum": set()}  # logits' dtypes: training (mean) / validation (sum)
+    loss = ClassifierModule._loss
+
+    def spy(self, logits, labels, reduction="mean"):
+        seen[reduction].add(logits.dtype)
+        return loss(self, logits, labels, reduction)
+
+    monkeypatch.setattr(ClassifierModule, "_loss", spy)
+    texts, labels = make_corpus("en", 400, seed=11)
+    params = dict(FAST, max_epochs=3)
+    full = SentimentClassifier(**params, precision="32").fit(texts, labels)
+    assert seen == {"mean": {torch.float32}, "sum": {torch.float32}}
+    seen["mean"].clear()
+    half = SentimentClassifier(**params, precision="bf16").fit(texts, labels)
+    assert seen == {"mean": {torch.bfloat16}, "sum": {torch.float32}}
+    assert full.train_summary_["precision"] == "32-true"
+    assert half.train_summary_["precision"] == "bf16-mixed"
+    losses = [h["train_loss"] for h in half.history_]
+    assert losses[-1] < losses[0] and half.train_summary_["best_val_macro_f1"] >= 0.9
+    assert {p.dtype for p in half.net_.parameters()} == {torch.float32}
+
+
+@pytest.mark.parametrize("precision", ["32", "bf16"])
+def test_gradients_are_clipped_in_either_precision(precision):
+    texts, labels = make_corpus("en", 300, seed=12)
+    params = dict(FAST, max_epochs=3, valid_fraction=0.0, scheduler="none",
+                  precision=precision)
+    free = SentimentClassifier(**params, grad_clip=0).fit(texts, labels)
+    # gradients of norm 1e-12 against Adam's eps of 1e-8: steps of ~1e-4 × lr, no learning
+    clipped = SentimentClassifier(**params, grad_clip=1e-12).fit(texts, labels)
+    assert free.history_[-1]["train_loss"] < 0.5 * clipped.history_[-1]["train_loss"]
+    with pytest.raises(ConfigError, match="'precision' parameter"):
+        SentimentClassifier(**FAST, precision="fp16").fit(texts, labels)
