@@ -70,9 +70,10 @@ def read_labelled(path, text_col, label_col, label_map, labels, strict, encoding
     return dataset
 
 
-# shared by train and finetune (--self-train)
+# shared by train, finetune and pretrain
 PRECISION = typer.Option(None, help="auto|32|bf16: auto trains in bf16 autocast on a CPU "
                          "with native bf16 (AVX512-BF16, AMX), else fp32.")
+# shared by train and finetune (--self-train)
 PSEUDO_RATIO = typer.Option(20.0, help="With --self-train: pseudo labels per real training text.")
 SELF_TRAIN_ROUNDS = typer.Option(1, help="With --self-train: rounds; each student teaches the "
                                  "next.")

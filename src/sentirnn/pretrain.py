@@ -220,6 +220,7 @@ def train_lm(net: LanguageModelNet, train_docs: list[np.ndarray],
     net.train()  # a loaded model is in eval mode; the dropouts must be on while training
     module = LanguageModelModule(net, config, data, valid, run_dir, state)
     remaining = config.max_epochs - (state["epoch"] if state else 0)
+    precision = lightning_precision(config.precision, config.device, "LanguageModel")
     start = time.perf_counter()
     if remaining > 0:
         trainer = L.Trainer(
@@ -227,13 +228,13 @@ def train_lm(net: LanguageModelNet, train_docs: list[np.ndarray],
             **distributed_layout(), logger=False, enable_checkpointing=False,
             enable_model_summary=False, enable_progress_bar=config.progress,
             num_sanity_val_steps=0, limit_val_batches=0, use_distributed_sampler=False,
-            precision=lightning_precision(config.precision, config.device, "LanguageModel"))
+            precision=precision)
         loader = torch.utils.data.DataLoader(data, batch_size=None)
         trainer.fit(module, loader)
     net.cpu().eval()
     summary = {"train_seconds": time.perf_counter() - start, "epochs_run": len(module.history),
                "resumed_at": [state["epoch"], state["step"]] if state else None,
-               "precision": lightning_precision(config.precision, config.device, "LanguageModel")}
+               "precision": precision}
     return module.history, summary
 
 

@@ -207,7 +207,7 @@ def test_precision_auto_is_bf16_only_where_the_cpu_multiplies_bf16(monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     assert lightning_precision("auto", "cpu") == "32-true"
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)  # AMX alone suffices
     assert lightning_precision("auto", "cpu") == "bf16-mixed"
     assert lightning_precision("32", "cpu") == "32-true"
     assert lightning_precision("bf16", "cpu") == "bf16-mixed"
