@@ -153,5 +153,9 @@ def test_gradients_are_clipped_in_either_precision(precision):
     # gradients of norm 1e-12 against Adam's eps of 1e-8: steps of ~1e-4 × lr, no learning
     clipped = SentimentClassifier(**params, grad_clip=1e-12).fit(texts, labels)
     assert free.history_[-1]["train_loss"] < 0.5 * clipped.history_[-1]["train_loss"]
+
+
+def test_an_unknown_precision_is_refused_before_training():
+    texts, labels = make_corpus("en", 40, seed=12)
     with pytest.raises(ConfigError, match="'precision' parameter"):
         SentimentClassifier(**FAST, precision="fp16").fit(texts, labels)
