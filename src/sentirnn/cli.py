@@ -177,8 +177,10 @@ def train(
         return  # under torchrun only rank 0 writes the model directory
     clf.save(out, data=info)
     summary = clf.train_summary_
+    kept = summary.get("kept_epoch", summary["best_epoch"])
     say(f"trained {summary['epochs_run']} epochs in {summary['train_seconds']:.1f} s "
-        f"(best epoch {summary['best_epoch']}); validation:")
+        f"(best epoch {summary['best_epoch']}"
+        + (f", kept epoch {kept}" if kept != summary["best_epoch"] else "") + "); validation:")
     if clf.report_ is not None:
         say(str(clf.report_))
     say(f"model written to {out}")

@@ -98,6 +98,7 @@ class TrainConfig(_Dict):
     scheduler: str = "plateau"  # none | plateau | cosine | linear
     grad_clip: float = 5.0
     patience: int = 2
+    restore_best: bool = True  # end on the best-validating epoch's weights, else the last's
     average_epochs: bool = False  # validate the running mean of the epochs' weights too
     class_weights: str = "none"  # none | balanced
     max_len: int = 400

@@ -68,6 +68,11 @@ class SentimentClassifier(Predictor):
         adds none (waimai_10k: the joint classifier validated better without them).
     max_epochs, batch_size, lr, weight_decay, optimizer, scheduler, grad_clip, patience :
         training; early stopping watches validation macro-F1 and restores the best weights.
+    restore_best : end on the weights of the epoch with the best validation macro-F1
+        (default), or with False on the last epoch's (the best is still reported in
+        ``train_summary_``, and ``kept_epoch`` says which one the model holds). Self-training
+        gives its students from a language model False: their validation is the few real
+        labels, and on IMDb's 50 the best epoch was a worse pick than the last (README).
     average_epochs : "auto" (on with the standard schedule, off with ULMFiT's), "on" or
         "off": at every epoch's end also validate the mean of the weights of all epochs so
         far, and keep it when its macro-F1 is higher (``history_`` column
@@ -80,7 +85,7 @@ class SentimentClassifier(Predictor):
         reviews: 0.50 accuracy with batches of 64, 0.79 with batches of 9). 0 keeps
         ``batch_size`` as given. The batch used is in ``train_summary_["batch_size"]``.
     max_minutes : optional wall-clock budget for training; it stops mid-epoch when spent
-        (the best validated weights so far are kept).
+        (the best validated weights so far are kept; the latest with ``restore_best=False``).
     class_weights : {"none", "balanced"}
         "balanced" weighs the loss by inverse class frequency (imbalanced data).
     max_len, truncation : longest text in tokens, and which part of a longer one to keep
@@ -160,7 +165,7 @@ class SentimentClassifier(Predictor):
                  num_threads: int | None = None, progress: bool = True,
                  init_from: str | None = None, schedule: str = "standard",
                  calibrate: bool = False, init_from_backward: str | None = None,
-                 precision: str = "auto"):
+                 precision: str = "auto", restore_best: bool = True):
         self.arch = arch
         self.language = language
         self.tokenizer = tokenizer
@@ -204,6 +209,7 @@ class SentimentClassifier(Predictor):
         self.init_from = init_from
         self.schedule = schedule
         self.precision = precision
+        self.restore_best = restore_best
         self.calibrate = calibrate
         self.init_from_backward = init_from_backward
 
@@ -287,7 +293,7 @@ class SentimentClassifier(Predictor):
             max_len=self.max_len, truncation=self.truncation,
             valid_fraction=self.valid_fraction, seed=self.seed,
             num_threads=self.num_threads, device=self.device, progress=self.progress,
-            precision=self.precision)
+            precision=self.precision, restore_best=self.restore_best)
 
     def _model_config(self, vocab_size: int, num_classes: int,
                       bigram_rows: int = 0) -> ModelConfig:

@@ -289,9 +289,11 @@ class ClassifierModule(L.LightningModule):
 
 
 class BestWeights(L.Callback):
-    """Keep the weights of the best validation macro-F1 in memory and restore them at the end."""
+    """Track the best validation macro-F1; keep that epoch's weights in memory and restore
+    them at the end (``restore=False``: only track, the last epoch's weights stay)."""
 
-    def __init__(self):
+    def __init__(self, restore: bool = True):
+        self.restore = restore
         self.best_score = -1.0
         self.best_epoch = 0
         self.state = None
@@ -300,7 +302,8 @@ class BestWeights(L.Callback):
         score = trainer.callback_metrics.get("val_macro_f1")
         if score is not None and float(score) > self.best_score:
             self.best_score, self.best_epoch = float(score), trainer.current_epoch + 1
-            self.state = copy.deepcopy(module.net.state_dict())
+            if self.restore:
+                self.state = copy.deepcopy(module.net.state_dict())
 
     def on_fit_end(self, trainer, module):
         if self.state is not None:
@@ -376,7 +379,7 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
         valid_pool = (np.concatenate(valid_loader.batch_sampler), valid_pool)
     module = ClassifierModule(net, config, class_weights, param_groups, scheduler,
                               valid_pool if valid_loader is not None else None)
-    best = BestWeights()
+    best = BestWeights(restore=config.restore_best)
     cbs = [best, TrimFreedMemory(), *callbacks]
     if valid_loader is not None and config.patience > 0:
         cbs.append(L.pytorch.callbacks.EarlyStopping("val_macro_f1", mode="max",
@@ -400,9 +403,11 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
             warnings.filterwarnings("ignore", message=pattern)
         trainer.fit(module, train_loader, valid_loader)
     net.cpu().eval()
+    epochs = len(module.history)
     summary = {"train_seconds": time.perf_counter() - start, "best_epoch": best.best_epoch,
-               "best_val_macro_f1": best.best_score if best.state is not None else None,
-               "epochs_run": len(module.history), "batch_size": config.batch_size,
+               "best_val_macro_f1": best.best_score if best.best_epoch else None,
+               "kept_epoch": best.best_epoch if best.state is not None else epochs,
+               "epochs_run": epochs, "batch_size": config.batch_size,
                "precision": precision}
     return module.history, summary
 

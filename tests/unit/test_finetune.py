@@ -315,3 +315,21 @@ def test_two_lms_that_cannot_share_a_classifier_are_clear_errors(lm_pair, lm, co
         SentimentClassifier.from_language_model(forward, backward=smaller, **CLF).fit(*corpus)
     with pytest.raises(ConfigError, match="set init_from"):
         SentimentClassifier(init_from_backward="lm-b", **CLF).fit(*corpus)
+
+
+def test_a_self_training_student_from_a_language_model_ends_on_its_last_epoch(lm, corpus):
+    from sentirnn.self_training import self_train
+
+    made = []
+
+    def make():
+        made.append(SentimentClassifier.from_language_model(lm, **dict(CLF, max_epochs=3)))
+        return made[-1]
+
+    texts, labels = corpus
+    pool = make_corpus("en", 200, seed=43)[0]
+    student = self_train(make, texts, labels, pool, ratio=1.0)
+    teacher = made[0]
+    assert [m.restore_best for m in made] == [True, False] and student is made[1]
+    assert teacher.train_summary_["kept_epoch"] == teacher.train_summary_["best_epoch"]
+    assert student.train_summary_["kept_epoch"] == student.train_summary_["epochs_run"] == 3

@@ -65,6 +65,7 @@ def test_the_student_learns_words_only_the_unlabelled_texts_have(labelled, pool)
     assert student.train_summary_["train_texts"] == 108 + 216
     # validation is the real labels' held-out 10%, not pseudo-labelled texts
     assert student.report_.n == 12 and s["pool"] == len(set(pool))
+    assert student.restore_best  # from scratch: the best epoch, as early stopping left it
 
 
 def test_pseudo_labels_are_the_surest_texts_of_each_predicted_class(labelled, pool):

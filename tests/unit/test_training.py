@@ -2,6 +2,7 @@
 says) and epoch averaging (the kept weights are an epoch's own or the mean of epochs 1..k)."""
 
 import random
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -159,3 +160,29 @@ def test_an_unknown_precision_is_refused_before_training():
     texts, labels = make_corpus("en", 40, seed=12)
     with pytest.raises(ConfigError, match="'precision' parameter"):
         SentimentClassifier(**FAST, precision="fp16").fit(texts, labels)
+
+
+@pytest.mark.parametrize("restore_best", [True, False])
+def test_the_model_ends_on_the_best_or_on_the_last_epochs_weights(monkeypatch, restore_best):
+    from sentirnn.training import BestWeights
+
+    seen, original = [], BestWeights.on_validation_end
+    scores = [0.9, 0.5, 0.4]  # validation as it will be reported: the first epoch is best
+
+    def spy(self, trainer, module):
+        seen.append({k: v.clone() for k, v in module.net.state_dict().items()})
+        score = {"val_macro_f1": torch.tensor(scores[trainer.current_epoch])}
+        original(self, SimpleNamespace(callback_metrics=score,
+                                       current_epoch=trainer.current_epoch), module)
+
+    monkeypatch.setattr(BestWeights, "on_validation_end", spy)
+    texts, labels = make_corpus("en", 200, seed=13)
+    clf = SentimentClassifier(**dict(FAST, max_epochs=3, patience=0, scheduler="none",
+                                         average_epochs="off"),
+                              restore_best=restore_best).fit(texts, labels)
+    kept = seen[0] if restore_best else seen[-1]
+    assert all(torch.equal(v, kept[k]) for k, v in clf.net_.state_dict().items())
+    assert not all(torch.equal(v, seen[0][k]) for k, v in seen[-1].items())
+    s = clf.train_summary_
+    assert (s["best_epoch"], s["best_val_macro_f1"]) == (1, pytest.approx(0.9))
+    assert s["kept_epoch"] == (1 if restore_best else 3) and s["epochs_run"] == 3
