@@ -177,10 +177,8 @@ def train(
         return  # under torchrun only rank 0 writes the model directory
     clf.save(out, data=info)
     summary = clf.train_summary_
-    kept = summary.get("kept_epoch", summary["best_epoch"])
     say(f"trained {summary['epochs_run']} epochs in {summary['train_seconds']:.1f} s "
-        f"(best epoch {summary['best_epoch']}"
-        + (f", kept epoch {kept}" if kept != summary["best_epoch"] else "") + "); validation:")
+        f"({_epochs_kept(summary)}); validation:")
     if clf.report_ is not None:
         say(str(clf.report_))
     say(f"model written to {out}")
@@ -730,10 +728,17 @@ def finetune(
     if _is_rank_zero():
         clf.save(out, data={"source": str(data), "train_report": dataset.report.to_dict()})
         s = clf.train_summary_
-        say(f"fine-tuned {s['epochs_run']} epochs in {s['train_seconds']:.1f} s; validation:")
+        say(f"fine-tuned {s['epochs_run']} epochs in {s['train_seconds']:.1f} s "
+            f"({_epochs_kept(s)}); validation:")
         if clf.report_ is not None:
             say(str(clf.report_))
         say(f"model written to {out}")
+
+
+def _epochs_kept(summary: dict) -> str:
+    """"best epoch B", plus the epoch the model holds when it is not the best (restore_best)."""
+    best, kept = summary["best_epoch"], summary.get("kept_epoch", summary["best_epoch"])
+    return f"best epoch {best}" + (f", kept epoch {kept}" if kept != best else "")
 
 
 def _lm_for_finetune(source, texts, epochs, extra, lm_out, flags):

@@ -162,6 +162,10 @@ def test_finetune_lm_with_self_training(lm_dir, files, capsys, monkeypatch):
     summary = json.loads((out / "config.json").read_text())["train_summary"]
     assert summary["train_texts"] == 180 + 90
     assert summary["self_training"]["per_class"]["positive"]["taken"] == 45
+    # a student on the standard schedule keeps its best epoch (one from an LM: its last)
+    assert summary["kept_epoch"] == summary["best_epoch"]
+    assert (f"fine-tuned {summary['epochs_run']} epochs in" in err
+            and f"(best epoch {summary['best_epoch']}); validation:" in err)
     code, out_json, _ = run_cli(capsys, monkeypatch, "evaluate", out, files / "train.csv", "--json")
     assert code == 0 and json.loads(out_json)["accuracy"] >= 0.9
 
