@@ -737,7 +737,7 @@ def finetune(
 
 def _epochs_kept(summary: dict) -> str:
     """"best epoch B", plus the epoch the model holds when it is not the best (restore_best)."""
-    best, kept = summary["best_epoch"], summary.get("kept_epoch", summary["best_epoch"])
+    best, kept = summary["best_epoch"], summary["kept_epoch"]
     return f"best epoch {best}" + (f", kept epoch {kept}" if kept != best else "")
 
 

@@ -72,7 +72,7 @@ class SentimentClassifier(Predictor):
         (default), or with False on the last epoch's (the best is still reported in
         ``train_summary_``, and ``kept_epoch`` says which one the model holds). Self-training
         gives its students from a language model False: their validation is the few real
-        labels, and on IMDb's 50 the best epoch was a worse pick than the last (README).
+        labels, and on IMDb's 50 the best epoch was never a better pick than the last (README).
     average_epochs : "auto" (on with the standard schedule, off with ULMFiT's), "on" or
         "off": at every epoch's end also validate the mean of the weights of all epochs so
         far, and keep it when its macro-F1 is higher (``history_`` column

@@ -63,8 +63,9 @@ def student(make: Callable[[], object]):
     Its validation is the few real labels only, on which the best epoch is a noisy pick: on
     IMDb's 450 + 50 labels, ending on the last epoch of ULMFiT's schedule (as fastai does)
     was never lower and on average higher over six seeds (README "The students end on
-    their last epoch"). Students trained from scratch keep the best epoch: early stopping
-    ends their runs on plateaus.
+    their last epoch"). Students trained from scratch keep the best epoch (not measured
+    for them; early stopping ends their runs on plateaus). This overrides a
+    ``restore_best`` that ``make`` set itself.
     """
     model = make()
     if getattr(model, "schedule", None) == "ulmfit":
@@ -82,6 +83,7 @@ def self_train(make: Callable[[], object], texts: Sequence[str], labels: Sequenc
     ----------
     make : a function returning a fresh, unfitted classifier (``SentimentClassifier(...)``
         or ``SentimentClassifier.from_language_model(lm, ...)``); called ``rounds + 1`` times.
+        Students made from a language model end on their last epoch (``student``).
     texts, labels, valid : as for ``SentimentClassifier.fit``; without ``valid`` the
         teacher's seeded split is made once and used by every model.
     unlabelled : texts without labels.
