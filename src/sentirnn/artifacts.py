@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 FORMAT_VERSIONS = {"sentirnn.classifier": 1, "sentirnn.language_model": 1,
                    "sentirnn.baseline": 1, "sentirnn.ensemble": 1, "sentirnn.multilabel": 1}
 WEIGHTS = "model.safetensors"
+log = logging.getLogger("sentirnn")
 
 
 def sha256(path: Path) -> str:
@@ -41,21 +43,25 @@ def sha256(path: Path) -> str:
 def write_dir(path, config: dict, tensors: dict[str, torch.Tensor] | None,
               files: dict[str, bytes],
               extras: dict[str, Callable[[Path], None]] | None = None,
-              dirs: dict[str, Path] | None = None) -> Path:
-    """Write a model directory atomically.
+              dirs: dict[str, Path] | None = None, force: bool = False) -> Path:
+    """Write a model directory; returns its path.
 
     ``files`` are checksummed parts of the model (e.g. tokenizer.json); ``extras`` are
     writers of informative files (metrics, plots) that loading does not need; ``dirs``
     maps a relative name to a model directory copied in whole (an ensemble's members,
     each checked on loading by its own config.json). ``tensors=None`` writes no
     model.safetensors (and imports no torch): a baseline keeps its model in ``files``.
+
+    A new folder appears whole (written aside, then renamed). An existing model directory
+    has only the entries sentirnn wrote replaced, config.json last, so anything else in it
+    stays; a folder that is neither empty nor a model directory is refused unless ``force``.
     """
     path = Path(path)
-    if path.exists() and not _replaceable(path):
-        raise ArtifactError(f"{path} exists and is not a sentirnn model directory; "
-                            "choose another output folder or remove it")
+    existing = check_out_dir(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    # Beside the target when it is new (one rename makes it appear whole); inside it when it
+    # exists, so the moves stay in one folder (and `--out .` never renames the working dir).
+    tmp = (path if existing is not None else path.parent) / f"{TMP_PREFIX}{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         versions, checked = {}, list(files)
@@ -72,25 +78,107 @@ def write_dir(path, config: dict, tensors: dict[str, torch.Tensor] | None,
             (tmp / name).write_bytes(data)
         for name, writer in (extras or {}).items():
             writer(tmp / name)
-        config = dict(config, sentirnn_version=__version__, **versions,
+        written = sorted(e.name for e in tmp.iterdir()) + ["config.json"]
+        config = dict(config, sentirnn_version=__version__, **versions, files=written,
                       checksums={n: sha256(tmp / n) for n in checked})
+        config["config_sha256"] = config_digest(config)
         (tmp / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(path, old)
+        _usual_modes(tmp)
+        if existing is None:
             os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, path)
+            _replace_entries(path, tmp, existing)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 
-def _replaceable(path: Path) -> bool:
-    return path.is_dir() and ((path / "config.json").exists() or not any(path.iterdir()))
+TMP_PREFIX = ".sentirnn-tmp-"
+# Written into a model directory after it was saved (export, tune): sentirnn's files too.
+LATER_FILES = ("model.onnx", "model.int8.onnx", "export.json", "tuning.json")
+# What directories written before config.json listed its "files" may hold besides the
+# checksummed ones.
+OLDER_EXTRAS = ("metrics.json", "confusion.png", "curves.png", "curves.csv", "reliability.png",
+                "thresholds.png", "members")
+
+
+def check_out_dir(path, force: bool = False) -> set[str] | None:
+    """Whether a model may be written to ``path``: None when the folder is new (or empty),
+    else the names of the entries sentirnn wrote there before (a model directory, or any
+    folder with ``force``). Raises ``ArtifactError`` naming the folder otherwise."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        raise ArtifactError(f"{path} is a file, not a folder; choose another output folder")
+    entries = {e.name for e in path.iterdir() if not e.name.startswith(TMP_PREFIX)}
+    if not entries:
+        return set()
+    owned = _owned_entries(path)
+    if owned is None and not force:
+        raise ArtifactError(f"{path} is not empty and is not a sentirnn model directory; "
+                            "choose another output folder, or pass --force (force=True in Python) to "
+                            "write the model into it beside its other files")
+    return owned or set()
+
+
+def _owned_entries(path: Path) -> set[str] | None:
+    """The entries of a model directory that sentirnn wrote, or None for any other folder."""
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict) or config.get("format") not in FORMAT_VERSIONS:
+        return None
+    listed = config.get("files")
+    if not isinstance(listed, list):  # older directories: the checksummed files and extras
+        listed = [*(config.get("checksums") or {}), *OLDER_EXTRAS]
+    return {str(n) for n in listed if str(n) and "/" not in str(n)} | {"config.json",
+                                                                       *LATER_FILES}
+
+
+def _replace_entries(path: Path, tmp: Path, owned: set[str]) -> None:
+    """Move the new model's entries from ``tmp`` into ``path``; remove the old model's entries
+    that the new one lacks; leave every other entry alone. config.json goes first and comes
+    back last, so an interrupted replacement is never mistaken for a whole model."""
+    new = {e.name for e in tmp.iterdir()}
+    (path / "config.json").unlink(missing_ok=True)
+    for name in sorted((owned - new) | (new - {"config.json"})):
+        _remove(path / name)
+        if name in new:
+            os.replace(tmp / name, path / name)
+    os.replace(tmp / "config.json", path / "config.json")
+    kept = sorted(e.name for e in path.iterdir()
+                  if e.name not in new and not e.name.startswith(TMP_PREFIX))
+    log.info("%s: replaced the model's files%s", path,
+             f"; kept {len(kept)} other entr{'y' if len(kept) == 1 else 'ies'} "
+             f"({', '.join(kept[:5])}{', …' if len(kept) > 5 else ''})" if kept else "")
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry)
+    elif entry.exists() or entry.is_symlink():
+        entry.unlink()
+
+
+def _usual_modes(folder: Path) -> None:
+    """Give every written file the mode a plain open() would (safetensors writes 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for entry in folder.rglob("*"):
+        entry.chmod((0o777 if entry.is_dir() else 0o666) & ~umask)
+    folder.chmod(0o777 & ~umask)
+
+
+def config_digest(config: dict) -> str:
+    """SHA-256 of config.json's content (but this digest): labels, settings and preprocessing
+    are part of the model, so an edit to them is caught like a changed weight."""
+    body = {k: v for k, v in config.items() if k != "config_sha256"}
+    text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def read_config(path, expected: str | tuple[str, ...] = "sentirnn.classifier") -> dict:
@@ -121,6 +209,11 @@ def read_config(path, expected: str | tuple[str, ...] = "sentirnn.classifier") -
             f"{path} has {kind} format version {version!r}, newer than this sentirnn "
             f"({__version__}) reads; it was written by sentirnn "
             f"{config.get('sentirnn_version')}: upgrade sentirnn to load it")
+    digest = config.get("config_sha256")  # directories written before it have none
+    if digest is not None and digest != config_digest(config):
+        raise ArtifactError(f"{cfg_path} was changed after sentirnn wrote it (labels, settings "
+                            "and preprocessing are part of the model); restore it, or load the "
+                            "model in Python, change it there and save it again")
     return config
 
 

@@ -252,8 +252,12 @@ class BaselineClassifier(Predictor, BaseEstimator):
                           "--arch bilstm)")
 
     # ---- persistence -------------------------------------------------------------------------
-    def save(self, path, report: EvaluationReport | None = None, data: dict | None = None) -> Path:
-        """Write the model directory (config.json + model.skops, atomically); returns its path."""
+    def save(self, path, report: EvaluationReport | None = None, data: dict | None = None,
+             force: bool = False) -> Path:
+        """Write the model directory (config.json + model.skops); returns its path.
+
+        ``force`` writes into a non-empty folder that is not a model directory.
+        """
         import sklearn
         import skops
         import skops.io
@@ -273,7 +277,7 @@ class BaselineClassifier(Predictor, BaseEstimator):
             extras["metrics.json"] = lambda p: p.write_text(report.to_json(), encoding="utf-8")
             extras["confusion.png"] = report.plot_confusion
         files = {MODEL_FILE: skops.io.dumps(self.pipeline_)}
-        return artifacts.write_dir(path, config, None, files, extras)
+        return artifacts.write_dir(path, config, None, files, extras, force=force)
 
     @classmethod
     def load(cls, path) -> BaselineClassifier:

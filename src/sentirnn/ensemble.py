@@ -173,8 +173,11 @@ class EnsembleClassifier(Predictor):
         return evaluate_labels(labels, self.predict(texts), self.classes_)
 
     # ---- persistence ---------------------------------------------------------------------
-    def save(self, path, report=None) -> Path:
-        """Write one self-contained directory (members copied inside; atomic); returns it."""
+    def save(self, path, report=None, force: bool = False) -> Path:
+        """Write one self-contained directory (members copied inside); returns it.
+
+        ``force`` writes into a non-empty folder that is not a model directory.
+        """
         import torch
 
         self._check_fitted("save")
@@ -203,7 +206,7 @@ class EnsembleClassifier(Predictor):
         if report is not None:
             extras["metrics.json"] = lambda p: p.write_text(report.to_json(), encoding="utf-8")
         dirs = {m["dir"]: p for m, p in zip(members, self.member_dirs_)}
-        return artifacts.write_dir(path, config, tensors, {}, extras, dirs)
+        return artifacts.write_dir(path, config, tensors, {}, extras, dirs, force=force)
 
     @classmethod
     def load(cls, path) -> EnsembleClassifier:

@@ -632,8 +632,14 @@ class SentimentClassifier(Predictor):
         return explain_text(self, text, steps=steps)
 
     # ---- persistence -------------------------------------------------------------------------
-    def save(self, path, report: EvaluationReport | None = None, data: dict | None = None) -> Path:
-        """Write the model directory (atomically); returns its path."""
+    def save(self, path, report: EvaluationReport | None = None, data: dict | None = None,
+             force: bool = False) -> Path:
+        """Write the model directory; returns its path.
+
+        A new folder appears whole; in an existing model directory only the files sentirnn
+        wrote are replaced. ``force`` writes into a non-empty folder that is not a model
+        directory (its other files are kept).
+        """
         self._check_fitted("save")
         report = report or getattr(self, "report_", None)
         config = {
@@ -655,7 +661,7 @@ class SentimentClassifier(Predictor):
         tokenizer = {"tokenizer": self.tokenizer_.to_dict(), "vocab": self.vocab_.to_dict()}
         files = {"tokenizer.json": json.dumps(tokenizer, ensure_ascii=False).encode("utf-8")}
         return artifacts.write_dir(path, config, self.net_.state_dict(), files,
-                                   self._extras(report))
+                                   self._extras(report), force=force)
 
     def _extra_config(self) -> dict:
         """More config.json keys of a subclass (read back by ``_read_extra_config``)."""

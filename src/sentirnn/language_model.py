@@ -367,8 +367,11 @@ class LanguageModel:
         return join_tokens(prompt, self.vocab_.decode(out), self.tokenizer_)
 
     # ---- persistence -------------------------------------------------------------------------
-    def save(self, path, data: dict | None = None) -> Path:
-        """Write the language-model directory (atomically); returns its path."""
+    def save(self, path, data: dict | None = None, force: bool = False) -> Path:
+        """Write the language-model directory; returns its path.
+
+        ``force`` writes into a non-empty folder that is not a model directory.
+        """
         from sentirnn.estimator import _write_csv
 
         self._check_fitted("save")
@@ -384,7 +387,8 @@ class LanguageModel:
         files = {"tokenizer.json": json.dumps(tokenizer, ensure_ascii=False).encode("utf-8")}
         history = getattr(self, "history_", None)
         extras = {"curves.csv": lambda p: _write_csv(history, p)} if history else {}
-        written = artifacts.write_dir(path, config, self.net_.state_dict(), files, extras)
+        written = artifacts.write_dir(path, config, self.net_.state_dict(), files, extras,
+                                       force=force)
         saved = json.loads((written / "config.json").read_text(encoding="utf-8"))
         self.source_ = {"format": FORMAT, "path": str(path),
                         "sha256": saved["checksums"][artifacts.WEIGHTS]}

@@ -150,6 +150,7 @@ def _replace_model_file(path, data: bytes) -> None:
     (path / MODEL_FILE).write_bytes(data)
     config = json.loads((path / "config.json").read_text())
     config["checksums"][MODEL_FILE] = artifacts.sha256(path / MODEL_FILE)
+    config["config_sha256"] = artifacts.config_digest(config)
     (path / "config.json").write_text(json.dumps(config))
 
 
@@ -186,6 +187,9 @@ def test_damaged_skops_and_mismatched_labels_are_refused(saved, tmp_path):
 
     config = json.loads((saved / "config.json").read_text())
     config["labels"] = ["bad", "good"]
+    (saved / "config.json").write_text(json.dumps(config))
+    _one_line_error(saved, "config.json was changed after sentirnn wrote it")
+    config["config_sha256"] = artifacts.config_digest(config)  # a crafted digest too
     (saved / "config.json").write_text(json.dumps(config))
     _one_line_error(saved, r"predicts labels \['negative', 'positive'\], but config.json lists")
 
