@@ -25,18 +25,15 @@ import lightning as L
 import numpy as np
 import torch
 
-from sentirnn import __version__
+from sentirnn import __version__, artifacts
 from sentirnn.errors import ArtifactError, ConfigError
+from sentirnn.training import world
 
 log = logging.getLogger("sentirnn")
 CHECKPOINT = "last.pt"
 RUN = "run.json"
 # Estimator settings that do not change what a run computes (so --resume may differ in them).
 NOT_FINGERPRINTED = ("progress", "num_threads", "device", "checkpoint_every", "checkpoint_dir")
-
-
-def _is_rank_zero() -> bool:
-    return int(os.environ.get("RANK", 0)) == 0
 
 
 # ---- files ---------------------------------------------------------------------------------
@@ -140,11 +137,12 @@ class Run:
         self.record: dict = {}  # run.json of the run being resumed
         if resume:
             check_resumable(self.path)
-            self.record = json.loads((self.path / RUN).read_text(encoding="utf-8"))
-            if not isinstance(self.record.get("fingerprint"), dict):
+            self.record = artifacts.read_json_file(self.path, RUN)
+            if not isinstance(self.record, dict) or not isinstance(
+                    self.record.get("fingerprint"), dict):
                 raise ConfigError(f"{self.path / RUN} was written by an older sentirnn; start "
                                   "without --resume")
-        elif _is_rank_zero() and self.path.is_dir():
+        elif world()[0] == 0 and self.path.is_dir():
             for name in (CHECKPOINT, RUN):
                 (self.path / name).unlink(missing_ok=True)
 
@@ -154,6 +152,8 @@ class Run:
         ``derived`` parts are computed from the others (preprocessed data, initial weights):
         when only they differ, the same inputs gave another result — another library version.
         """
+        # as run.json will hold them (tuples as lists, paths as text), so that they compare
+        parts = json.loads(json.dumps(parts, ensure_ascii=False, default=str))
         self.fingerprint.update(parts)
         if not self.resume:
             return
@@ -178,7 +178,7 @@ class Run:
                 log.info("no checkpoint in %s yet: starting the run from its beginning",
                          self.path)
             return state
-        if _is_rank_zero():
+        if world()[0] == 0:
             self.path.mkdir(parents=True, exist_ok=True)
             self.record = {"fingerprint": self.fingerprint, "sentirnn_version": __version__,
                            **extra}
@@ -188,7 +188,7 @@ class Run:
 
     def save(self, bundle: dict) -> None:
         """Write the checkpoint (rank 0 only under torchrun)."""
-        if _is_rank_zero():
+        if world()[0] == 0:
             write_checkpoint(self.path, bundle)
 
 

@@ -286,3 +286,15 @@ def test_checkpoint_dir_is_not_saved_with_the_model(tmp_path):
                               checkpoint_dir=str(tmp_path / "run")).fit(texts, labels)
     clf.save(tmp_path / "model")
     assert load(tmp_path / "model").checkpoint_dir is None
+
+
+def test_language_model_resume_names_what_differs(tmp_path):
+    """The language model's runs share the run folder and its messages."""
+    texts = make_corpus("en", 200, seed=14)[0]
+    kw = dict(embedding_dim=8, hidden_size=8, layers=1, batch_size=4, bptt=8, min_freq=1,
+              max_epochs=1, num_threads=1, progress=False, checkpoint_dir=str(tmp_path))
+    LanguageModel(**kw).fit(texts)
+    with pytest.raises(ConfigError, match="started with other texts;"):
+        LanguageModel(**kw).fit(texts[1:], resume=True)
+    with pytest.raises(ConfigError, match=r"other settings \(bptt 8, now 9\);"):
+        LanguageModel(**{**kw, "bptt": 9}).fit(texts, resume=True)
