@@ -119,8 +119,8 @@ def check_out_dir(path, force: bool = False) -> set[str] | None:
     owned = _owned_entries(path)
     if owned is None and not force:
         raise ArtifactError(f"{path} is not empty and is not a sentirnn model directory; "
-                            "choose another output folder, or pass --force (force=True in Python) to "
-                            "write the model into it beside its other files")
+                            "choose another output folder, or pass --force (force=True in "
+                            "Python) to write the model into it beside its other files")
     return owned or set()
 
 

@@ -96,6 +96,9 @@ PRECISION = typer.Option(None, help="auto|32|bf16: auto trains in bf16 autocast 
 PSEUDO_RATIO = typer.Option(20.0, help="With --self-train: pseudo labels per real training text.")
 SELF_TRAIN_ROUNDS = typer.Option(1, help="With --self-train: rounds; each student teaches the "
                                  "next.")
+# shared by train and finetune
+RESUME = typer.Option(False, "--resume", help="Continue the killed run of the same command "
+                      "after its last completed epoch.")
 TRAIN_EXAMPLE = "Example: sentirnn train reviews.csv.gz --arch bilstm --max-epochs 8 --out models/r"
 
 
@@ -166,6 +169,10 @@ def train(
     pseudo_ratio: float = PSEUDO_RATIO, self_train_rounds: int = SELF_TRAIN_ROUNDS,
     progress: bool = typer.Option(True, help="Show a progress bar."),
     force: bool = FORCE,
+    checkpoint_dir: Path | None = typer.Option(None, help="The run's checkpoint folder "
+                                               "(default: OUT/../runs/<name>); removed once "
+                                               "OUT is written."),
+    resume: bool = RESUME,
 ):
     """Train a classifier and write a model directory (config, weights, metrics, plots)."""
     check_out(out, force)
@@ -176,10 +183,17 @@ def train(
         if multi_label or self_train:
             what = "--multi-label" if multi_label else "--self-train"
             raise ConfigError(f"{what} trains recurrent nets only, not --arch {arch}")
+        if resume:
+            raise ConfigError(f"--resume continues a recurrent net's training; --arch {arch} "
+                              "trains in one step, so run the command without --resume")
         return _train_baseline(flags, config, data, (out, force), valid,
                                (text_col, label_col, label_map, labels, strict, encoding))
     params = _params_for(SentimentClassifier, config, flags)
     params["progress"] = progress
+    run_dir = _run_dir(params["checkpoint_dir"], out.resolve().parent / "runs" / out.resolve().name,
+                       self_train,
+                       resume)
+    params["checkpoint_dir"] = str(run_dir) if run_dir else None
     say("config: " + json.dumps(params, ensure_ascii=False))
     dataset = read_labelled(data, text_col, label_col, label_map, labels, strict, encoding)
     valid_set = (read_labelled(valid, text_col, label_col, label_map, labels, strict, encoding)
@@ -189,7 +203,7 @@ def train(
         from sentirnn.multilabel import MultiLabelClassifier as kind
     clf = _fit(lambda: kind(**params), dataset,
                (valid_set.texts, valid_set.labels) if valid_set else None,
-               self_train, pseudo_ratio, self_train_rounds, text_col, encoding)
+               self_train, pseudo_ratio, self_train_rounds, text_col, encoding, resume)
     info = {"source": str(data), "train_report": dataset.report.to_dict(),
             "valid_source": str(valid) if valid else None}
     from sentirnn.training import world
@@ -197,6 +211,7 @@ def train(
     if world()[0] != 0:
         return  # under torchrun only rank 0 writes the model directory
     clf.save(out, data=info, force=force)
+    _remove_run(run_dir, out)
     summary = clf.train_summary_
     say(f"trained {summary['epochs_run']} epochs in {summary['train_seconds']:.1f} s "
         f"({_epochs_kept(summary)}); validation:")
@@ -206,10 +221,10 @@ def train(
 
 
 def _fit(make, dataset, valid, self_train: Path | None, ratio: float, rounds: int, text_col,
-         encoding):
+         encoding, resume: bool = False):
     """``make().fit(...)``, or with --self-train a teacher, pseudo labels and a student."""
     if self_train is None:
-        return make().fit(dataset.texts, dataset.labels, valid=valid)
+        return make().fit(dataset.texts, dataset.labels, valid=valid, resume=resume)
     from sentirnn.data import read_texts
     from sentirnn.self_training import self_train as run
 
@@ -224,6 +239,37 @@ def _fit(make, dataset, valid, self_train: Path | None, ratio: float, rounds: in
         f"{s['pool']} unlabelled texts ({taken}); the student trained on them and "
         f"{s['real_labels']} labelled texts" + (f" (round {s['round']})" if rounds > 1 else ""))
     return clf
+
+
+def _run_dir(given, default: Path, self_train: Path | None, resume: bool) -> Path | None:
+    """The checkpoint folder of train/finetune: --checkpoint-dir, else ``default`` beside
+    --out; None with --self-train, whose teacher and students are several runs."""
+    from sentirnn.checkpoints import check_resumable
+
+    if self_train is not None:
+        if resume or given:
+            raise ConfigError("--resume and --checkpoint-dir do not apply to --self-train (a "
+                              "teacher and its students are several runs); run it without them")
+        return None
+    run_dir = Path(given) if given else default
+    if resume:  # before any data is read or any language model fine-tuned
+        check_resumable(run_dir)
+    return run_dir
+
+
+def _remove_run(run_dir: Path | None, out: Path) -> None:
+    """Once the model directory is written: the checkpoint goes, and the default runs/<name>
+    and runs/ folders with it when nothing else is left in them."""
+    from sentirnn.checkpoints import remove_run
+
+    if run_dir is None:
+        return
+    remove_run(run_dir)
+    out = out.resolve()  # `--out .` has no name of its own
+    runs = out.parent / "runs"
+    for folder in (runs / out.name, runs):
+        if folder in run_dir.parents and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _baseline_arch(arch: str | None, config: Path | None) -> bool:
@@ -726,6 +772,10 @@ def finetune(
     pseudo_ratio: float = PSEUDO_RATIO, self_train_rounds: int = SELF_TRAIN_ROUNDS,
     progress: bool = typer.Option(True, help="Show a progress bar."),
     force: bool = FORCE,
+    checkpoint_dir: Path | None = typer.Option(None, help="The classifier run's checkpoint "
+                                               "folder (default: OUT/../runs/<name>/"
+                                               "classifier); removed once OUT is written."),
+    resume: bool = RESUME,
 ):
     """Fine-tune a language model into a classifier, or a classifier to new data/labels."""
     check_out(out, force)
@@ -735,6 +785,9 @@ def finetune(
     kind = artifacts.read_config(source, LM_FORMATS)["format"]
     flags = {k: v for k, v in locals().items() if k in SentimentClassifier._param_names()
              and v is not None and k != "schedule"}
+    runs = out.resolve().parent / "runs" / out.resolve().name
+    run_dir = _run_dir(checkpoint_dir, runs / "classifier", self_train, resume)
+    flags["checkpoint_dir"] = str(run_dir) if run_dir else None
     dataset = read_labelled(data, text_col, label_col, label_map, None, False, encoding)
     valid_set = (read_labelled(valid, text_col, label_col, label_map, None, False, encoding)
                  if valid else None)
@@ -745,24 +798,27 @@ def finetune(
                               "--self-train, --bigrams and --backward-lm apply to a language "
                               "model only")
         clf = load(source).set_params(**flags)
-        clf.fine_tune(dataset.texts, dataset.labels, pair, freeze=freeze, schedule=schedule)
+        clf.fine_tune(dataset.texts, dataset.labels, pair, freeze=freeze, schedule=schedule,
+                      resume=resume)
     else:
         if freeze:
             raise ConfigError("--freeze applies when SOURCE is a classifier; a language model "
                               "is unfrozen gradually by --schedule ulmfit")
-        lm_dir = lm_out or out.parent / "runs" / out.name / "lm"
-        lm = _lm_for_finetune(source, dataset.texts, lm_epochs, extra_unlabelled, lm_dir, flags)
+        lm_dir = lm_out or runs / "lm"
+        lm = _lm_for_finetune(source, dataset.texts, lm_epochs, extra_unlabelled, lm_dir, flags,
+                              resume)
         back = None
         if backward_lm:
             back = _lm_for_finetune(backward_lm, dataset.texts, lm_epochs, extra_unlabelled,
-                                    lm_dir.with_name(lm_dir.name + "-backward"), flags)
+                                    lm_dir.with_name(lm_dir.name + "-backward"), flags, resume)
         clf = _fit(lambda: SentimentClassifier.from_language_model(lm, backward=back,
                                                                    schedule=schedule, **flags),
                    dataset, pair, self_train, pseudo_ratio, self_train_rounds, text_col,
-                   encoding)
+                   encoding, resume)
     if _is_rank_zero():
         clf.save(out, data={"source": str(data), "train_report": dataset.report.to_dict()},
                  force=force)
+        _remove_run(run_dir, out)
         s = clf.train_summary_
         say(f"fine-tuned {s['epochs_run']} epochs in {s['train_seconds']:.1f} s "
             f"({_epochs_kept(s)}); validation:")
@@ -777,8 +833,10 @@ def _epochs_kept(summary: dict) -> str:
     return f"best epoch {best}" + (f", kept epoch {kept}" if kept != best else "")
 
 
-def _lm_for_finetune(source, texts, epochs, extra, lm_out, flags):
-    """Load the LM; with --lm-epochs fine-tune it on the texts (+ extra) and save it."""
+def _lm_for_finetune(source, texts, epochs, extra, lm_out, flags, resume=False):
+    """Load the LM; with --lm-epochs fine-tune it on the texts (+ extra) and save it — or,
+    with --resume, load the one the interrupted run saved (same source, texts, settings)."""
+    from sentirnn.checkpoints import digest, settings
     from sentirnn.language_model import LanguageModel
 
     lm = LanguageModel.load(source)
@@ -789,12 +847,31 @@ def _lm_for_finetune(source, texts, epochs, extra, lm_out, flags):
             from sentirnn.data import read_texts
 
             texts = [*texts, *read_texts(extra)[0]]
+        fingerprint = digest(settings(lm.get_params()), lm.source_["sha256"], epochs, texts)
+        if resume and _same_fine_tuned_lm(lm_out, fingerprint):
+            say(f"reusing the fine-tuned language model in {lm_out} (--resume)")
+            return LanguageModel.load(lm_out)
         say(f"fine-tuning the language model on {len(texts)} texts for {epochs} epoch(s)")
         lm.fine_tune(texts, epochs=epochs)
         if _is_rank_zero():
-            lm.save(lm_out, data={"fine_tuned_on": len(texts)})
+            lm.save(lm_out, data={"fine_tuned_on": len(texts), "fingerprint": fingerprint})
             say(f"fine-tuned language model written to {lm_out}")
     return lm
+
+
+def _same_fine_tuned_lm(lm_out: Path, fingerprint: str) -> bool:
+    """Whether ``lm_out`` holds the LM this fine-tuning makes (False: none there yet);
+    a ConfigError when it holds one made from other texts or settings."""
+    from sentirnn import artifacts
+
+    if not (lm_out / "config.json").exists():
+        return False
+    saved = artifacts.read_config(lm_out, "sentirnn.language_model").get("data", {})
+    if saved.get("fingerprint") != fingerprint:
+        raise ConfigError(f"the fine-tuned language model in {lm_out} was made from other "
+                          "texts or settings; resume with the same ones, or start without "
+                          "--resume")
+    return True
 
 
 @app.command(epilog="Example: sentirnn generate models/imdb-lm 'this movie' --tokens 30")

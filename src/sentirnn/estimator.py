@@ -138,6 +138,9 @@ class SentimentClassifier(Predictor):
         2017) so that ``predict_proba`` is ``softmax(logits / T)``: probabilities that match
         how often the model is right. Labels never change. Needs validation data (``valid``
         or ``valid_fraction`` > 0); see ``sentirnn.calibration``.
+    checkpoint_dir : a folder for the run's checkpoint (``run.json`` + ``last.pt``, written
+        after every epoch and left there after ``fit``); ``fit(resume=True)`` continues a
+        killed run from it. It changes nothing the run computes, and is not saved with the model.
 
     Examples
     --------
@@ -165,7 +168,8 @@ class SentimentClassifier(Predictor):
                  num_threads: int | None = None, progress: bool = True,
                  init_from: str | None = None, schedule: str = "standard",
                  calibrate: bool = False, init_from_backward: str | None = None,
-                 precision: str = "auto", restore_best: bool = True):
+                 precision: str = "auto", restore_best: bool = True,
+                 checkpoint_dir: str | None = None):
         self.arch = arch
         self.language = language
         self.tokenizer = tokenizer
@@ -212,6 +216,7 @@ class SentimentClassifier(Predictor):
         self.restore_best = restore_best
         self.calibrate = calibrate
         self.init_from_backward = init_from_backward
+        self.checkpoint_dir = checkpoint_dir
 
     format_name = FORMAT  # config.json's "format"; MultiLabelClassifier has its own
 
@@ -343,7 +348,8 @@ class SentimentClassifier(Predictor):
 
     # ---- fit ---------------------------------------------------------------------------------
     def fit(self, texts: Sequence[str], labels: Sequence[str],
-            valid: tuple[Sequence[str], Sequence[str]] | None = None) -> SentimentClassifier:
+            valid: tuple[Sequence[str], Sequence[str]] | None = None,
+            resume: bool = False) -> SentimentClassifier:
         """Train from scratch on labelled texts; returns self.
 
         Parameters
@@ -351,11 +357,16 @@ class SentimentClassifier(Predictor):
         texts, labels : sequences of str of the same length.
         valid : optional (texts, labels) for early stopping and the final report; without it,
             a seeded stratified ``valid_fraction`` of the training data is held out.
+        resume : continue the killed run whose checkpoint is in ``checkpoint_dir`` after its
+            last completed epoch (same data and settings required); the model equals an
+            uninterrupted run's.
         """
         self._check_params()
+        run = self._open_run(resume)
         texts, labels = check_texts(texts, "fit"), list(labels)
         if len(texts) != len(labels):
             raise DataError(f"fit got {len(texts)} texts but {len(labels)} labels")
+        self._check_run_inputs(run, texts, labels, valid)
         classes, labels = self._label_targets(labels)
         if len(classes) < 2:
             what = f"a single class ({classes[0]!r} only)" if classes else "no labels"
@@ -368,7 +379,7 @@ class SentimentClassifier(Predictor):
         if self.init_from:
             from sentirnn.finetune import fit_from_language_model
 
-            return fit_from_language_model(self, texts, labels, valid)
+            return fit_from_language_model(self, texts, labels, valid, run)
         self.text_config_ = self._text_config()
         self.language_ = self.language if self.language != "auto" else detect_language(texts)
         documents = len(texts)
@@ -398,7 +409,8 @@ class SentimentClassifier(Predictor):
             self.net_.embedding.load_vectors(torch.from_numpy(vectors), self.freeze_embeddings)
         if bigram_table is not None:
             self.net_.embedding.set_bigram_slot_rows(bigram_table)
-        self._train(train_ids, self._targets(labels), valid_ids, valid_y, valid_pool=valid_pool)
+        self._train(train_ids, self._targets(labels), valid_ids, valid_y, valid_pool=valid_pool,
+                    run=run)
         if self.truncation == SENTENCES:
             self.train_summary_["train_documents"] = documents
         if bigram_rows:
@@ -549,10 +561,37 @@ class SentimentClassifier(Predictor):
         return ([texts[i] for i in keep], [labels[i] for i in keep],
                 ([texts[i] for i in held], [labels[i] for i in held]))
 
+    def _open_run(self, resume: bool):
+        """The run folder of ``checkpoint_dir`` (None without one), opened to resume or anew."""
+        from sentirnn.checkpoints import Run
+
+        if not self.checkpoint_dir:
+            if resume:
+                raise ConfigError("resume needs the checkpoint folder of the interrupted run: "
+                                  "set checkpoint_dir (--checkpoint-dir)")
+            return None
+        return Run(self.checkpoint_dir, resume)
+
+    def _check_run_inputs(self, run, texts, labels, valid, **settings) -> None:
+        """Fingerprint what the run is given (settings, data) before any work is done."""
+        if run is None:
+            return
+        from sentirnn.checkpoints import digest
+        from sentirnn.checkpoints import settings as fingerprinted
+
+        run.check({"settings": fingerprinted(self.get_params(), **settings),
+                   "training data": digest(texts, labels),
+                   "validation data": digest(*valid) if valid is not None else None})
+
     def _train(self, train_ids, train_y, valid_ids, valid_y, config: TrainConfig | None = None,
-               **kwargs) -> None:
+               run=None, **kwargs) -> None:
         from sentirnn.training import train_net
 
+        if run is not None:  # what preprocessing made of the data (vs. the resumed run's)
+            from sentirnn.checkpoints import digest
+
+            run.check({"tokenizer and vocabulary": digest(
+                self.tokenizer_.to_dict(), self.vocab_.to_dict(), self.classes_)}, derived=True)
         weights = None
         if self.class_weights == "balanced":
             counts = Counter(train_y)
@@ -560,7 +599,7 @@ class SentimentClassifier(Predictor):
                                     for i in range(len(self.classes_))], dtype=torch.float32)
         self.history_, self.train_summary_ = train_net(
             self.net_, train_ids, train_y, valid_ids, valid_y, config or self._train_config(),
-            class_weights=weights, **kwargs)
+            class_weights=weights, run=run, **kwargs)
         self.train_summary_["train_texts"] = len(train_ids)
         self.train_summary_["train_tokens"] = int(sum(len(s) for s in train_ids))
 
@@ -607,17 +646,18 @@ class SentimentClassifier(Predictor):
     def fine_tune(self, texts: Sequence[str], labels: Sequence[str],
                   valid: tuple[Sequence[str], Sequence[str]] | None = None,
                   freeze: str | None = None, epochs: int | None = None,
-                  schedule: str = "ulmfit") -> SentimentClassifier:
+                  schedule: str = "ulmfit", resume: bool = False) -> SentimentClassifier:
         """Continue training on new-domain data from the current weights; returns self.
 
         When the labels differ from ``classes_`` a new head is trained for them. ``freeze``
         ("embeddings" or "encoder") keeps those layers fixed; ``schedule="ulmfit"`` unfreezes
-        the other groups one per epoch, top first (see ``sentirnn.finetune``).
+        the other groups one per epoch, top first (see ``sentirnn.finetune``). ``resume``
+        continues a killed fine-tuning from ``checkpoint_dir``, as in :meth:`fit`.
         """
         from sentirnn.finetune import fine_tune_classifier
 
         return fine_tune_classifier(self, texts, labels, valid, freeze=freeze, epochs=epochs,
-                                    schedule=schedule)
+                                    schedule=schedule, resume=resume)
 
     # ---- predict -----------------------------------------------------------------------------
     def explain(self, text: str, steps: int = 32):
@@ -645,8 +685,10 @@ class SentimentClassifier(Predictor):
         config = {
             "format": self.format_name, "format_version": 1, "labels": list(self.classes_),
             "language": self.language_,
-            "params": {k: str(v) if isinstance(v, Path) else v  # embeddings=Path(...) too
-                       for k, v in self.get_params().items()},
+            # embeddings=Path(...) too; a loaded model must not write into (or resume from)
+            # the checkpoint folder of the run that made it
+            "params": {k: str(v) if isinstance(v, Path) else v
+                       for k, v in self.get_params().items() if k != "checkpoint_dir"},
             "text": self.text_config_.to_dict(),
             "tokenizer": {k: v for k, v in self.tokenizer_.to_dict().items() if k != "model"},
             "model": self.model_config_.to_dict(), "train": self._train_config().to_dict(),

@@ -187,8 +187,9 @@ def lm_params(lm, params: dict) -> dict:
     return {**base, **params}
 
 
-def fit_from_language_model(clf, texts: list[str], labels: list[str], valid):
-    """``SentimentClassifier.fit`` when ``init_from`` is set: start from the LM's encoder."""
+def fit_from_language_model(clf, texts: list[str], labels: list[str], valid, run=None):
+    """``SentimentClassifier.fit`` when ``init_from`` is set: start from the LM's encoder
+    (``run``: the checkpoint folder's Run, see ``sentirnn.checkpoints``)."""
     from sentirnn.language_model import LanguageModel
 
     lm = getattr(clf, "_language_model", None) or LanguageModel.load(clf.init_from)
@@ -230,7 +231,7 @@ def fit_from_language_model(clf, texts: list[str], labels: list[str], valid):
     if back is not None:
         clf.init_from_["backward"] = dict(getattr(back, "source_", None) or unsaved)
     _train(clf, train_ids, [index[y] for y in labels], valid_ids, valid_y, set(),
-           clf.schedule, clf.max_epochs, valid_pool, new_pairs=pair_table is not None)
+           clf.schedule, clf.max_epochs, valid_pool, new_pairs=pair_table is not None, run=run)
     if pair_rows:
         clf.train_summary_["bigrams"] = pair_rows - 1
     clf._finish_fit(valid)  # the temperature (calibrate=True) and validation report
@@ -282,14 +283,18 @@ def copy_encoder(lm_net: nn.Module, clf_net: nn.Module,
 
 
 def fine_tune_classifier(clf, texts, labels, valid=None, freeze: str | None = None,
-                         epochs: int | None = None, schedule: str = "ulmfit"):
+                         epochs: int | None = None, schedule: str = "ulmfit",
+                         resume: bool = False):
     """Continue training a fitted classifier on new texts; see SentimentClassifier.fine_tune."""
     clf._check_fitted("fine_tune")
     check_choice("fine_tune", "freeze", freeze, FREEZE)
     check_choice("fine_tune", "schedule", schedule, SCHEDULES)
+    run = clf._open_run(resume)
     texts, labels = check_texts(texts, "fine_tune"), [str(y) for y in labels]
     if len(texts) != len(labels):
         raise DataError(f"fine_tune got {len(texts)} texts but {len(labels)} labels")
+    clf._check_run_inputs(run, texts, labels, valid, fine_tune={
+        "freeze": freeze, "epochs": epochs, "schedule": schedule})
     new = sorted(set(labels))
     keep_head = set(new) <= set(clf.classes_)
     if not keep_head and len(new) < 2:
@@ -314,7 +319,7 @@ def fine_tune_classifier(clf, texts, labels, valid=None, freeze: str | None = No
     clf.init_from_["freeze"] = freeze
     train_ids = prepare(ids, clf.max_len, clf.truncation)
     _train(clf, train_ids, [index[y] for y in labels], valid_ids, valid_y, frozen, schedule,
-           epochs or clf.max_epochs, valid_pool)
+           epochs or clf.max_epochs, valid_pool, run=run)
     clf._finish_fit(valid)  # the temperature (calibrate=True) and validation report
     return clf
 
@@ -331,7 +336,7 @@ def _encode_valid(clf, valid, index):
 
 
 def _train(clf, train_ids, train_y, valid_ids, valid_y, frozen: set[int], schedule: str,
-           epochs: int, valid_pool=None, new_pairs: bool = False) -> None:
+           epochs: int, valid_pool=None, new_pairs: bool = False, run=None) -> None:
     """Run the fit loop with the transfer schedule (or plain training with frozen groups)."""
     groups = layer_groups(clf.net_, pairs_on_top=new_pairs)
     clf.net_.train()  # a loaded model is in eval mode; dropout must be on while training
@@ -359,4 +364,4 @@ def _train(clf, train_ids, train_y, valid_ids, valid_y, frozen: set[int], schedu
     elif frozen:
         kwargs = {"callbacks": [GradualUnfreezing(groups, frozen, gradual=False)]}
     clf._train(train_ids, train_y, valid_ids, valid_y, config=config, valid_pool=valid_pool,
-               **kwargs)
+               run=run, **kwargs)

@@ -11,7 +11,6 @@ vocabulary hardly covers is refused); ``save``/``load`` use the model-directory 
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import logging
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 from sentirnn import artifacts
+from sentirnn.checkpoints import Run, digest, settings
 from sentirnn.config import PRECISIONS, TextConfig, check_choice
 from sentirnn.encode import check_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
@@ -41,8 +41,6 @@ FORMAT = "sentirnn.language_model"
 SPECIALS = (PAD_TOKEN, UNK_TOKEN, "<eos>")
 PAD, UNK, EOS = 0, 1, 2
 DIRECTIONS = ("forward", "backward")
-# Settings that do not change what a run computes (so --resume may differ in them).
-NOT_FINGERPRINTED = ("progress", "num_threads", "device", "checkpoint_every", "checkpoint_dir")
 
 
 class LanguageModel:
@@ -221,15 +219,22 @@ class LanguageModel:
                               "set checkpoint_dir (--checkpoint-dir)")
         self.text_config_ = TextConfig(lowercase=self.lowercase, strip_html=self.strip_html,
                                        traditional_to_simplified=self.traditional_to_simplified)
+        run = Run(run_dir, resume) if run_dir is not None else None
         cleaned = clean_many(texts, self.text_config_)
-        fingerprint, state = self._fingerprint(cleaned), None
+        state = None
+        if run is not None:
+            run.check(self._fingerprint(cleaned))
         if resume:  # the run's own tokenizer and vocabulary, and its checkpoint if any
-            state = self._restore_run(run_dir, fingerprint)
+            self._restore_preprocessing(run.record)
             ids = self._ids(cleaned)
+            state = run.begin()
+            if state is not None:
+                log.info("resuming at epoch %d, step %d", state["epoch"] + 1, state["step"])
         else:
             ids = self._build_preprocessing(cleaned)
-            if run_dir is not None:
-                self._start_run(run_dir, fingerprint)
+            if run is not None:
+                run.begin(language=self.language_, tokenizer=self.tokenizer_.to_dict(),
+                          vocab=self.vocab_.to_dict(), model=self.net_config_.to_dict())
         train_docs, valid_docs = self._split(ids)
         torch.manual_seed(self.seed)
         self.net_ = LanguageModelNet(self.net_config_)
@@ -271,50 +276,17 @@ class LanguageModel:
             s["epochs_run"] else []
         s["train_tokens_per_s"] = float(np.mean(rates)) if rates else None
 
-    # ---- resumable runs ----------------------------------------------------------------------
-    def _fingerprint(self, cleaned: list[str]) -> str:
-        digest = hashlib.sha256()
-        params = {k: v for k, v in self.get_params().items() if k not in NOT_FINGERPRINTED}
-        digest.update(json.dumps(params, sort_keys=True).encode())
-        for text in cleaned:
-            digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
-        return digest.hexdigest()
+    # ---- resumable runs (the run folder: sentirnn.checkpoints) -------------------------------
+    def _fingerprint(self, cleaned: list[str]) -> dict:
+        """What a run computes from: its settings, and a digest of its cleaned texts."""
+        return {"settings": settings(self.get_params()), "texts": digest(cleaned)}
 
-    def _start_run(self, run_dir: Path, fingerprint: str) -> None:
-        from sentirnn.pretrain import CHECKPOINT
-        from sentirnn.training import world
-
-        if world()[0] != 0:
-            return
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / CHECKPOINT).unlink(missing_ok=True)  # a new run never resumes an old one
-        run = {"fingerprint": fingerprint, "language": self.language_,
-               "tokenizer": self.tokenizer_.to_dict(), "vocab": self.vocab_.to_dict(),
-               "model": self.net_config_.to_dict()}
-        (run_dir / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
-
-    def _restore_run(self, run_dir: Path, fingerprint: str) -> dict | None:
-        """Preprocessing and checkpoint of the run in ``run_dir`` (None: nothing saved yet)."""
-        from sentirnn.pretrain import read_checkpoint
-
-        path = run_dir / "run.json"
-        if not path.exists():
-            raise ConfigError(f"nothing to resume in {run_dir} (no run.json); start without "
-                              "--resume")
-        run = artifacts.read_json_file(run_dir, "run.json")
-        if run.get("fingerprint") != fingerprint:
-            raise ConfigError(f"the run in {run_dir} was started with other texts or settings; "
-                              "resume with the same ones, or start without --resume")
+    def _restore_preprocessing(self, run: dict) -> None:
+        """The tokenizer, vocabulary and network sizes of the run being resumed (run.json)."""
         self.language_ = run["language"]
         self.tokenizer_ = Tokenizer.from_dict(run["tokenizer"])
         self.vocab_ = Vocab.from_dict(run["vocab"])
         self.net_config_ = LanguageModelConfig.from_dict(run["model"])
-        state = read_checkpoint(run_dir)
-        if state is None:
-            log.info("no checkpoint in %s yet: starting the run from its beginning", run_dir)
-        else:
-            log.info("resuming at epoch %d, step %d", state["epoch"] + 1, state["step"])
-        return state
 
     # ---- use -----------------------------------------------------------------------------------
     def perplexity(self, texts: Sequence[str]) -> float:

@@ -6,16 +6,15 @@ perplexity after every epoch, and checkpoints. A checkpoint (``last.pt`` in the 
 written atomically every ``checkpoint_every`` steps and at each epoch's end) holds the
 weights, optimizer and schedule state, the position (epoch, step), the carried hidden state
 and torch's RNG state; because an epoch's batches are a function of (seed, epoch), a
-single-process run resumed from it continues exactly as if never stopped. Checkpoints are
-only ever read back by ``resume`` on files this code wrote (``torch.load(weights_only=True)``);
-``sentirnn.load`` never reads them.
+single-process run resumed from it continues exactly as if never stopped. The run folder,
+its fingerprint and the atomic, weights-only checkpoint files are checkpoints.py's, shared with
+the classifier loop.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -26,8 +25,8 @@ import numpy as np
 import torch
 
 from sentirnn.allocator import keep_freed_memory
+from sentirnn.checkpoints import write_checkpoint
 from sentirnn.config import _Dict
-from sentirnn.errors import ArtifactError
 from sentirnn.lm_batching import BPTTBatches
 from sentirnn.models.language_model_net import LanguageModelNet, detach_hidden
 from sentirnn.training import (
@@ -41,7 +40,6 @@ from sentirnn.training import (
 )
 
 log = logging.getLogger("sentirnn")
-CHECKPOINT = "last.pt"
 
 
 @dataclass
@@ -166,9 +164,7 @@ class LanguageModelModule(L.LightningModule):
                   "optimizer": self.trainer.optimizers[0].state_dict(),
                   "scheduler": self.trainer.lr_scheduler_configs[0].scheduler.state_dict(),
                   "rng": torch.get_rng_state(), "hidden": hidden, "history": self.history}
-        tmp = self.run_dir / f".{CHECKPOINT}.tmp-{os.getpid()}"
-        torch.save(bundle, tmp)
-        os.replace(tmp, self.run_dir / CHECKPOINT)
+        write_checkpoint(self.run_dir, bundle)
 
     def configure_optimizers(self):
         from sentirnn.finetune import slanted_triangular
@@ -181,24 +177,12 @@ class LanguageModelModule(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
-def read_checkpoint(run_dir: Path) -> dict | None:
-    """The saved state of an interrupted run, or None when there is none."""
-    path = Path(run_dir) / CHECKPOINT
-    if not path.exists():
-        return None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 — any unreadable file gets the same advice
-        raise ArtifactError(f"{path} cannot be read ({type(e).__name__}); delete it and "
-                            "start without --resume") from None
-
-
 def train_lm(net: LanguageModelNet, train_docs: list[np.ndarray],
              valid_docs: list[np.ndarray] | None, config: PretrainConfig, eos: int,
              run_dir: Path | None = None, state: dict | None = None) -> tuple[list[dict], dict]:
     """Train ``net`` in place on documents of ids; returns (per-epoch history, summary).
 
-    ``state`` is a checkpoint from :func:`read_checkpoint`: its weights are loaded and
+    ``state`` is a checkpoint (``sentirnn.checkpoints.Run.begin``): its weights are loaded and
     training continues at its (epoch, step).
     """
     set_threads(config.num_threads)

@@ -3,7 +3,8 @@
 Lightning owns the loop (devices, DDP under torchrun, gradient clipping, progress
 bar, early stopping); this file owns what is specific to us: bucketed batches, the
 loss with class weights, macro-F1 on validation, restoring the best weights and a
-per-epoch history (the CSV log and ``curves.png``).
+per-epoch history (the CSV log and ``curves.png``). Given a run folder, the whole loop state
+is checkpointed after every epoch and a killed run resumes from it (checkpoints.py).
 """
 
 from __future__ import annotations
@@ -116,6 +117,15 @@ class EpochAverage:
         if self.raw is not None:
             net.load_state_dict(self.raw)
             self.raw = None
+
+    def state_dict(self) -> dict:
+        """The running sum and counts, for a checkpoint (taken between epochs: nothing out)."""
+        return {"count": self.count, "chosen": self.chosen, "own_f1": self.own_f1,
+                "sum": self.sum}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count, self.chosen, self.own_f1 = state["count"], state["chosen"], state["own_f1"]
+        self.sum = dict(state["sum"])
 
 
 class ClassifierModule(L.LightningModule):
@@ -251,6 +261,15 @@ class ClassifierModule(L.LightningModule):
                 row["own_val_macro_f1"] = self.average.own_f1
         self.history.append(row)
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["history"] = self.history
+        checkpoint["average"] = self.average.state_dict() if self.average is not None else None
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.history = list(checkpoint["history"])
+        if self.average is not None:
+            self.average.load_state_dict(checkpoint["average"])
+
     def configure_optimizers(self):
         c = self.config
         check_choice("SentimentClassifier", "optimizer", c.optimizer, OPTIMIZERS)
@@ -309,6 +328,14 @@ class BestWeights(L.Callback):
         if self.state is not None:
             module.net.load_state_dict(self.state)
 
+    def state_dict(self) -> dict:
+        return {"best_score": self.best_score, "best_epoch": self.best_epoch,
+                "state": self.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
+        self.state = state["state"]
+
 
 def set_threads(num_threads: int | None) -> None:
     """Use every core unless told otherwise (torch's default can be lower in containers)."""
@@ -352,13 +379,15 @@ def make_loaders(train_ids, train_labels, valid_ids, valid_labels, config: Train
 def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_labels,
               config: TrainConfig, class_weights: torch.Tensor | None = None,
               param_groups=None, callbacks=(), scheduler=None,
-              valid_pool=None) -> tuple[list[dict], dict]:
+              valid_pool=None, run=None) -> tuple[list[dict], dict]:
     """Train ``net`` in place; returns (per-epoch history, summary).
 
     ``scheduler``, when given, is called as ``scheduler(optimizer, total_steps)`` and
     replaces ``config.scheduler`` (stepped every batch). ``valid_pool``, when given, maps
     the validation rows' logits (input order) to (document logits, document classes), and
     validation accuracy and macro-F1 are then per document (``truncation="sentences"``).
+    ``run``, a :class:`sentirnn.checkpoints.Run`, checkpoints every epoch into its folder;
+    a resumed one continues after its checkpoint's epoch, with the precision it started with.
     """
     set_threads(config.num_threads)
     keep_freed_memory()
@@ -385,6 +414,12 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
         cbs.append(L.pytorch.callbacks.EarlyStopping("val_macro_f1", mode="max",
                                                      patience=config.patience))
     precision = lightning_precision(config.precision, config.device)
+    checkpoints = None
+    if run is not None:
+        checkpoints = _checkpoints(run, net, train_loader, config, class_weights,
+                                   (train_ids, train_labels, valid_ids, valid_labels), precision)
+        precision = checkpoints.extra["precision"]
+        cbs.append(checkpoints)
     trainer = L.Trainer(
         max_epochs=config.max_epochs, accelerator=_accelerator(config.device),
         max_time=(timedelta(minutes=config.max_minutes) if config.max_minutes else None),
@@ -404,12 +439,33 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
         trainer.fit(module, train_loader, valid_loader)
     net.cpu().eval()
     epochs = len(module.history)
-    summary = {"train_seconds": time.perf_counter() - start, "best_epoch": best.best_epoch,
+    summary = {"train_seconds": checkpoints.elapsed() if checkpoints
+               else time.perf_counter() - start, "best_epoch": best.best_epoch,
                "best_val_macro_f1": best.best_score if best.best_epoch else None,
                "kept_epoch": best.best_epoch if best.state is not None else epochs,
                "epochs_run": epochs, "batch_size": config.batch_size,
                "precision": precision}
+    if checkpoints is not None and checkpoints.state:
+        summary["resumed_after"] = checkpoints.state["epoch"]
     return module.history, summary
+
+
+def _checkpoints(run, net, train_loader, config: TrainConfig, class_weights, data, precision):
+    """Check the run's derived fingerprint, then start it or read its checkpoint; → the
+    EpochCheckpoints callback (holding the checkpoint to restore, if any)."""
+    from sentirnn.checkpoints import NOT_FINGERPRINTED, EpochCheckpoints, digest
+
+    loop = {k: v for k, v in config.to_dict().items() if k not in NOT_FINGERPRINTED}
+    run.check({"training loop settings": loop,
+               "preprocessed data": digest(*data, class_weights),
+               "initial weights": digest(net.state_dict())}, derived=True)
+    state = run.begin()
+    if state is not None:
+        if state["precision"] != precision:
+            log.info("resuming in the run's precision %s (%s would be chosen now)",
+                     state["precision"], precision)
+        precision = state["precision"]
+    return EpochCheckpoints(run, state, train_loader.batch_sampler, {"precision": precision})
 
 
 def _accelerator(device: str) -> str:
