@@ -109,14 +109,13 @@ class Predictor:
 
     def _logits(self, seqs: list[list[int]]) -> np.ndarray:
         """(n,) id sequences → (n, C) logits, batched in length order, returned in input order."""
-        from sentirnn.batching import bucket_batches, pad
-        from sentirnn.pipeline import split_batch_size
+        from sentirnn.batching import pad
+        from sentirnn.pipeline import inference_batches
 
         if not seqs:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
         workers, pool = self._pool()
-        size = split_batch_size(len(seqs), self.inference_batch_size, workers)
-        batches = bucket_batches([len(s) for s in seqs], size, None)
+        batches = inference_batches([len(s) for s in seqs], self.inference_batch_size, workers)
 
         def run(idx: list[int]) -> np.ndarray:
             return self._batch_logits(*pad([seqs[i] for i in idx]))

@@ -8,7 +8,6 @@ import copy
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +18,6 @@ from sentirnn import SentimentClassifier
 from sentirnn.errors import ConfigError
 from sentirnn.estimator import load
 from sentirnn.multilabel import MultiLabelClassifier
-
-TESTS = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +118,6 @@ def test_a_process_predicting_on_workers_exits_without_closing_them(fitted, tmp_
               "print(clf.predict(['great food'] * 200)[0])\n")
     # The timeout only turns a hang into a failure; it measures nothing.
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, cwd=TESTS)
+                          timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() in fitted.classes_
