@@ -166,7 +166,7 @@ def main() -> None:
         return
     if args.n < 1 or args.repeat < 1:
         raise SystemExit("--n and --repeat must be at least 1")
-    info = {"machine": machine(), "load_average_start": os.getloadavg()}
+    info = {"machine": machine(), "load_average_start": [round(v, 2) for v in os.getloadavg()]}
     print(f"machine: {info['machine']}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-contention-"))
     try:
@@ -175,7 +175,7 @@ def main() -> None:
                 for load in ("idle", "busy") for layout in ("old", "new")]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    info["load_average_end"] = os.getloadavg()
+    info["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     info["model"] = args.model or "default BiLSTM, 1 epoch on 8,000 SST-2 training phrases"
     info["neighbour"] = "a PyTorch BiLSTM training loop (64 x 30 x 200 batches) on all cores"
     info["args"] = {"n": args.n, "repeat": args.repeat}
