@@ -355,9 +355,10 @@ class SentimentClassifier(Predictor):
         call there would use torch's intra-op threads, which collapse on a busy machine
         (see ``sentirnn.workers``). The pool starts on first use unless set_threads ran."""
         workers, pool = self.workers_, self.executor_
-        if pool is None:
+        # A forked child inherits the pool but not its threads: it would wait forever.
+        if pool is None or self._pool_pid_ != os.getpid():
             with _POOL_LOCK:  # a server's request threads may all arrive at once
-                if self.executor_ is None:
+                if self.executor_ is None or self._pool_pid_ != os.getpid():
                     self._start_pool(self.threads_ or os.cpu_count() or 1)
                 workers, pool = self.workers_, self.executor_
         return workers, pool
@@ -365,16 +366,19 @@ class SentimentClassifier(Predictor):
     def _start_pool(self, workers: int) -> None:
         from sentirnn.workers import single_threaded_pool
 
-        old = self.executor_
+        old = self.executor_ if self._pool_pid_ == os.getpid() else None
         self.executor_, self.workers_ = single_threaded_pool(workers), workers
+        self._pool_pid_ = os.getpid()
         if old is not None:
             old.shutdown(wait=False)  # calls already queued on it still finish
+
+    _pool_pid_: int | None = None  # the process whose threads executor_ holds
 
     def __getstate__(self) -> dict:
         # A thread pool cannot be copied or pickled; a copy starts its own on first use.
         state = dict(self.__dict__)
-        state.pop("executor_", None)
-        state.pop("workers_", None)
+        for name in ("executor_", "workers_", "_pool_pid_"):
+            state.pop(name, None)
         return state
 
     def _check_fitted(self, method: str) -> None:

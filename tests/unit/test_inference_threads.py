@@ -121,3 +121,25 @@ def test_a_process_predicting_on_workers_exits_without_closing_them(fitted, tmp_
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() in fitted.classes_
+
+
+def _predict_in_child(clf, texts, queue):
+    queue.put(clf.predict_proba(texts))
+
+
+def test_a_forked_child_predicts_on_threads_of_its_own(fitted, corpus):
+    import multiprocessing
+
+    texts = corpus[0][:30]
+    want = fitted.set_threads(2).predict_proba(texts)  # the parent's pool exists
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_predict_in_child, args=(fitted, texts, queue))
+    child.start()
+    try:
+        got = queue.get(timeout=120)  # the timeout only turns a hang into a failure
+    finally:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+    np.testing.assert_array_equal(got, want)
