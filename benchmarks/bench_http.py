@@ -69,7 +69,7 @@ def start_server(args, port: int) -> subprocess.Popen:
     command = [sys.executable, "-m", "sentirnn", "serve", str(args.model), "--host", HOST,
                "--port", str(port), "--workers", str(args.workers), "--backend", args.backend]
     if args.threads:
-        command += ["--num-threads", str(args.threads)]
+        command += ["--threads", str(args.threads)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True, start_new_session=True)
     deadline = time.monotonic() + 120

@@ -43,8 +43,8 @@ def backends(model: Path, threads: int, batch_size: int) -> dict:
     from sentirnn.estimator import load
     from sentirnn.export import OnnxClassifier
 
-    torch.set_num_threads(threads)
-    clf = load(model)
+    torch.set_num_threads(threads)  # for common.machine()'s matmul probe
+    clf = load(model).set_threads(threads)  # prediction: single-threaded calls side by side
     clf.inference_batch_size = batch_size
     out = {"torch": (clf, clf._logits)}
     for name, int8 in (("onnx", False), ("onnx-int8", True)):

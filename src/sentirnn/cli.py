@@ -99,6 +99,9 @@ SELF_TRAIN_ROUNDS = typer.Option(1, help="With --self-train: rounds; each studen
 # shared by train and finetune
 RESUME = typer.Option(False, "--resume", help="Continue the killed run of the same command "
                       "after its last completed epoch.")
+# shared by predict, evaluate and serve
+THREADS = typer.Option(None, "--threads", help="Cores for the model: that many "
+                       "single-threaded calls side by side (default: one per core).")
 TRAIN_EXAMPLE = "Example: sentirnn train reviews.csv.gz --arch bilstm --max-epochs 8 --out models/r"
 
 
@@ -327,9 +330,10 @@ def evaluate(
     label_map: str | None = typer.Option(None), encoding: str | None = typer.Option(None),
     backend: str = typer.Option("torch", help="torch|onnx|onnx-int8 (onnx: after "
                                 "'sentirnn export')."),
+    threads: int | None = THREADS,
 ):
     """Measure a model on labelled data: accuracy, P/R/F1 per class and macro, confusion."""
-    clf = load_backend(model, backend)
+    clf = load_backend(model, backend, check_threads_flag(threads))
     dataset = read_labelled(data, text_col, label_col, label_map, None, False, encoding)
     result = clf.evaluate(dataset.texts, dataset.labels)
     if report:
@@ -352,9 +356,10 @@ def predict(
     chunksize: int = typer.Option(10000, help="Rows read and scored at a time."),
     backend: str = typer.Option("torch", help="torch|onnx|onnx-int8 (onnx: after "
                                 "'sentirnn export')."),
+    threads: int | None = THREADS,
 ):
     """Label texts with probabilities; files keep their other columns, in order."""
-    clf = load_backend(model, backend)
+    clf = load_backend(model, backend, check_threads_flag(threads))
     if output_format not in ("jsonl", "csv"):
         raise ConfigError(f"--format must be jsonl or csv, not {output_format!r}")
     if input is not None:
@@ -456,12 +461,17 @@ def serve(
     max_texts: int = typer.Option(256, help="Most texts in one /v1/predict request."),
     max_chars: int = typer.Option(5000, help="Most characters in one text."),
     max_body_bytes: int = typer.Option(1_000_000, help="Largest request body, in bytes."),
-    num_threads: int | None = typer.Option(None, help="Threads per worker (default: cores / "
-                                           "workers, one fewer for torch)."),
+    threads: int | None = typer.Option(None, "--threads", help="Cores per worker process "
+                                       "(default: cores / workers)."),
+    num_threads: int | None = typer.Option(None, "--num-threads", hidden=True,
+                                           help="The old name of --threads."),
 ):
     """Serve a model over HTTP: /v1/predict, /v1/explain, /v1/model, /docs and a web page."""
     import os
 
+    if threads is not None and num_threads is not None:
+        raise ConfigError("--num-threads is the old name of --threads; give only --threads")
+    threads = check_threads_flag(threads if threads is not None else num_threads)
     try:
         import uvicorn
 
@@ -471,7 +481,7 @@ def serve(
                           "pip install 'sentirnn[serve]'") from None
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {workers}")
-    threads = num_threads or serving_threads(workers, backend)
+    threads = threads or serving_threads(workers, backend)
     options = {"backend": backend, "max_texts": max_texts, "max_chars": max_chars,
                "max_body_bytes": max_body_bytes, "num_threads": threads}
     # Loaded here even when workers load their own copy: a bad model directory then fails
@@ -489,16 +499,25 @@ def serve(
                 workers=workers)
 
 
-def load_backend(model: Path, backend: str):
-    """A classifier for --backend: PyTorch, or onnxruntime on the exported fp32/int8 file."""
+def check_threads_flag(threads: int | None) -> int | None:
+    """--threads, checked before anything is loaded."""
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads must be at least 1, not {threads}; leave it out to use "
+                          "every core")
+    return threads
+
+
+def load_backend(model: Path, backend: str, threads: int | None = None):
+    """A classifier for --backend: PyTorch, or onnxruntime on the exported fp32/int8 file,
+    scoring with ``threads`` single-threaded calls side by side (None: one per core)."""
     if backend == "torch":
         from sentirnn.estimator import load
 
-        return load(model)
+        return load(model).set_threads(threads)
     if backend in ("onnx", "onnx-int8"):
         from sentirnn.export import OnnxClassifier
 
-        return OnnxClassifier.load(model, int8=backend == "onnx-int8")
+        return OnnxClassifier.load(model, int8=backend == "onnx-int8", num_threads=threads)
     raise ConfigError(f"--backend must be torch, onnx or onnx-int8, not {backend!r}")
 
 

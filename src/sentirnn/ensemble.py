@@ -122,6 +122,8 @@ class EnsembleClassifier(Predictor):
                                   f"{classes}); ensemble models trained on the same labels")
             self.columns_.append([classes.index(c) for c in first])
         self.member_dirs_, self.members_, self.classes_ = paths, members, first
+        if self.threads_ is not None:
+            self.set_threads(self.threads_)
 
     def _fit_stack(self, texts: list[str], labels: list[str]) -> None:
         from sklearn.linear_model import LogisticRegression
@@ -155,6 +157,14 @@ class EnsembleClassifier(Predictor):
         if scores.shape[1] == 1:  # two labels: scores are the second one's log-odds
             scores = np.concatenate([np.zeros_like(scores), scores], 1)
         return softmax(scores)
+
+    def set_threads(self, threads: int | None) -> EnsembleClassifier:
+        """See :meth:`Predictor.set_threads`: every member gets it (members score one after
+        another, so this many cores are busy at a time)."""
+        super().set_threads(threads)
+        for member in getattr(self, "members_", []):  # else _set_members passes it on
+            member.set_threads(threads)
+        return self
 
     def explain(self, text: str, steps: int = 32):
         """Not available: attributions belong to one network; explain a member instead."""

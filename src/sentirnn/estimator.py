@@ -11,6 +11,8 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import os
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -39,6 +41,7 @@ ARCHS = {"rnn": ("rnn", False), "birnn": ("rnn", True), "lstm": ("lstm", False),
          "bilstm": ("lstm", True), "gru": ("gru", False), "bigru": ("gru", True),
          "textcnn": ("cnn", False)}
 FORMAT = "sentirnn.classifier"
+_POOL_LOCK = threading.Lock()
 
 
 class SentimentClassifier(Predictor):
@@ -103,7 +106,10 @@ class SentimentClassifier(Predictor):
     valid_fraction : share of the training data held out for early stopping when ``fit``
         gets no ``valid``; 0 trains on everything for ``max_epochs``.
     lowercase, strip_html, traditional_to_simplified, remove_stopwords : text cleaning.
-    seed : makes a run repeatable. device : "auto" | "cpu" | "cuda". num_threads : None = all.
+    seed : makes a run repeatable. device : "auto" | "cpu" | "cuda".
+    num_threads : torch threads for training; None = all cores. Prediction has its own
+        setting, :meth:`set_threads` (a model's ``num_threads`` travels with it in
+        config.json, and the training machine's cores say nothing about the predicting one).
     progress : show a progress bar.
     precision : {"auto", "32", "bf16"}
         Training arithmetic: "auto" is bf16 autocast on a CPU with native bf16 products
@@ -340,6 +346,45 @@ class SentimentClassifier(Predictor):
         net = self.net_.eval()
         with torch.inference_mode():
             return net(torch.from_numpy(ids), torch.from_numpy(lengths)).float().numpy()
+
+    # ---- threads for prediction ------------------------------------------------------------
+    def set_threads(self, threads: int | None) -> SentimentClassifier:
+        """See :meth:`Predictor.set_threads`; the worker threads start now."""
+        super().set_threads(threads)
+        with _POOL_LOCK:
+            self._start_pool(self.threads_ or os.cpu_count() or 1)
+        return self
+
+    def _pool(self):
+        """Network calls run on single-threaded workers, never in the caller's thread: a
+        call there would use torch's intra-op threads, which collapse on a busy machine
+        (see ``sentirnn.workers``). The pool starts on first use unless set_threads ran."""
+        workers, pool = self.workers_, self.executor_
+        # A forked child inherits the pool but not its threads: it would wait forever.
+        if pool is None or self._pool_pid_ != os.getpid():
+            with _POOL_LOCK:  # a server's request threads may all arrive at once
+                if self.executor_ is None or self._pool_pid_ != os.getpid():
+                    self._start_pool(self.threads_ or os.cpu_count() or 1)
+                workers, pool = self.workers_, self.executor_
+        return workers, pool
+
+    def _start_pool(self, workers: int) -> None:
+        from sentirnn.workers import single_threaded_pool
+
+        old = self.executor_ if self._pool_pid_ == os.getpid() else None
+        self.executor_, self.workers_ = single_threaded_pool(workers), workers
+        self._pool_pid_ = os.getpid()
+        if old is not None:
+            old.shutdown(wait=False)  # calls already queued on it still finish
+
+    _pool_pid_: int | None = None  # the process whose threads executor_ holds
+
+    def __getstate__(self) -> dict:
+        # A thread pool cannot be copied or pickled; a copy starts its own on first use.
+        state = dict(self.__dict__)
+        for name in ("executor_", "workers_", "_pool_pid_"):
+            state.pop(name, None)
+        return state
 
     def _check_fitted(self, method: str) -> None:
         if not hasattr(self, "net_"):

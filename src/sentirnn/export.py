@@ -26,8 +26,8 @@ from sentirnn import __version__, artifacts
 from sentirnn.batching import pad
 from sentirnn.config import TextConfig
 from sentirnn.encode import encode_texts
-from sentirnn.errors import ArtifactError
-from sentirnn.predict import Predictor, softmax
+from sentirnn.errors import ArtifactError, ConfigError
+from sentirnn.predict import Predictor, check_threads, softmax
 
 FORMAT = "sentirnn.classifier"
 EXPORT_FORMAT = "sentirnn.onnx_export"
@@ -310,9 +310,6 @@ class OnnxClassifier(Predictor):
         # (a server's request threads included) is safe; they wait when all are busy.
         sessions = list(sessions) if isinstance(sessions, (list, tuple)) else [sessions]
         self.sessions_ = sessions
-        self.idle_sessions_ = queue.SimpleQueue()
-        for session in sessions:
-            self.idle_sessions_.put(session)
         self.classes_ = list(classes)
         self.text_config_ = text_config
         self.tokenizer_ = tokenizer
@@ -324,11 +321,33 @@ class OnnxClassifier(Predictor):
         # truncation="sentences": split in this language, pool as PyTorch does (numpy only)
         self.language_ = language
         self.sentence_pooling = sentence_pooling
-        self.workers_ = len(sessions)  # see sentirnn.pipeline
-        if self.workers_ > 1:
+        self._use_sessions(len(sessions))
+
+    def _use_sessions(self, n: int) -> None:
+        """Score with the first n sessions, n calls side by side (see sentirnn.pipeline)."""
+        self.idle_sessions_ = queue.SimpleQueue()
+        for session in self.sessions_[:n]:
+            self.idle_sessions_.put(session)
+        old, self.workers_, self.executor_ = self.executor_, n, None
+        if n > 1:
             from concurrent.futures import ThreadPoolExecutor
 
-            self.executor_ = ThreadPoolExecutor(self.workers_, thread_name_prefix="sentirnn-onnx")
+            self.executor_ = ThreadPoolExecutor(n, thread_name_prefix="sentirnn-onnx")
+        if old is not None:
+            old.shutdown(wait=False)
+
+    def set_threads(self, threads: int | None) -> OnnxClassifier:
+        """See :meth:`Predictor.set_threads`. Each thread needs an onnxruntime session of its
+        own, made at load: up to as many as were loaded (``load(..., num_threads=N)``);
+        None = all of them. Not while another thread is predicting with this classifier."""
+        super().set_threads(threads)
+        n = self.threads_ or len(self.sessions_)
+        if n > len(self.sessions_):
+            raise ConfigError(f"this OnnxClassifier was loaded with {len(self.sessions_)} "
+                              f"onnxruntime session(s), too few for {n} threads; load it with "
+                              f"OnnxClassifier.load(..., num_threads={n})")
+        self._use_sessions(n)
+        return self
 
     @classmethod
     def load(cls, model_dir, int8: bool = False, num_threads: int | None = None,
@@ -348,6 +367,7 @@ class OnnxClassifier(Predictor):
         from sentirnn.tokenize import Tokenizer
         from sentirnn.vocab import Vocab
 
+        check_threads(num_threads, "OnnxClassifier.load", "num_threads")
         model_dir = Path(model_dir)
         config = artifacts.read_config(model_dir, FORMAT)
         model = _read_onnx(model_dir, config, INT8_FILE if int8 else ONNX_FILE)
@@ -386,7 +406,6 @@ class OnnxClassifier(Predictor):
             return session.run(["logits"], {"ids": ids, "lengths": lengths})[0]
         finally:
             self.idle_sessions_.put(session)
-
 
     def __repr__(self) -> str:
         return f"OnnxClassifier(classes={self.classes_}, precision={self.precision_!r})"

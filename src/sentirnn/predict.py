@@ -40,6 +40,17 @@ def restore_order(chunks: list[np.ndarray], batches: list[list[int]], n: int) ->
     return out
 
 
+def check_threads(threads, where: str, name: str = "threads") -> int | None:
+    """``threads`` if it is None or a positive int; else a ConfigError naming ``where``."""
+    if threads is None or (isinstance(threads, int) and not isinstance(threads, bool)
+                           and threads >= 1):
+        return threads
+    from sentirnn.errors import ConfigError
+
+    raise ConfigError(f"The {name!r} parameter of {where} must be a positive integer or "
+                      f"None. Got {threads!r} instead.")
+
+
 class Predictor:
     """The predict/classify/evaluate surface shared by every backend (PyTorch, ONNX).
 
@@ -59,10 +70,38 @@ class Predictor:
     # its validation ECE. Labels never depend on it.
     temperature_: float = 1.0
     calibration_: dict | None = None
-    # Backends whose calls release the GIL (onnxruntime) set these: ``workers_`` calls run
-    # side by side on ``executor_`` and encoding overlaps them (see ``sentirnn.pipeline``).
+    # Backends whose calls release the GIL (onnxruntime, PyTorch) set these: ``workers_``
+    # calls run side by side on ``executor_`` and encoding overlaps them (see
+    # ``sentirnn.pipeline``). With no executor, calls run one by one in the caller's thread.
     workers_: int = 1
     executor_ = None
+    # What ``set_threads`` was given (None: every core).
+    threads_: int | None = None
+
+    def set_threads(self, threads: int | None) -> Predictor:
+        """Cores that ``predict``, ``predict_proba``, ``classify`` and ``evaluate`` use.
+
+        Parameters
+        ----------
+        threads : int or None
+            How many single-threaded network calls run side by side (texts are split
+            across them and the next texts are encoded meanwhile); None = one per core.
+            The scikit-learn baselines score in one thread whatever this says.
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> clf = sentirnn.load("models/waimai").set_threads(1)  # doctest: +SKIP
+        """
+        self.threads_ = check_threads(threads, "set_threads")
+        return self
+
+    def _pool(self):
+        """(calls side by side, the executor running them or None for the caller's thread)."""
+        return self.workers_, self.executor_
 
     def _probabilities(self, logits: np.ndarray) -> np.ndarray:
         """(n, C) logits → (n, C) probabilities, temperature-scaled."""
@@ -70,18 +109,18 @@ class Predictor:
 
     def _logits(self, seqs: list[list[int]]) -> np.ndarray:
         """(n,) id sequences → (n, C) logits, batched in length order, returned in input order."""
-        from sentirnn.batching import bucket_batches, pad
-        from sentirnn.pipeline import split_batch_size
+        from sentirnn.batching import pad
+        from sentirnn.pipeline import inference_batches
 
         if not seqs:
             return np.zeros((0, len(self.classes_)), dtype=np.float32)
-        size = split_batch_size(len(seqs), self.inference_batch_size, self.workers_)
-        batches = bucket_batches([len(s) for s in seqs], size, None)
+        workers, pool = self._pool()
+        batches = inference_batches([len(s) for s in seqs], self.inference_batch_size, workers)
 
         def run(idx: list[int]) -> np.ndarray:
             return self._batch_logits(*pad([seqs[i] for i in idx]))
 
-        chunks = list(self.executor_.map(run, batches)) if self.workers_ > 1 else \
+        chunks = list(pool.map(run, batches)) if pool is not None else \
             [run(idx) for idx in batches]
         return restore_order(chunks, batches, len(seqs))
 
@@ -93,12 +132,14 @@ class Predictor:
         ``sentirnn.sentences``), so their softmax is the pooled probabilities.
         """
         if getattr(self, "truncation", None) != "sentences":
-            if self.workers_ > 1:
+            workers, pool = self._pool()
+            if workers > 1:
                 from sentirnn.pipeline import pipelined_logits
 
-                return pipelined_logits(texts, self._encode, self._batch_logits, self.executor_,
-                                        self.inference_batch_size, self.workers_,
+                return pipelined_logits(texts, self._encode, self._batch_logits, pool,
+                                        self.inference_batch_size, workers,
                                         len(self.classes_))
+            # One worker: encode first, then score, so that one core is busy at a time.
             return self._logits(self._encode(texts))
         from sentirnn.sentences import pooled_logits, split_many
 

@@ -73,6 +73,7 @@ class ModelInfo(BaseModel):
     metrics: dict[str, Any] | None
     sentirnn_version: str
     backend: str
+    threads: int = Field(..., description="Model calls that run side by side, one core each.")
     limits: dict[str, int]
 
 
@@ -99,10 +100,9 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
     max_body_bytes : int
         Largest request body accepted, in bytes.
     num_threads : int, optional
-        Cores for the model: ``torch.set_num_threads`` (process-wide) for the torch
-        backend; for the ONNX ones that many single-threaded onnxruntime calls side by side
-        (a request's texts are split across them, see ``sentirnn.pipeline``); None leaves
-        the default.
+        Cores for the model: that many single-threaded calls side by side, for every
+        backend (a request's texts are split across them, see ``sentirnn.pipeline``);
+        None = one per core. ``sentirnn serve --threads`` sets it.
 
     Returns
     -------
@@ -121,7 +121,9 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
     """
     check_choice("create_app", "backend", backend, BACKENDS)
     for name, value in (("max_texts", max_texts), ("max_chars", max_chars),
-                        ("max_body_bytes", max_body_bytes)):
+                        ("max_body_bytes", max_body_bytes), ("num_threads", num_threads)):
+        if value is None and name == "num_threads":
+            continue
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, not {value!r}")
     model_dir = Path(model_dir)
@@ -133,7 +135,7 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
                      params=config.get("params", {}),
                      train_summary=config.get("train_summary", {}),
                      metrics=_read_metrics(model_dir), sentirnn_version=__version__,
-                     backend=backend, limits=limits)
+                     backend=backend, threads=clf.workers_, limits=limits)
     log.info("serving %s (%s backend, labels %s)", model_dir, backend, info.labels)
 
     app = FastAPI(title="sentirnn", version=__version__,
@@ -232,30 +234,23 @@ def app_from_env() -> FastAPI:
 
 
 def serving_threads(workers: int, backend: str = "torch") -> int:
-    """Model threads per worker: the cores shared out, at least one each — for PyTorch one
-    core fewer, left to the event loop and HTTP parsing.
-
-    PyTorch's OpenMP threads spin after each call and then compete with uvicorn for the CPU.
-    Measured 2026-11-29 on 2 cores (default BiLSTM, 50-word texts, bench_http.py): torch with
-    1 thread answered batch 1 at p99 16 ms and batch 32 at 712 texts/s, with 2 threads at p99
-    38 ms and 464 texts/s; onnxruntime was faster with 2 (p99 12.8 ms, 1,892 texts/s) than
-    with 1 (13.3 ms, 1,140 texts/s) — measured when its 2 threads were intra-op threads;
-    they are now two single-threaded calls side by side.
-    """
-    share = (os.cpu_count() or 1) // max(1, workers)
-    return max(1, share - 1 if backend == "torch" else share)
+    """Model threads per worker: the cores shared out, at least one each, for every backend
+    (each thread runs single-threaded calls; see ``sentirnn.workers``)."""
+    # torch used to get one core fewer, left to the event loop, because its intra-op OpenMP
+    # threads spun after each call. Now that its calls are single-threaded as onnxruntime's
+    # are, the full share pays: on 2 cores (default BiLSTM, SST-2 dev sentences,
+    # bench_http.py, 4 clients, 2 runs each) 2 threads served batches of 32 at 4,225-4,450
+    # texts/s (p99 42-47 ms) against 2,543-2,575 (p99 61 ms) with 1, and batches of 1 at
+    # 399-503 requests/s (p99 15-20 ms) against 470-482 (p99 15 ms).
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
 # ---- helpers -----------------------------------------------------------------------------------
 def _load_model(model_dir: Path, backend: str, num_threads: int | None):
     if backend == "torch":
-        import torch
-
         from sentirnn.estimator import SentimentClassifier
 
-        if num_threads:
-            torch.set_num_threads(num_threads)
-        return SentimentClassifier.load(model_dir)
+        return SentimentClassifier.load(model_dir).set_threads(num_threads)
     # Imported here: onnxruntime is an optional extra, and the torch backend never needs it.
     from sentirnn.export import OnnxClassifier
 

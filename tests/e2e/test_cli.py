@@ -101,6 +101,35 @@ def test_errors_are_one_line_with_exit_code_1(files, tmp_path, capsys, monkeypat
     assert_one_line_error(code, err, message)
 
 
+@pytest.mark.parametrize("args", [
+    ["predict", "{tmp}/no-model", "good", "--threads", "0"],
+    ["evaluate", "{tmp}/no-model", "{files}/test.csv", "--threads", "-1"],
+    ["predict", "{tmp}/no-model", "good", "--backend", "onnx", "--threads", "0"],
+    ["serve", "{tmp}/no-model", "--threads", "0"],
+    ["serve", "{tmp}/no-model", "--num-threads", "0"],  # the old name is checked alike
+])
+def test_bad_threads_are_refused_before_loading(files, tmp_path, capsys, monkeypatch, args):
+    args = [a.format(tmp=tmp_path, files=files) for a in args]
+    code, _, err = run_cli(capsys, monkeypatch, *args)
+    assert_one_line_error(code, err, "--threads must be at least 1")  # not "no-model"
+
+
+def test_predict_and_evaluate_answer_alike_on_one_or_two_threads(model, files, capsys,
+                                                                 monkeypatch):
+    texts = make_corpus("en", 30, seed=13)[0]
+    answers = {}
+    for threads in ("1", "2"):
+        code, out, err = run_cli(capsys, monkeypatch, "predict", model, *texts,
+                                 "--threads", threads)
+        assert code == 0, err
+        code, report, err = run_cli(capsys, monkeypatch, "evaluate", model,
+                                    files / "test.csv", "--json", "--threads", threads)
+        assert code == 0, err
+        answers[threads] = (out, report)
+    assert answers["1"] == answers["2"]
+    assert len(answers["1"][0].splitlines()) == len(texts)
+
+
 def test_train_bigram_flags_reach_the_saved_model(files, tmp_path, capsys, monkeypatch):
     out = tmp_path / "pairs"
     code, _, err = run_cli(capsys, monkeypatch, "train", files / "test.csv", "--out", out,

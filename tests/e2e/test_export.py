@@ -16,7 +16,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from sentirnn.cli import app  # noqa: E402
-from sentirnn.errors import ArtifactError  # noqa: E402
+from sentirnn.errors import ArtifactError, ConfigError  # noqa: E402
 from sentirnn.estimator import SentimentClassifier  # noqa: E402
 from sentirnn.export import OnnxClassifier, export_onnx  # noqa: E402
 
@@ -190,8 +190,8 @@ def test_cli_export_then_predict_with_onnx(exported, tmp_path):
     assert result.exit_code == 0, result.output
     assert "model.int8.onnx" in result.output and "parity" in result.output
     for backend in ("onnx", "onnx-int8"):
-        result = runner.invoke(app, ["predict", str(copy), "--backend", backend,
-                                     "great food", "awful service"])
+        result = runner.invoke(app, ["predict", str(copy), "--backend", backend, "--threads",
+                                     "2", "great food", "awful service"])
         assert result.exit_code == 0, result.output
         rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
         assert [r["label"] for r in rows] == clf.predict(["great food", "awful service"])
@@ -210,3 +210,17 @@ def test_character_model_with_bigrams_exports_with_parity(tmp_path):
     assert np.abs(got - want).max() < 1e-4
     int8 = OnnxClassifier.load(tmp_path / "zh", int8=True).predict_proba(probe)
     assert (int8.argmax(1) == want.argmax(1)).mean() >= 0.95
+
+
+def test_set_threads_uses_the_sessions_loaded(exported):
+    path, _, _ = exported
+    texts = varied_texts()
+    onnx = OnnxClassifier.load(path, num_threads=3, batch_size=8)
+    want = onnx.predict_proba(texts)
+    assert onnx.set_threads(1).workers_ == 1 and onnx.executor_ is None
+    np.testing.assert_allclose(onnx.predict_proba(texts), want, atol=1e-6)
+    assert onnx.set_threads(None).workers_ == 3
+    with pytest.raises(ConfigError, match=r"num_threads=4"):
+        onnx.set_threads(4)
+    with pytest.raises(ConfigError, match=r"'num_threads' parameter of OnnxClassifier.load"):
+        OnnxClassifier.load(path, num_threads=0)

@@ -139,6 +139,7 @@ def test_model_info(client, model_dir):
     assert info["backend"] == "torch"
     assert info["model"] == model_dir.name
     assert info["limits"] == LIMITS
+    assert info["threads"] >= 1
 
 
 @pytest.mark.skipif(not HAS_EXPLAIN, reason="sentirnn.explain is not written yet")
@@ -169,6 +170,7 @@ def test_explain_unavailable_backend_is_501(model_dir, monkeypatch):
             self.classes_ = clf.classes_
             self.predict_proba = clf.predict_proba
             self.decide = clf.decide
+            self.workers_ = clf.workers_
 
     monkeypatch.setattr(serve, "_load_model", lambda d, b, t: NoExplain(load(d)))
     with TestClient(create_app(model_dir)) as c:
@@ -264,13 +266,58 @@ def test_cli_serve_bad_model_is_one_line(tmp_path, monkeypatch, capsys):
     assert err.startswith("error: ") and "\n" not in err and "nope" in err
 
 
-def test_serving_threads_share_the_cores_and_spare_one_for_http_with_torch(monkeypatch):
+def test_the_app_scores_with_the_threads_it_is_given(model_dir):
+    from sentirnn.estimator import load
+
+    texts = make_corpus("en", 40, seed=9)[0]
+    want = load(model_dir).set_threads(1).predict_proba(texts)
+    for threads in (1, 3):
+        with TestClient(create_app(model_dir, num_threads=threads)) as c:
+            assert c.get("/v1/model").json()["threads"] == threads
+            got = c.post("/v1/predict", json={"texts": texts}).json()["predictions"]
+        got = np.array([[p["probabilities"][k] for k in ("negative", "positive")] for p in got])
+        np.testing.assert_array_equal(got, want.astype(float))
+    with pytest.raises(ConfigError, match="num_threads"):
+        create_app(model_dir, num_threads=0)
+
+
+@pytest.mark.parametrize("flag", ["--threads", "--num-threads"])
+def test_cli_serve_threads_reach_the_app(model_dir, monkeypatch, capsys, flag):
+    import uvicorn
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.setdefault("app", app))
+    monkeypatch.setattr(sys, "argv", ["sentirnn", "serve", str(model_dir), flag, "2"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code in (0, None), capsys.readouterr().err
+    with TestClient(served["app"]) as c:
+        assert c.get("/v1/model").json()["threads"] == 2
+    assert "× 2 thread(s)" in capsys.readouterr().err
+
+
+def test_cli_serve_refuses_both_thread_flags(model_dir, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["sentirnn", "serve", str(model_dir), "--threads", "1",
+                                      "--num-threads", "1"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 1 and "\n" not in err and "old name of --threads" in err
+
+
+def test_app_from_env_reads_the_threads(model_dir, monkeypatch):
+    monkeypatch.setenv(ENV["model_dir"], str(model_dir))
+    monkeypatch.setenv(ENV["num_threads"], "1")
+    with TestClient(app_from_env()) as c:
+        assert c.get("/v1/model").json()["threads"] == 1
+
+
+def test_serving_threads_share_the_cores(monkeypatch):
     from sentirnn.serve import serving_threads
 
     monkeypatch.setattr("os.cpu_count", lambda: 8)
-    assert serving_threads(1, "onnx-int8") == 8
-    assert serving_threads(1, "torch") == 7
-    assert serving_threads(4, "torch") == 1 and serving_threads(4, "onnx") == 2
+    assert serving_threads(1, "onnx-int8") == 8 and serving_threads(1, "torch") == 8
+    assert serving_threads(4, "torch") == 2 and serving_threads(4, "onnx") == 2
     assert serving_threads(16, "torch") == 1 and serving_threads(16, "onnx") == 1
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert serving_threads(1, "torch") == 1
+    assert serving_threads(1, "torch") == 2

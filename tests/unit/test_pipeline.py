@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from sentirnn.pipeline import pipelined_logits, split_batch_size
+from sentirnn.pipeline import inference_batches, pipelined_logits, split_batch_size
 from sentirnn.predict import Predictor
 
 
@@ -116,7 +116,7 @@ def test_predictor_scores_id_sequences_alike_on_one_or_three_workers():
     texts = texts_of_many_lengths(40, seed=3)  # under workers × batch: split across workers
     three.net.calls.clear()
     np.testing.assert_array_equal(three.predict_proba(texts), one.predict_proba(texts))
-    assert sorted(three.net.calls) == [12, 14, 14]
+    assert len(three.net.calls) == 3 and sum(three.net.calls) == 40  # one call per worker
 
 
 def test_a_small_request_is_split_across_workers():
@@ -125,3 +125,34 @@ def test_a_small_request_is_split_across_workers():
     assert split_batch_size(1, 64, 2) == 1
     assert split_batch_size(10_000, 64, 2) == 64
     assert split_batch_size(5, 64, 1) == 5
+
+
+def padded_cost(batch: list[int], lengths: list[int]) -> int:
+    return len(batch) * max(lengths[i] for i in batch)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_a_small_request_is_cut_into_batches_of_equal_cost(workers):
+    """60 one-token texts and 4 of 50 tokens: equal counts would leave one worker with
+    almost all the work; cut by cost, no batch costs more than the fairest cut needs."""
+    lengths = [1] * 60 + [50] * 4
+    batches = inference_batches(lengths, 64, workers)
+    assert sorted(i for b in batches for i in b) == list(range(64))
+    assert len(batches) <= workers
+    assert all(len(b) <= 64 for b in batches)
+    # 2 workers: the 4 long texts alone (200); 3: two of them per batch (100)
+    assert max(padded_cost(b, lengths) for b in batches) == {2: 200, 3: 100}[workers]
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 60, 100).tolist()
+    by_cost = max(padded_cost(b, lengths) for b in inference_batches(lengths, 64, workers))
+    order = sorted(range(100), key=lambda i: lengths[i])
+    size = -(-100 // workers)
+    by_count = max(padded_cost(order[i:i + size], lengths) for i in range(0, 100, size))
+    assert by_cost < by_count
+
+
+def test_a_large_request_keeps_full_batches_in_length_order():
+    lengths = list(range(300, 0, -1))
+    batches = inference_batches(lengths, 64, 2)
+    assert [len(b) for b in batches] == [64, 64, 64, 64, 44]
+    assert [lengths[i] for i in batches[0]] == list(range(1, 65))
