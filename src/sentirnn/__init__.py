@@ -1,24 +1,39 @@
-"""sentirnn: sentiment classification with recurrent neural networks, on an ordinary CPU."""
+"""sentirnn: sentiment classification with recurrent neural networks, on an ordinary CPU.
+
+Train, measure and apply a classifier in a few lines::
+
+    from sentirnn import SentimentClassifier, read_dataset
+
+    data = read_dataset("reviews.csv")          # CSV/TSV/JSONL/Parquet (.gz), folders, fastText
+    clf = SentimentClassifier(arch="bilstm").fit(data.texts, data.labels)
+    clf.predict_proba(["送餐太慢了"])            # one row per text, columns = clf.classes_
+    clf.save("models/reviews")                   # safetensors + JSON; load() reads it back
+
+Public names: SentimentClassifier, LanguageModel (pretrain, then fine-tune),
+BaselineClassifier (TF-IDF/bag-of-words + scikit-learn), EnsembleClassifier, load,
+read_dataset, read_texts. The command line is ``sentirnn --help``.
+"""
 
 __version__ = "0.1.0"
 
+# name → module; imported on first use, so `import sentirnn` (and the CLI's --help) stays
+# fast: torch loads only when a model is needed
+_LAZY = {"SentimentClassifier": "estimator", "load": "estimator",
+         "LanguageModel": "language_model", "BaselineClassifier": "baselines",
+         "EnsembleClassifier": "ensemble", "read_dataset": "data", "read_texts": "data"}
+
 
 def __getattr__(name):
-    # Lazy imports keep `import sentirnn` (and the CLI's --help) fast: torch loads on use.
-    if name in ("SentimentClassifier", "load"):
-        from sentirnn import estimator
+    if name in _LAZY:
+        from importlib import import_module
 
-        return getattr(estimator, name)
-    if name == "LanguageModel":
-        from sentirnn.language_model import LanguageModel
-
-        return LanguageModel
-    if name in ("read_dataset", "read_texts"):
-        from sentirnn import data
-
-        return getattr(data, name)
+        return getattr(import_module(f"sentirnn.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'sentirnn' has no attribute {name!r}")
 
 
-__all__ = ["SentimentClassifier", "LanguageModel", "load", "read_dataset", "read_texts",
-           "__version__"]
+def __dir__():
+    # module-level __getattr__ hides the lazy names from dir(), help() and tab completion
+    return sorted({*globals(), *_LAZY})
+
+
+__all__ = [*_LAZY, "__version__"]

@@ -49,11 +49,14 @@ FORCE = typer.Option(False, "--force", help="Write into --out even when it is a 
                      "folder that is not a model directory (its other files are kept).")
 
 
-def check_out(out: Path, force: bool) -> None:
+def check_out(out: Path, force: bool, resumable: bool = False) -> None:
     """Refuse an output folder before any work is done (write_dir checks again at the end)."""
     from sentirnn.artifacts import check_out_dir
 
     check_out_dir(out, force)
+    state["on_interrupt"] = f"nothing was written to {out}" + (
+        "; run the same command with --resume to continue after the last completed epoch"
+        if resumable else "")
 
 
 def parse_label_map(value: str | None) -> dict[str, str] | None:
@@ -178,7 +181,7 @@ def train(
     resume: bool = RESUME,
 ):
     """Train a classifier and write a model directory (config, weights, metrics, plots)."""
-    check_out(out, force)
+    check_out(out, force, resumable=not self_train and not _baseline_arch(arch, config))
     from sentirnn.estimator import SentimentClassifier
 
     flags = {k: v for k, v in locals().items() if k in SentimentClassifier._param_names()}
@@ -193,6 +196,10 @@ def train(
                                (text_col, label_col, label_map, labels, strict, encoding))
     params = _params_for(SentimentClassifier, config, flags)
     params["progress"] = progress
+    kind = SentimentClassifier
+    if multi_label:
+        from sentirnn.multilabel import MultiLabelClassifier as kind
+    checked(kind, params, flags, config)
     run_dir = _run_dir(params["checkpoint_dir"], out.resolve().parent / "runs" / out.resolve().name,
                        self_train,
                        resume)
@@ -201,9 +208,6 @@ def train(
     dataset = read_labelled(data, text_col, label_col, label_map, labels, strict, encoding)
     valid_set = (read_labelled(valid, text_col, label_col, label_map, labels, strict, encoding)
                  if valid else None)
-    kind = SentimentClassifier
-    if multi_label:
-        from sentirnn.multilabel import MultiLabelClassifier as kind
     clf = _fit(lambda: kind(**params), dataset,
                (valid_set.texts, valid_set.labels) if valid_set else None,
                self_train, pseudo_ratio, self_train_rounds, text_col, encoding, resume)
@@ -299,8 +303,9 @@ def _train_baseline(flags: dict, config: Path | None, data: Path, target: tuple[
         raise ConfigError(f"--{rnn_only[0].replace('_', '-')} applies to recurrent archs, not "
                           f"to the scikit-learn baselines; drop it (baseline "
                           f"settings go in --config: {', '.join(names)})")
-    params = _params_for(BaselineClassifier, config, {k: v for k, v in flags.items()
-                                                      if k in names})
+    given = {k: v for k, v in flags.items() if k in names}
+    params = _params_for(BaselineClassifier, config, given)
+    checked(BaselineClassifier, params, given, config)
     say("config: " + json.dumps(params, ensure_ascii=False))
     dataset = read_labelled(data, *read_args)
     valid_set = read_labelled(valid, *read_args) if valid else None
@@ -366,6 +371,10 @@ def predict(
         start = time.perf_counter()
         stats = _score_input(clf, input, output, output_format, text_col, chunksize, encoding)
         seconds = time.perf_counter() - start
+        if stats.prefix:
+            say(f"{input} already has a label, reason or prob_ column, kept as it was; the "
+                f"predictions are in {stats.prefix}label, {stats.prefix}reason and "
+                f"{stats.prefix}prob_<class>")
         say(f"scored {stats.scored} of {stats.rows} rows ({stats.unscored} without text) in "
             f"{seconds:.1f} s" + (f" → {output}" if output else ""))
         return
@@ -676,6 +685,21 @@ def tune(
 LM_FORMATS = ("sentirnn.language_model", "sentirnn.classifier")
 
 
+def checked(make, params: dict, flags: dict, config: Path | None):
+    """``make(**params)`` with every setting checked now, before any data is read; a bad one
+    is named as the user gave it: ``--max-epochs``, or ``max_epochs in CONFIG``."""
+    from sentirnn.config import ParamError
+
+    model = make(**params)
+    try:
+        model._check_params()
+    except ParamError as e:
+        given = flags.get(e.param) is not None or config is None
+        where = f"--{e.param.replace('_', '-')}" if given else f"{e.param} in {config}"
+        raise ConfigError(e.for_flag(where)) from None
+    return model
+
+
 def _params_for(cls, config: Path | None, flags: dict) -> dict:
     """Resolved hyper-parameters of an estimator class: defaults ← --config file ← flags,
     with unknown config keys refused by name (and the nearest valid one suggested)."""
@@ -733,14 +757,16 @@ def pretrain(
     force: bool = FORCE,
 ):
     """Train a recurrent language model on unlabelled text (ULMFiT's first step)."""
-    check_out(out, force)
+    check_out(out, force, resumable=True)
     from sentirnn.data import read_texts
     from sentirnn.language_model import LanguageModel
 
     flags = {k: v for k, v in locals().items() if k in LanguageModel._param_names()}
     params = _params_for(LanguageModel, config, flags)
-    params["checkpoint_dir"] = str(checkpoint_dir or out.parent / "runs" / out.name)
+    params["checkpoint_dir"] = str(checkpoint_dir
+                                   or out.resolve().parent / "runs" / out.resolve().name)
     params["progress"] = progress
+    checked(LanguageModel, params, flags, config)
     say("config: " + json.dumps(params, ensure_ascii=False))
     texts, report = read_texts(unlabelled, text_col=text_col, encoding=encoding)
     say(str(report))
@@ -797,7 +823,7 @@ def finetune(
     resume: bool = RESUME,
 ):
     """Fine-tune a language model into a classifier, or a classifier to new data/labels."""
-    check_out(out, force)
+    check_out(out, force, resumable=not self_train)
     from sentirnn import artifacts
     from sentirnn.estimator import SentimentClassifier, load
 
@@ -807,22 +833,31 @@ def finetune(
     runs = out.resolve().parent / "runs" / out.resolve().name
     run_dir = _run_dir(checkpoint_dir, runs / "classifier", self_train, resume)
     flags["checkpoint_dir"] = str(run_dir) if run_dir else None
+    checked(SentimentClassifier, flags, flags, None)
+    from sentirnn.config import ParamError, check_choice
+
+    try:
+        check_choice("fine_tune", "schedule", schedule, ("ulmfit", "standard"))
+        check_choice("fine_tune", "freeze", freeze, (None, "embeddings", "encoder"))
+    except ParamError as e:
+        raise ConfigError(e.for_flag(f"--{e.param}")) from None
+    if kind == "sentirnn.classifier" and (lm_epochs or extra_unlabelled or self_train or bigrams
+                                          or backward_lm):
+        raise ConfigError(f"{source} is a classifier: --lm-epochs, --extra-unlabelled, "
+                          "--self-train, --bigrams and --backward-lm apply to a language "
+                          "model only")
+    if kind != "sentirnn.classifier" and freeze:
+        raise ConfigError("--freeze applies when SOURCE is a classifier; a language model "
+                          "is unfrozen gradually by --schedule ulmfit")
     dataset = read_labelled(data, text_col, label_col, label_map, None, False, encoding)
     valid_set = (read_labelled(valid, text_col, label_col, label_map, None, False, encoding)
                  if valid else None)
     pair = (valid_set.texts, valid_set.labels) if valid_set else None
     if kind == "sentirnn.classifier":
-        if lm_epochs or extra_unlabelled or self_train or bigrams or backward_lm:
-            raise ConfigError(f"{source} is a classifier: --lm-epochs, --extra-unlabelled, "
-                              "--self-train, --bigrams and --backward-lm apply to a language "
-                              "model only")
         clf = load(source).set_params(**flags)
         clf.fine_tune(dataset.texts, dataset.labels, pair, freeze=freeze, schedule=schedule,
                       resume=resume)
     else:
-        if freeze:
-            raise ConfigError("--freeze applies when SOURCE is a classifier; a language model "
-                              "is unfrozen gradually by --schedule ulmfit")
         lm_dir = lm_out or runs / "lm"
         lm = _lm_for_finetune(source, dataset.texts, lm_epochs, extra_unlabelled, lm_dir, flags,
                               resume)
@@ -942,6 +977,11 @@ def embeddings_train(
     say(f"{len(kv)} {kv.vector_size}-dim word vectors written to {out}")
 
 
+def _interrupted() -> None:
+    say("interrupted" + (f": {state['on_interrupt']}" if "on_interrupt" in state else ""))
+    sys.exit(130)
+
+
 def main() -> None:
     """Console entry point: run the app, turning errors into one line and an exit code."""
     try:
@@ -952,8 +992,11 @@ def main() -> None:
         say(f"error: {e}")
         sys.exit(1)
     except KeyboardInterrupt:
-        say("interrupted")
-        sys.exit(130)
+        _interrupted()
+    except SystemExit as e:
+        if e.code == 130:  # Typer's silent answer to Ctrl-C
+            _interrupted()
+        raise
     except Exception as e:  # noqa: BLE001 — the CLI must never end in a bare traceback
         if state["debug"]:
             raise

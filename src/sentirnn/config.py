@@ -19,13 +19,36 @@ T = TypeVar("T")
 PRECISIONS = ("auto", "32", "bf16")  # training arithmetic: training.lightning_precision
 
 
+class ParamError(ConfigError):
+    """A parameter outside its allowed values; ``param``, ``value`` and ``allowed`` let the
+    CLI say it again in its own flag's name (:meth:`for_flag`)."""
+
+    def __init__(self, message: str, param: str, value: Any, allowed: tuple):
+        super().__init__(message)
+        self.param, self.value, self.allowed = param, value, allowed
+
+    def for_flag(self, where: str) -> str:
+        """The same complaint about ``where`` (e.g. ``--max-epochs``)."""
+        described = len(self.allowed) == 1 and isinstance(self.allowed[0], str) and " " in \
+            self.allowed[0]  # ("an integer ≥ 1",) describes; ("cpu", "cuda") lists
+        wanted = (self.allowed[0] if described else
+                  "one of " + ", ".join(str(c) for c in self.allowed))
+        return f"{where} must be {wanted}; got {self.value!r}"
+
+
 def check_choice(owner: str, name: str, value: Any, choices: tuple) -> None:
-    """Raise ConfigError in scikit-learn's parameter template when value is not a choice."""
+    """Raise ParamError in scikit-learn's parameter template when value is not a choice."""
     if value not in choices:
         shown = "{" + ", ".join(repr(c) for c in choices) + "}"
-        raise ConfigError(
-            f"The {name!r} parameter of {owner} must be one of {shown}. Got {value!r} instead."
-        )
+        raise ParamError(
+            f"The {name!r} parameter of {owner} must be one of {shown}. Got {value!r} instead.",
+            name, value, choices)
+
+
+def check_range(owner: str, name: str, value: Any, ok: bool, allowed: str) -> None:
+    """Raise ParamError when ``ok`` is false; ``allowed`` describes the valid values."""
+    if not ok:
+        check_choice(owner, name, value, (allowed,))
 
 
 def _from_dict(cls: type[T], data: dict[str, Any], where: str) -> T:
@@ -95,7 +118,7 @@ class TrainConfig(_Dict):
     lr: float = 2e-3
     weight_decay: float = 0.0
     optimizer: str = "adam"  # adam | adamw | rmsprop | sgd
-    scheduler: str = "plateau"  # none | plateau | cosine | linear
+    scheduler: str = "none"  # none | plateau | cosine | linear (plateau: see docs/schedules.md)
     grad_clip: float = 5.0
     patience: int = 2
     restore_best: bool = True  # end on the best-validating epoch's weights, else the last's

@@ -191,6 +191,27 @@ def _not_text(source: str, head: bytes) -> DataError:
                      "pass --encoding (encoding=...) if it uses another encoding")
 
 
+_BINARY_BYTES = bytes([*range(0, 9), *range(14, 27), *range(28, 32)])
+
+
+def _refuse_binary(head: bytes, source: str) -> None:
+    """Refuse binary and BOM-less UTF-16 files; a few stray NUL bytes in text are fine (the
+    cleaner drops them) and must not make the whole file unreadable."""
+    nul = head.count(b"\0")
+    if not nul:
+        return
+    if nul * 4 >= len(head) and (head[1::2].count(b"\0") * 4 >= len(head)
+                                 or head[0::2].count(b"\0") * 4 >= len(head)):
+        order = "le" if head[1::2].count(b"\0") >= head[0::2].count(b"\0") else "be"
+        raise DataError(f"{source} looks like UTF-16 text without a byte-order mark; pass "
+                        f"--encoding utf-16-{order} (encoding='utf-16-{order}')")
+    # control bytes no text editor writes (tab, newlines, form feed and escape aside): a stray
+    # one or two are an accident in a text, more of them (and 1% of the bytes) mean binary
+    odd = len(head) - len(head.translate(None, _BINARY_BYTES))
+    if odd > 2 and odd * 100 > len(head):
+        raise _not_text(source, head)
+
+
 def _check_codec(encoding: str) -> None:
     try:
         codecs.lookup(encoding)
@@ -221,8 +242,11 @@ def _choose_encoding(decodes: Callable[[str], bool], head: bytes, source: str,
             raise DataError(f"{source} is not valid {encoding} text; pass the right --encoding "
                             "(encoding=...) or leave it out to detect UTF-8/GB18030")
         return encoding
-    if b"\0" in head[:_SNIFF]:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if decodes("utf-16"):  # Excel's "Unicode text"; the BOM makes it unambiguous
+            return "utf-16"
         raise _not_text(source, head)
+    _refuse_binary(head[:_SNIFF], source)
     for enc in _ENCODINGS:
         if decodes(enc):  # report "utf-8-sig" only when there really is a BOM
             return "utf-8" if enc == "utf-8-sig" and not head.startswith(codecs.BOM_UTF8) else enc
@@ -547,7 +571,7 @@ def read_dataset(path, *, text_col: str | None = None, label_col: str | None = N
         report.label_counts = dict(sorted(pd.Series(kept_labels).value_counts().items()))
     if not report.rows_kept:
         raise _no_rows(source, dropped, len(frame))
-    logger.info("read %s: %s", source, str(report).splitlines()[0])
+    logger.debug("read %s: %s", source, str(report).splitlines()[0])
     return Dataset(texts[keep].tolist(), kept_labels, report)
 
 

@@ -24,7 +24,14 @@ import torch
 from sentirnn import artifacts
 from sentirnn.allocator import keep_freed_memory
 from sentirnn.batching import TRUNCATIONS, prepare
-from sentirnn.config import PRECISIONS, ModelConfig, TextConfig, TrainConfig, check_choice
+from sentirnn.config import (
+    PRECISIONS,
+    ModelConfig,
+    TextConfig,
+    TrainConfig,
+    check_choice,
+    check_range,
+)
 from sentirnn.encode import check_texts, encode_texts, tokenize_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentirnn.metrics import EvaluationReport, plot_curves
@@ -163,7 +170,7 @@ class SentimentClassifier(Predictor):
                  augment: float = 0.0, augment_copies: int = 1,
                  max_epochs: int = 8, max_minutes: float | None = None,
                  batch_size: int = 64, min_steps: int = 50, lr: float = 2e-3,
-                 weight_decay: float = 0.0, optimizer: str = "adam", scheduler: str = "plateau",
+                 weight_decay: float = 0.0, optimizer: str = "adam", scheduler: str = "none",
                  grad_clip: float = 5.0, patience: int = 2, average_epochs: str = "auto",
                  class_weights: str = "none",
                  max_len: int = 400, truncation: str = "head+tail",
@@ -287,6 +294,38 @@ class SentimentClassifier(Predictor):
                          ("None (0.3, or 0.5 with bigrams)", "a rate in [0, 1)"))
         if not 0.0 <= self.valid_fraction < 1.0:
             check_choice(name, "valid_fraction", self.valid_fraction, ("a number in [0, 1)",))
+        self._check_training_params(name)
+
+    def _check_training_params(self, name: str) -> None:
+        """The rest of what fit would only meet after reading the data and building the net."""
+        from sentirnn.models.pooling import POOLINGS as NET_POOLINGS
+        from sentirnn.training import OPTIMIZERS, SCHEDULERS, check_device
+
+        check_choice(name, "pooling", self.pooling, NET_POOLINGS)
+        check_choice(name, "optimizer", self.optimizer, OPTIMIZERS)
+        check_choice(name, "scheduler", self.scheduler, SCHEDULERS)
+        check_device(name, self.device)
+
+        def number(value) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+        check_range(name, "lr", self.lr, number(self.lr) and self.lr > 0, "a number > 0")
+        for key in ("weight_decay", "grad_clip"):
+            value = getattr(self, key)
+            check_range(name, key, value, number(value) and value >= 0, "a number ≥ 0")
+        check_range(name, "dropout", self.dropout,
+                    number(self.dropout) and 0 <= self.dropout < 1, "a rate in [0, 1)")
+        check_range(name, "patience", self.patience,
+                    isinstance(self.patience, int) and self.patience >= 0,
+                    "an integer ≥ 0 (0 = no early stopping)")
+        check_range(name, "max_len", self.max_len,
+                    isinstance(self.max_len, int) and self.max_len >= 1, "an integer ≥ 1")
+        check_range(name, "max_minutes", self.max_minutes,
+                    self.max_minutes is None or number(self.max_minutes) and self.max_minutes > 0,
+                    "a number of minutes > 0, or None")
+        check_range(name, "num_threads", self.num_threads, self.num_threads is None
+                    or isinstance(self.num_threads, int) and self.num_threads >= 1,
+                    "an integer ≥ 1, or None (all cores)")
 
     def _text_config(self) -> TextConfig:
         return TextConfig(lowercase=self.lowercase, strip_html=self.strip_html,

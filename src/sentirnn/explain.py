@@ -124,6 +124,8 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
     if not isinstance(text, str):
         raise DataError(f"explain takes one text (a str), not {type(text).__name__}; "
                         "call it once per text")
+    if not text.strip():  # the model's answer for no words is its prior, not an opinion
+        raise DataError("the text is empty: there are no words to explain")
     if not isinstance(steps, int) or steps < 1:
         raise DataError(f"steps must be an integer ≥ 1, not {steps!r}")
     tokens, ids = encode_one(text, clf.text_config_, clf.tokenizer_, clf.vocab_, clf.max_len,

@@ -152,7 +152,12 @@ class Predictor:
         """Backends that can exist unfitted override this."""
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Class probabilities: array of shape (n_texts, n_classes), columns = ``classes_``."""
+        """Class probabilities: array of shape (n_texts, n_classes), columns = ``classes_``.
+
+        Every text gets a row, an empty one too: its row is the model's answer for a lone
+        unknown token, close to the training prior and no opinion. ``sentirnn predict``
+        leaves such rows unlabelled, the HTTP service and ``explain`` refuse them; filter
+        them out here (``[t for t in texts if t.strip()]``) when that matters."""
         from sentirnn.encode import check_texts
 
         texts = check_texts(texts, "predict_proba")

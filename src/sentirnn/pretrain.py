@@ -34,6 +34,7 @@ from sentirnn.training import (
     _accelerator,
     clip_gradients,
     distributed_layout,
+    fit_interruptibly,
     lightning_precision,
     set_threads,
     world,
@@ -214,7 +215,7 @@ def train_lm(net: LanguageModelNet, train_docs: list[np.ndarray],
             num_sanity_val_steps=0, limit_val_batches=0, use_distributed_sampler=False,
             precision=precision)
         loader = torch.utils.data.DataLoader(data, batch_size=None)
-        trainer.fit(module, loader)
+        fit_interruptibly(trainer, module, loader)
     net.cpu().eval()
     summary = {"train_seconds": time.perf_counter() - start, "epochs_run": len(module.history),
                "resumed_at": [state["epoch"], state["step"]] if state else None,

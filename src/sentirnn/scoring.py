@@ -3,7 +3,9 @@
 Memory stays bounded: the input is read in chunks, each chunk scored (in length
 order inside the classifier, restored to input order) and written before the next
 is read. Rows that cannot be scored (empty text) are written with an empty label
-and a reason — never dropped.
+and a reason — never dropped. An input that already has a column of one of those names
+(a labelled file: ``label``) keeps it; the predictions then go to ``pred_label``,
+``pred_reason`` and ``pred_prob_<class>``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import numpy as np
 import pandas as pd
 
 from sentirnn.data import iter_frames
+from sentirnn.errors import DataError
+
+PREFIX = "pred_"
 
 
 @dataclass
@@ -21,10 +26,29 @@ class ScoringStats:
     rows: int = 0
     scored: int = 0
     unscored: int = 0
+    prefix: str = ""  # "pred_" when the input had columns of the plain names
 
 
-def score_frame(clf, frame: pd.DataFrame, text_col: str) -> pd.DataFrame:
-    """Add ``label``, ``reason`` and one ``prob_<class>`` column per class to a frame."""
+def output_names(clf, prefix: str = "") -> list[str]:
+    """The columns :func:`score_frame` adds, in order."""
+    return [prefix + n for n in ("label", "reason", *(f"prob_{c}" for c in clf.classes_))]
+
+
+def choose_prefix(clf, columns) -> str:
+    """"" when the input's columns leave room for ours, else "pred_"; an input holding
+    both spellings cannot keep all its columns, so it is refused."""
+    taken = set(map(str, columns))
+    for prefix in ("", PREFIX):
+        if not taken & set(output_names(clf, prefix)):
+            return prefix
+    clash = sorted(taken & set(output_names(clf, PREFIX)))
+    raise DataError(f"the input already has columns {', '.join(clash)} and their unprefixed "
+                    "names; rename or drop one set so the predictions do not overwrite them")
+
+
+def score_frame(clf, frame: pd.DataFrame, text_col: str, prefix: str = "") -> pd.DataFrame:
+    """Add ``label``, ``reason`` and one ``prob_<class>`` column per class to a frame,
+    each name led by ``prefix`` (see :func:`choose_prefix`)."""
     raw = frame[text_col]
     texts = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in raw]
     ok = [bool(t.strip()) for t in texts]
@@ -34,10 +58,10 @@ def score_frame(clf, frame: pd.DataFrame, text_col: str) -> pd.DataFrame:
         probs[idx] = clf.predict_proba([texts[i] for i in idx])
     out = frame.copy()
     labels = clf.decide(np.nan_to_num(probs))
-    out["label"] = [label if good else "" for label, good in zip(labels, ok)]
-    out["reason"] = ["" if good else "empty text" for good in ok]
+    out[prefix + "label"] = [label if good else "" for label, good in zip(labels, ok)]
+    out[prefix + "reason"] = ["" if good else "empty text" for good in ok]
     for j, name in enumerate(clf.classes_):
-        out[f"prob_{name}"] = probs[:, j]
+        out[f"{prefix}prob_{name}"] = probs[:, j]
     return out
 
 
@@ -47,11 +71,13 @@ def score_file(clf, source, write, *, text_col: str | None = None, chunksize: in
     column, frames = iter_frames(source, text_col=text_col, chunksize=chunksize,
                                  encoding=encoding)
     stats = ScoringStats()
-    for frame in frames:
-        scored = score_frame(clf, frame, column)
+    for number, frame in enumerate(frames):
+        if number == 0:  # every chunk has the header's columns
+            stats.prefix = choose_prefix(clf, frame.columns)
+        scored = score_frame(clf, frame, column, stats.prefix)
         write(scored)
         stats.rows += len(scored)
-        stats.unscored += int((scored["reason"] != "").sum())
+        stats.unscored += int((scored[stats.prefix + "reason"] != "").sum())
         if progress is not None:
             progress(stats.rows)
     stats.scored = stats.rows - stats.unscored

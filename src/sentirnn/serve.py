@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 
 from sentirnn import __version__, artifacts
@@ -138,9 +139,11 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
                      backend=backend, threads=clf.workers_, limits=limits)
     log.info("serving %s (%s backend, labels %s)", model_dir, backend, info.labels)
 
-    app = FastAPI(title="sentirnn", version=__version__,
-                  description=f"Sentiment classification with model **{name}** "
-                              f"({', '.join(info.labels)}).")
+    # FastAPIOffline serves Swagger UI's and ReDoc's scripts itself: FastAPI's /docs loads
+    # them from a CDN, which leaves the page blank on a machine without internet access.
+    app = FastAPIOffline(title="sentirnn", version=__version__,
+                         description=f"Sentiment classification with model **{name}** "
+                                     f"({', '.join(info.labels)}).")
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_exception_handler(SentirnnError, _sentirnn_error)
     app.mount("/static", StaticFiles(directory=str(files("sentirnn") / "static")),
@@ -171,6 +174,9 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
                                      "batches")
         for i, text in enumerate(texts):
             _check_length(text, max_chars, f"texts[{i}]")
+            if not text.strip():  # as `sentirnn predict` leaves such rows unlabelled
+                raise HTTPException(422, f"texts[{i}] is empty; an empty text has no "
+                                         "prediction: leave it out of the request")
         if not texts:
             return PredictResponse(predictions=[], model=name)
         probabilities = clf.predict_proba(texts)  # (n_texts, n_classes)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import signal
+import threading
 import time
 import warnings
 from dataclasses import replace
@@ -133,8 +135,11 @@ class ClassifierModule(L.LightningModule):
 
     def __init__(self, net: torch.nn.Module, config: TrainConfig,
                  class_weights: torch.Tensor | None = None, param_groups=None,
-                 scheduler=None, valid_pool=None):
+                 scheduler=None, valid_pool=None, has_valid: bool = False):
         super().__init__()
+        # known before fit: Lightning has not attached the loaders when it asks for the
+        # optimiser, so trainer.val_dataloaders is still None there
+        self.has_valid = has_valid
         self.net = net
         self.config = config
         # (row of each validation logit in loader order, fn): fn pools the rows' logits, in
@@ -287,7 +292,7 @@ class ClassifierModule(L.LightningModule):
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if c.scheduler == "none":
             return opt
-        if c.scheduler == "plateau" and not self.trainer.val_dataloaders:
+        if c.scheduler == "plateau" and not self.has_valid:
             return opt  # nothing to watch: no validation data
         if c.scheduler == "plateau":
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5,
@@ -407,7 +412,8 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
     if valid_pool is not None and valid_loader is not None:
         valid_pool = (np.concatenate(valid_loader.batch_sampler), valid_pool)
     module = ClassifierModule(net, config, class_weights, param_groups, scheduler,
-                              valid_pool if valid_loader is not None else None)
+                              valid_pool if valid_loader is not None else None,
+                              has_valid=valid_loader is not None)
     best = BestWeights(restore=config.restore_best)
     cbs = [best, TrimFreedMemory(), *callbacks]
     if valid_loader is not None and config.patience > 0:
@@ -436,7 +442,7 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
         for pattern in (".*does not have many workers.*", ".*LeafSpec.*",
                         ".*no `val_dataloader`.*"):
             warnings.filterwarnings("ignore", message=pattern)
-        trainer.fit(module, train_loader, valid_loader)
+        fit_interruptibly(trainer, module, train_loader, valid_loader)
     net.cpu().eval()
     epochs = len(module.history)
     summary = {"train_seconds": checkpoints.elapsed() if checkpoints
@@ -468,6 +474,32 @@ def _checkpoints(run, net, train_loader, config: TrainConfig, class_weights, dat
     return EpochCheckpoints(run, state, train_loader.batch_sampler, {"precision": precision})
 
 
+def fit_interruptibly(trainer: L.Trainer, *args) -> None:
+    """``trainer.fit``, but Ctrl-C arrives as KeyboardInterrupt: Lightning turns it into
+    ``sys.exit(1)`` after ignoring SIGINT, which would end a script silently with the wrong
+    status and leave a notebook deaf to the next Ctrl-C."""
+    try:
+        trainer.fit(*args)
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        raise KeyboardInterrupt from None
+
+
+DEVICES = ("auto", "cpu", "cuda", "gpu")
+
+
+def check_device(owner: str, device: str) -> None:
+    """A known device, and a GPU only where there is one (Lightning would say so only in the
+    name of one of its exception classes, after the data was read)."""
+    check_choice(owner, "device", device, DEVICES)
+    if device in ("cuda", "gpu") and not torch.cuda.is_available():
+        check_choice(owner, "device", device, ("auto or cpu: this machine has no CUDA GPU "
+                                               "that PyTorch can use",))
+
+
 def _accelerator(device: str) -> str:
-    check_choice("SentimentClassifier", "device", device, ("auto", "cpu", "cuda", "gpu"))
+    check_device("SentimentClassifier", device)
     return {"cuda": "gpu"}.get(device, device)

@@ -50,25 +50,6 @@ def interrupt(monkeypatch):
     return arm
 
 
-@pytest.fixture
-def plateau(monkeypatch):
-    """The plateau scheduler, engaged. ``ClassifierModule.configure_optimizers`` looks for
-    validation loaders before Lightning has set them up, so ``scheduler="plateau"`` makes no
-    scheduler at present; this test needs one whose state matters."""
-    original = training.ClassifierModule.configure_optimizers
-
-    def configure(self):
-        optimizer = original(self)
-        if not isinstance(optimizer, torch.optim.Optimizer) or self.config.scheduler != "plateau":
-            return optimizer
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max",
-                                                               factor=0.5, patience=0)
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "monitor": "val_macro_f1"}}
-
-    monkeypatch.setattr(training.ClassifierModule, "configure_optimizers", configure)
-
-
 @pytest.fixture(scope="module")
 def noisy():
     """Three labels in ten flipped: validation scores wander, so early stopping, the plateau
@@ -99,10 +80,9 @@ def assert_same_run(full, again, texts):
         assert again.train_summary_[key] == full.train_summary_[key]
 
 
-def test_standard_schedule_resumes_to_the_uninterrupted_model(noisy, tmp_path, interrupt,
-                                                              plateau):
+def test_standard_schedule_resumes_to_the_uninterrupted_model(noisy, tmp_path, interrupt):
     texts, labels, valid = noisy
-    params = dict(EXACT, max_epochs=8, patience=2, average_epochs="on")
+    params = dict(EXACT, max_epochs=8, patience=2, average_epochs="on", scheduler="plateau")
     full = SentimentClassifier(**params).fit(texts, labels, valid=valid)
     epochs = full.train_summary_["epochs_run"]
     lrs = [row["lr"] for row in full.history_]

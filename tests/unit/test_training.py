@@ -186,3 +186,20 @@ def test_the_model_ends_on_the_best_or_on_the_last_epochs_weights(monkeypatch, r
     s = clf.train_summary_
     assert (s["best_epoch"], s["best_val_macro_f1"]) == (1, pytest.approx(0.9))
     assert s["kept_epoch"] == (1 if restore_best else 3) and s["epochs_run"] == 3
+
+
+def test_the_plateau_scheduler_halves_the_lr_when_validation_stops_improving():
+    """It was never created: the optimiser was built before Lightning attached the validation
+    loader, so every run with scheduler="plateau" kept a constant lr."""
+    texts, labels = make_corpus("en", 240, seed=1)
+    rng = random.Random(0)
+    flip = {"negative": "positive", "positive": "negative"}
+    labels = [flip[y] if rng.random() < 0.3 else y for y in labels]  # scores wander
+    params = dict(FAST, max_epochs=10, patience=0, average_epochs="off")
+    lrs = [row["lr"] for row in SentimentClassifier(**params, scheduler="plateau").fit(
+        texts, labels, valid=make_corpus("en", 80, seed=5)).history_]
+    assert lrs[0] == FAST["lr"] and min(lrs) <= FAST["lr"] / 2
+    assert all(b in (a, a / 2) for a, b in zip(lrs, lrs[1:]))
+    flat = SentimentClassifier(**params, scheduler="none").fit(
+        texts, labels, valid=make_corpus("en", 80, seed=5)).history_
+    assert {row["lr"] for row in flat} == {FAST["lr"]}

@@ -91,6 +91,11 @@ async function classifyOne() {
   const text = $("text").value;
   const button = $("classify");
   showError("error", "");
+  if (text.trim() === "") {
+    $("result").hidden = true;
+    showError("error", "write a text first");
+    return;
+  }
   button.disabled = true;
   try {
     // The label and bars come from /v1/predict (every backend has it); the explanation is
