@@ -118,7 +118,9 @@ class TrainConfig(_Dict):
     lr: float = 2e-3
     weight_decay: float = 0.0
     optimizer: str = "adam"  # adam | adamw | rmsprop | sgd
-    scheduler: str = "none"  # none | plateau | cosine | linear (plateau: see docs/schedules.md)
+    # none | plateau | cosine | linear. "none": every measured default ran with a constant lr,
+    # because "plateau" (the default named until 2026-12-05) was never created (a bug)
+    scheduler: str = "none"
     grad_clip: float = 5.0
     patience: int = 2
     restore_best: bool = True  # end on the best-validating epoch's weights, else the last's

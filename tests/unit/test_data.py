@@ -217,6 +217,22 @@ def test_forced_encoding(tmp_path):
         read_dataset(path, encoding="nope")
 
 
+@pytest.mark.parametrize("name", ["u16.csv", "u16.csv.gz"])
+def test_utf16_with_a_byte_order_mark_is_read(tmp_path, name):
+    ds = read_dataset(_write(tmp_path / name, CSV, "utf-16"))  # Excel's "Unicode text"
+    _expect(ds)
+    assert ds.report.encoding == "utf-16"
+
+
+def test_a_stray_nul_byte_is_not_fatal_but_utf16_without_a_bom_is_named(tmp_path):
+    path = _write(tmp_path / "n.csv", 'text,label\n"a\x00b 好吃",pos\n"难吃",neg\n')
+    assert read_dataset(path).texts == ["a\x00b 好吃", "难吃"]  # clean() drops the NUL
+    (tmp_path / "le.csv").write_bytes(CSV.encode("utf-16-le"))
+    with pytest.raises(DataError, match="looks like UTF-16.*--encoding utf-16-le"):
+        read_dataset(tmp_path / "le.csv")
+    _expect(read_dataset(tmp_path / "le.csv", encoding="utf-16-le"))
+
+
 def test_binary_and_corrupt_gzip(tmp_path):
     (tmp_path / "x.csv").write_bytes(b"text,label\n\x00\x01\x02binary")
     with pytest.raises(DataError, match="x.csv is not a text file.*--encoding"):

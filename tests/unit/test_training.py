@@ -203,3 +203,21 @@ def test_the_plateau_scheduler_halves_the_lr_when_validation_stops_improving():
     flat = SentimentClassifier(**params, scheduler="none").fit(
         texts, labels, valid=make_corpus("en", 80, seed=5)).history_
     assert {row["lr"] for row in flat} == {FAST["lr"]}
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"optimizer": "adamx"}, "'optimizer' parameter"), ({"lr": 0}, "'lr' parameter"),
+    ({"patience": -1}, "'patience' parameter"), ({"pooling": "top"}, "'pooling' parameter"),
+    ({"max_len": 0}, "'max_len' parameter"), ({"dropout": 1.0}, "'dropout' parameter")])
+def test_bad_settings_are_refused_before_any_text_is_read(monkeypatch, setting, message):
+    import sentirnn.estimator
+
+    monkeypatch.setattr(sentirnn.estimator, "check_texts", lambda *a: pytest.fail("read"))
+    with pytest.raises(ConfigError, match=message):
+        SentimentClassifier(**{**FAST, **setting}).fit(["a"], ["b"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_a_gpu_where_there_is_none_is_one_clear_error():
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        SentimentClassifier(**FAST, device="cuda").fit(["a", "b"], ["x", "y"])

