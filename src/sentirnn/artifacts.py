@@ -79,6 +79,8 @@ def write_dir(path, config: dict, tensors: dict[str, torch.Tensor] | None,
         for name, writer in (extras or {}).items():
             writer(tmp / name)
         written = sorted(e.name for e in tmp.iterdir()) + ["config.json"]
+        if existing is not None:
+            _refuse_collisions(path, set(written) - existing)
         config = dict(config, sentirnn_version=__version__, **versions, files=written,
                       checksums={n: sha256(tmp / n) for n in checked})
         config["config_sha256"] = config_digest(config)
@@ -121,7 +123,19 @@ def check_out_dir(path, force: bool = False) -> set[str] | None:
         raise ArtifactError(f"{path} is not empty and is not a sentirnn model directory; "
                             "choose another output folder, or pass --force (force=True in "
                             "Python) to write the model into it beside its other files")
+    if owned is None:  # every model writes these; the exact list is checked again on save
+        _refuse_collisions(path, {"config.json", WEIGHTS, "metrics.json"})
     return owned or set()
+
+
+def _refuse_collisions(path: Path, names: set[str]) -> None:
+    """--force keeps a folder's files: one named like a file of the model would be lost."""
+    clash = sorted(n for n in names if (path / n).exists())
+    if clash:
+        raise ArtifactError(f"{path} holds {', '.join(clash)}, which sentirnn did not write "
+                            "and the model would overwrite; move "
+                            f"{'it' if len(clash) == 1 else 'them'} or choose another output "
+                            "folder")
 
 
 def _owned_entries(path: Path) -> set[str] | None:

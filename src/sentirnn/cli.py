@@ -220,7 +220,7 @@ def train(
     clf.save(out, data=info, force=force)
     _remove_run(run_dir, out)
     summary = clf.train_summary_
-    say(f"trained {summary['epochs_run']} epochs in {summary['train_seconds']:.1f} s "
+    say(f"trained {_epochs(summary['epochs_run'])} in {summary['train_seconds']:.1f} s "
         f"({_epochs_kept(summary)}); validation:")
     if clf.report_ is not None:
         say(str(clf.report_))
@@ -246,6 +246,10 @@ def _fit(make, dataset, valid, self_train: Path | None, ratio: float, rounds: in
         f"{s['pool']} unlabelled texts ({taken}); the student trained on them and "
         f"{s['real_labels']} labelled texts" + (f" (round {s['round']})" if rounds > 1 else ""))
     return clf
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" + ("" if n == 1 else "s")
 
 
 def _run_dir(given, default: Path, self_train: Path | None, resume: bool) -> Path | None:
@@ -364,9 +368,9 @@ def predict(
     threads: int | None = THREADS,
 ):
     """Label texts with probabilities; files keep their other columns, in order."""
-    clf = load_backend(model, backend, check_threads_flag(threads))
     if output_format not in ("jsonl", "csv"):
         raise ConfigError(f"--format must be jsonl or csv, not {output_format!r}")
+    clf = load_backend(model, backend, check_threads_flag(threads))
     if input is not None:
         start = time.perf_counter()
         stats = _score_input(clf, input, output, output_format, text_col, chunksize, encoding)
@@ -384,7 +388,8 @@ def predict(
         if sys.stdin.isatty():
             raise DataError("no texts given: pass them as arguments, with --input FILE, "
                             "or on standard input")
-        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+        # blank lines stay (unlabelled, with a reason): output line i answers input line i
+        texts = [line.rstrip("\r\n") for line in sys.stdin]
     _print_predictions(clf, texts, output_format, output)
 
 
@@ -420,7 +425,8 @@ def _print_predictions(clf, texts, fmt, output):
         return
     from sentirnn.scoring import print_frame
 
-    print_frame(frame.drop(columns="reason"), fmt)
+    # the reason column only says something when a text was empty
+    print_frame(frame if (frame["reason"] != "").any() else frame.drop(columns="reason"), fmt)
 
 
 @app.command(epilog="Example: sentirnn demo --out models/demo")
@@ -694,6 +700,10 @@ def checked(make, params: dict, flags: dict, config: Path | None):
     try:
         model._check_params()
     except ParamError as e:
+        if e.param == "arch":  # the CLI's --arch also takes the scikit-learn baselines
+            from sentirnn.baselines import ARCHS
+
+            e.allowed = (*e.allowed, *ARCHS)
         given = flags.get(e.param) is not None or config is None
         where = f"--{e.param.replace('_', '-')}" if given else f"{e.param} in {config}"
         raise ConfigError(e.for_flag(where)) from None
@@ -874,7 +884,7 @@ def finetune(
                  force=force)
         _remove_run(run_dir, out)
         s = clf.train_summary_
-        say(f"fine-tuned {s['epochs_run']} epochs in {s['train_seconds']:.1f} s "
+        say(f"fine-tuned {_epochs(s['epochs_run'])} in {s['train_seconds']:.1f} s "
             f"({_epochs_kept(s)}); validation:")
         if clf.report_ is not None:
             say(str(clf.report_))

@@ -194,21 +194,32 @@ def _not_text(source: str, head: bytes) -> DataError:
 _BINARY_BYTES = bytes([*range(0, 9), *range(14, 27), *range(28, 32)])
 
 
+def _decodes_head(head: bytes, encoding: str) -> bool:
+    try:  # final=False: the sniffed head may end inside a character
+        codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+    except UnicodeError:
+        return False
+    return True
+
+
 def _refuse_binary(head: bytes, source: str) -> None:
     """Refuse binary and BOM-less UTF-16 files; a few stray NUL bytes in text are fine (the
     cleaner drops them) and must not make the whole file unreadable."""
     nul = head.count(b"\0")
     if not nul:
         return
-    if nul * 4 >= len(head) and (head[1::2].count(b"\0") * 4 >= len(head)
-                                 or head[0::2].count(b"\0") * 4 >= len(head)):
-        order = "le" if head[1::2].count(b"\0") >= head[0::2].count(b"\0") else "be"
+    # UTF-16 puts a NUL beside every ASCII character (digits, commas, newlines: even a
+    # Chinese file has them), always at the same parity, and many; binary scatters them
+    odd, even = head[1::2].count(b"\0"), head[0::2].count(b"\0")
+    order = "le" if odd >= even else "be"
+    if (nul >= 4 and nul * 20 >= len(head) and max(odd, even) >= 0.95 * nul
+            and _decodes_head(head, f"utf-16-{order}")):
         raise DataError(f"{source} looks like UTF-16 text without a byte-order mark; pass "
                         f"--encoding utf-16-{order} (encoding='utf-16-{order}')")
     # control bytes no text editor writes (tab, newlines, form feed and escape aside): a stray
     # one or two are an accident in a text, more of them (and 1% of the bytes) mean binary
-    odd = len(head) - len(head.translate(None, _BINARY_BYTES))
-    if odd > 2 and odd * 100 > len(head):
+    control = len(head) - len(head.translate(None, _BINARY_BYTES))
+    if control > 2 and control * 100 > len(head):
         raise _not_text(source, head)
 
 

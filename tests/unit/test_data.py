@@ -227,10 +227,11 @@ def test_utf16_with_a_byte_order_mark_is_read(tmp_path, name):
 def test_a_stray_nul_byte_is_not_fatal_but_utf16_without_a_bom_is_named(tmp_path):
     path = _write(tmp_path / "n.csv", 'text,label\n"a\x00b 好吃",pos\n"难吃",neg\n')
     assert read_dataset(path).texts == ["a\x00b 好吃", "难吃"]  # clean() drops the NUL
-    (tmp_path / "le.csv").write_bytes(CSV.encode("utf-16-le"))
-    with pytest.raises(DataError, match="looks like UTF-16.*--encoding utf-16-le"):
-        read_dataset(tmp_path / "le.csv")
-    _expect(read_dataset(tmp_path / "le.csv", encoding="utf-16-le"))
+    for order in ("le", "be"):  # ROWS are Chinese: only the ASCII between them has NULs
+        (tmp_path / "16.csv").write_bytes(CSV.encode(f"utf-16-{order}"))
+        with pytest.raises(DataError, match=f"looks like UTF-16.*--encoding utf-16-{order}"):
+            read_dataset(tmp_path / "16.csv")
+        _expect(read_dataset(tmp_path / "16.csv", encoding=f"utf-16-{order}"))
 
 
 def test_binary_and_corrupt_gzip(tmp_path):
