@@ -216,9 +216,9 @@ def test_finetune_a_classifier_on_new_labels(files, capsys, monkeypatch):
     (["finetune", "{tmp}/classifier", "{files}/train.csv", "--bigrams", "off"],
      "apply to a language model only"),
     (["pretrain", "{files}/unlabelled.txt", "--out", "{tmp}/z", "--direction", "sideways"],
-     "'direction' parameter"),
+     "--direction must be one of forward, backward; got 'sideways'"),
     (["pretrain", "{files}/unlabelled.txt", "--out", "{tmp}/z", "--precision", "fp16"],
-     "'precision' parameter"),
+     "--precision must be one of auto, 32, bf16; got 'fp16'"),
     (["pretrain", "{files}/unlabelled.txt", "--out", "{tmp}/z", "--resume",
       "--checkpoint-dir", "{tmp}/none"], "nothing to resume"),
 ])
