@@ -7,7 +7,7 @@ faults and zeroing for memory it had a moment ago; and it trims the heap top bac
 system whenever more than the trim threshold is free. On the 2-core machine of 2026-12-02
 (py-spy: ``munmap`` alone was ~5% of a ULMFiT fine-tuning run's samples) raising both
 thresholds made that fine-tuning 1.5× faster, the from-scratch BiLSTM 1.36× and
-language-model pretraining 1.19–1.23×, with identical results (README "Memory
+language-model pretraining 1.19–1.23×, with identical results (docs/results.md "Memory
 allocator"; ``benchmarks/bench_allocator.py``).
 
 The price: memory a step freed stays with the process instead of going back to the system,
@@ -15,7 +15,7 @@ and it can grow far past the peak a step needs: a ULMFiT fine-tuning on IMDb wit
 up to 1,440 tokens was killed for memory at 24 GB (2026-12-02), where glibc's defaults stayed
 under 4 GB on a slice of it (fragmentation by batches of many lengths, we think). So training
 hands the free pages back every TRIM_EVERY steps and after each validation (``malloc_trim``);
-at 400 tokens that left training times within their run-to-run spread (README).
+at 400 tokens that left training times within their run-to-run spread (docs/results.md).
 ``SENTIRNN_MALLOC=system`` leaves glibc's defaults alone. Elsewhere (macOS, Windows, musl)
 this does nothing.
 """

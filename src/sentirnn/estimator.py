@@ -82,13 +82,14 @@ class SentimentClassifier(Predictor):
         (default), or with False on the last epoch's (the best is still reported in
         ``train_summary_``, and ``kept_epoch`` says which one the model holds). Self-training
         gives its students from a language model False: their validation is the few real
-        labels, and on IMDb's 50 the best epoch was never a better pick than the last (README).
+        labels, and on IMDb's 50 the best epoch was never a better pick than the last
+        (docs/results.md).
     average_epochs : "auto" (on with the standard schedule, off with ULMFiT's), "on" or
         "off": at every epoch's end also validate the mean of the weights of all epochs so
         far, and keep it when its macro-F1 is higher (``history_`` column
         ``averaged_epochs``: how many epochs the kept weights average, 0 for the epoch's own).
         On SST-2 (seeds 0-2) it raised the mean dev accuracy by 0.3 points and narrowed the
-        spread from 4.8 to 2.8 points (README).
+        spread from 4.8 to 2.8 points (docs/results.md).
     min_steps : optimizer steps an epoch has at least: with fewer than ``min_steps ×
         batch_size`` training texts the batches shrink (not below 8 texts; the lr stays),
         because a few large batches an epoch leave a small set untrained (on 450 IMDb
@@ -614,7 +615,7 @@ class SentimentClassifier(Predictor):
         return out, ys
 
     def _tokenizer_kind(self) -> str:
-        # Characters beat jieba words on Chinese reviews here (waimai_10k, see README);
+        # Characters beat jieba words on Chinese reviews here (waimai_10k, see docs/results.md);
         # "auto" therefore means characters for zh and words for en.
         if self.tokenizer == "auto" and self.language_ == "zh":
             return "char"

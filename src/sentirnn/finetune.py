@@ -13,7 +13,7 @@ With few labels the fit loop shrinks the batch (``min_steps``,
 :func:`sentirnn.training.small_data_batch`) and this schedule its peak lr with the square
 root: 450 texts in batches of 64 are 8 steps an epoch, too few for a warm-up and a decay; on
 IMDb with 500 labels the smaller batches took the same 5-epoch schedule from 0.69 to 0.77
-accuracy (README).
+accuracy (docs/results.md).
 
 The same tools adapt a trained classifier to a new domain or label set
 (:func:`fine_tune_classifier`, optionally keeping the embedding or the whole encoder frozen).
@@ -25,7 +25,7 @@ CPU memory is not the constraint it was on a GPU, so the only cap is ``max_len``
 truncation, default 400 tokens), chosen for time. 400 cuts 18% of IMDb's reviews (15% of
 their tokens); fastai's cap of 1,440 (``max_len=1440``) reads 99.9% of them whole, but on
 IMDb it made fine-tuning 1.5-1.7x slower, peaked at 16-20 GB of memory and scored no better
-(forward + backward 0.9284 vs 0.9312 at 400, 2026-12-02, README).
+(forward + backward 0.9284 vs 0.9312 at 400, 2026-12-02, docs/results.md).
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def lm_params(lm, params: dict) -> dict:
             "pooling": "concat", "schedule": "ulmfit", "lr": 1e-2, "dropout": 0.3,
             "max_epochs": c.layers + 3,  # every group unfrozen in the last two epochs
             # ULMFiT's 0.05; the new pair table needs the from-scratch rate (waimai_10k,
-            # README: 0.9024 with 0.05, 0.9124 with 0.5, 0.9058 without pairs)
+            # docs/results.md: 0.9024 with 0.05, 0.9124 with 0.5, 0.9058 without pairs)
             "embedding_dropout": 0.5 if pairs else 0.05, "lowercase": text.lowercase,
             "strip_html": text.strip_html,
             "traditional_to_simplified": text.traditional_to_simplified,

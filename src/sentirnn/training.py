@@ -43,7 +43,7 @@ def lightning_precision(precision: str, device: str, owner: str = "SentimentClas
 
     "auto" is bf16 autocast on a CPU that multiplies bf16 natively (AVX512-BF16 or AMX):
     there the default IMDb LM trained at 1.37× the fp32 tokens/s and the ULMFiT classifier
-    at 2.18× (README "bf16 training"), while on a CPU without it bf16 is emulated and
+    at 2.18× (docs/results.md "bf16 training"), while on a CPU without it bf16 is emulated and
     slower. Weights, optimizer state and losses stay fp32 (autocast). GPUs keep fp32
     unless asked.
     """
@@ -78,7 +78,7 @@ def small_data_batch(n: int, batch_size: int, min_steps: int) -> int:
     ``MIN_BATCH``) where an epoch would have fewer than ``min_steps`` optimizer steps.
 
     With 450 IMDb reviews, batches of 64 are 8 steps an epoch: the default BiLSTM stopped at
-    chance (0.50); batches of 9 reached 0.79 with the same lr (README). ``min_steps`` < 1
+    chance (0.50); batches of 9 reached 0.79 with the same lr (docs/results.md). ``min_steps`` < 1
     keeps ``batch_size``.
     """
     if min_steps < 1:
@@ -91,7 +91,7 @@ class EpochAverage:
 
     On SST-2's phrases the from-scratch BiLSTM overfits within two epochs and single epochs
     scored 0.82-0.87 on dev depending on the seed; in two of three per-epoch probes a mean
-    of epochs 1..k beat every single epoch of its run (README, "SST-2: validating on
+    of epochs 1..k beat every single epoch of its run (docs/results.md, "SST-2: validating on
     sentences, and epoch averaging").
     """
 
@@ -399,7 +399,7 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
     batch = small_data_batch(len(train_ids) // world()[1], config.batch_size, config.min_steps)
     if batch != config.batch_size:
         # The lr stays: on IMDb's 500 and 100 labels, Adam's square-root rule (lr scaled by
-        # √(batch ratio)) scored 7 and 10 points lower than the unchanged 2e-3 (README).
+        # √(batch ratio)) scored 7 and 10 points lower than the unchanged 2e-3 (docs/results.md).
         log.info("%d training texts: batches of %d instead of %d, so that an epoch has at "
                  "least %d steps (min_steps)", len(train_ids), batch, config.batch_size,
                  config.min_steps)
