@@ -29,10 +29,10 @@ class ParamError(ConfigError):
 
     def for_flag(self, where: str) -> str:
         """The same complaint about ``where`` (e.g. ``--max-epochs``)."""
-        described = len(self.allowed) == 1 and isinstance(self.allowed[0], str) and " " in \
-            self.allowed[0]  # ("an integer ≥ 1",) describes; ("cpu", "cuda") lists
-        wanted = (self.allowed[0] if described else
-                  "one of " + ", ".join(str(c) for c in self.allowed))
+        # choices are values without spaces ("cpu", "head+tail"); descriptions have them
+        described = all(isinstance(c, str) and " " in c for c in self.allowed)
+        wanted = " or ".join(self.allowed) if described else "one of " + ", ".join(
+            str(c) for c in self.allowed)
         return f"{where} must be {wanted}; got {self.value!r}"
 
 

@@ -300,17 +300,13 @@ class SentimentClassifier(Predictor):
     def _check_training_params(self, name: str) -> None:
         """The rest of what fit would only meet after reading the data and building the net."""
         from sentirnn.models.pooling import POOLINGS as NET_POOLINGS
-        from sentirnn.training import OPTIMIZERS, SCHEDULERS, check_device
+        from sentirnn.training import OPTIMIZERS, SCHEDULERS, check_run_params
+        from sentirnn.training import is_number as number
 
         check_choice(name, "pooling", self.pooling, NET_POOLINGS)
         check_choice(name, "optimizer", self.optimizer, OPTIMIZERS)
         check_choice(name, "scheduler", self.scheduler, SCHEDULERS)
-        check_device(name, self.device)
-
-        def number(value) -> bool:
-            return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-        check_range(name, "lr", self.lr, number(self.lr) and self.lr > 0, "a number > 0")
+        check_run_params(name, self)
         for key in ("weight_decay", "grad_clip"):
             value = getattr(self, key)
             check_range(name, key, value, number(value) and value >= 0, "a number ≥ 0")
@@ -324,9 +320,6 @@ class SentimentClassifier(Predictor):
         check_range(name, "max_minutes", self.max_minutes,
                     self.max_minutes is None or number(self.max_minutes) and self.max_minutes > 0,
                     "a number of minutes > 0, or None")
-        check_range(name, "num_threads", self.num_threads, self.num_threads is None
-                    or isinstance(self.num_threads, int) and self.num_threads >= 1,
-                    "an integer ≥ 1, or None (all cores)")
 
     def _text_config(self) -> TextConfig:
         return TextConfig(lowercase=self.lowercase, strip_html=self.strip_html,

@@ -24,7 +24,7 @@ import torch
 
 from sentirnn import artifacts
 from sentirnn.checkpoints import Run, digest, settings
-from sentirnn.config import PRECISIONS, TextConfig, check_choice, check_range
+from sentirnn.config import PRECISIONS, TextConfig, check_choice
 from sentirnn.encode import check_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentirnn.models.language_model_net import (
@@ -140,14 +140,9 @@ class LanguageModel:
                 check_choice(name, key, value, ("an integer ≥ 1",))
         if not 0.0 <= self.valid_fraction < 0.5:
             check_choice(name, "valid_fraction", self.valid_fraction, ("a number in [0, 0.5)",))
-        from sentirnn.training import check_device
+        from sentirnn.training import check_run_params
 
-        check_device(name, self.device)
-        check_range(name, "lr", self.lr, isinstance(self.lr, (int, float)) and self.lr > 0,
-                    "a number > 0")
-        check_range(name, "num_threads", self.num_threads, self.num_threads is None
-                    or isinstance(self.num_threads, int) and self.num_threads >= 1,
-                    "an integer ≥ 1, or None (all cores)")
+        check_run_params(name, self)
 
     def _pretrain_config(self, epochs: int | None = None):
         from sentirnn.pretrain import PretrainConfig

@@ -27,7 +27,7 @@ from sklearn.metrics import f1_score
 
 from sentirnn.allocator import TrimFreedMemory, keep_freed_memory
 from sentirnn.batching import BucketSampler, EncodedDataset, bucket_batches, collate_labelled
-from sentirnn.config import PRECISIONS, TrainConfig, check_choice
+from sentirnn.config import PRECISIONS, TrainConfig, check_choice, check_range
 
 log = logging.getLogger("sentirnn")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
@@ -495,9 +495,23 @@ def check_device(owner: str, device: str) -> None:
     """A known device, and a GPU only where there is one (Lightning would say so only in the
     name of one of its exception classes, after the data was read)."""
     check_choice(owner, "device", device, DEVICES)
-    if device in ("cuda", "gpu") and not torch.cuda.is_available():
-        check_choice(owner, "device", device, ("auto or cpu: this machine has no CUDA GPU "
-                                               "that PyTorch can use",))
+    check_range(owner, "device", device, device not in ("cuda", "gpu")
+                or torch.cuda.is_available(),
+                "auto or cpu: this machine has no CUDA GPU that PyTorch can use")
+
+
+def check_run_params(owner: str, model) -> None:
+    """What every trained model (classifier, language model) checks before reading data:
+    the device, the lr and the training threads."""
+    check_device(owner, model.device)
+    check_range(owner, "lr", model.lr, is_number(model.lr) and model.lr > 0, "a number > 0")
+    check_range(owner, "num_threads", model.num_threads, model.num_threads is None
+                or isinstance(model.num_threads, int) and model.num_threads >= 1,
+                "an integer ≥ 1, or None (all cores)")
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _accelerator(device: str) -> str:
