@@ -2,9 +2,10 @@
 
 Usage: python benchmarks/bench_classifiers.py [TASK ...] [--set key=value ...] [--out F.json]
 TASK ∈ waimai_10k, sst2, sst5, sst5-3, imdb (default: all). Splits: waimai_10k stratified
-80/20 (seed 0); SST-2 and SST-5 train → dev (SST-5 also folded to 3 classes); IMDb a seeded
-90/10 split of train. The TF-IDF reference runs in the same process on the same split, so
-the comparison holds on any machine. Prints a Markdown table; writes JSON rows with --out.
+80/20 (seed 0); SST-2 and SST-5 train → dev (SST-5 also folded to 3 classes); IMDb 90/10 of
+the movies of train (seed 0; movie-disjoint, ``common.imdb_movie_split``). The TF-IDF reference
+runs in the same process on the same split, so the comparison holds on any machine. Prints a
+Markdown table; writes JSON rows with --out.
 """
 
 from __future__ import annotations

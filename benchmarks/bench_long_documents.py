@@ -3,7 +3,8 @@
 Usage: python benchmarks/bench_long_documents.py [--limit-train N] [--limit-test N]
        [--max-epochs N] [--max-len N] [--pooling mean max ...] [--modes head sentences ...]
        [--num-threads N] [--set key=value ...] [--out F.json] [--skip-reference]
-Split: IMDb's seeded 90/10 split of train (benchmarks/common.py); --limit-* keep a seeded
+Split: IMDb's seeded 90/10 split of train by movie (``common.imdb_movie_split``: no movie on
+both sides); --limit-* keep a seeded
 random subset of each side. Every mode trains the default classifier with the same params
 but ``truncation``; "sentences" trains once and is scored with each --pooling (pooling is a
 prediction-time choice). The TF-IDF + LR reference of bench_classifiers runs on the same

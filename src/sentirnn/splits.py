@@ -1,4 +1,4 @@
-"""rows → splits: seeded, stratified train/dev/test index lists."""
+"""rows → splits: seeded train/dev/test index lists, stratified by label or grouped."""
 
 from __future__ import annotations
 
@@ -66,6 +66,53 @@ def stratified_split(labels: Sequence[str], fractions: Sequence[float],
     rng = np.random.default_rng(seed)
     # sort first so the order depends only on the membership and the seed
     return [rng.permutation(np.sort(part)).tolist() for part in parts]
+
+
+def group_split(groups: Sequence[str], fractions: Sequence[float],
+                seed: int) -> list[list[int]]:
+    """Split row indices so that all rows of a group land in the same part, reproducibly.
+
+    Rows that share a group (IMDb reviews of one movie, say) are near-duplicates for a model:
+    a random split puts some in training and the rest in the held-out part, and the held-out
+    score comes out optimistic. Here the distinct groups are shuffled with ``seed`` and cut by
+    ``fractions`` *of the groups*, so the row counts follow the fractions only as far as the
+    groups are of similar size. Labels are not stratified.
+
+    Parameters
+    ----------
+    groups : sequence of str
+        One group name per row.
+    fractions : sequence of float
+        Share of groups per part, e.g. ``(0.9, 0.1)``; positive and summing to 1.
+    seed : int
+        Same seed, same groups → same split.
+
+    Returns
+    -------
+    list of list of int
+        One index list per fraction, in a seeded order; disjoint, together covering every row,
+        and no group in two parts. With fewer groups than parts, a part may be empty.
+
+    Examples
+    --------
+    >>> groups = [f"movie{i // 3}" for i in range(60)]  # 20 movies, 3 rows each
+    >>> train, test = group_split(groups, (0.9, 0.1), seed=0)
+    >>> len(train), len(test), {groups[i] for i in train} & {groups[i] for i in test}
+    (54, 6, set())
+    """
+    fractions = [float(f) for f in fractions]
+    if len(fractions) < 2 or min(fractions) <= 0 or abs(sum(fractions) - 1) > 1e-6:
+        raise ConfigError(f"The 'fractions' parameter of group_split must hold two or more "
+                          f"positive numbers summing to 1. Got {fractions!r} instead.")
+    keys = np.asarray([str(g) for g in groups], dtype=object)
+    names = np.array(sorted(set(keys)), dtype=object)  # sorted: the order of rows does not matter
+    np.random.default_rng(seed).shuffle(names)
+    # group i goes to the first part whose cumulative share of the groups exceeds i / n
+    bounds = np.cumsum(fractions)[:-1] * len(names)
+    part_of = dict(zip(names, np.searchsorted(bounds, np.arange(len(names)), side="right")))
+    where = np.array([part_of[k] for k in keys], dtype=int)
+    rng = np.random.default_rng(seed)
+    return [rng.permutation(np.flatnonzero(where == k)).tolist() for k in range(len(fractions))]
 
 
 # Phrase-level data (SST's treebank phrases: every sentence plus its labelled sub-phrases). A
