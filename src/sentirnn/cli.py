@@ -147,7 +147,10 @@ def train(
     weight_decay: float | None = typer.Option(None),
     optimizer: str | None = typer.Option(None, help="adam|adamw|rmsprop|sgd"),
     scheduler: str | None = typer.Option(None, help="none|plateau|cosine|linear"),
-    patience: int | None = typer.Option(None), class_weights: str | None = typer.Option(
+    patience: int | None = typer.Option(None),
+    monitor: str | None = typer.Option(None, help="macro_f1|accuracy|loss: the validation "
+                                       "figure that picks the kept epoch and stops early."),
+    class_weights: str | None = typer.Option(
         None, help="none|balanced"),
     average_epochs: str | None = typer.Option(
         None, help="auto|on|off: also validate the mean of every epoch's weights so far and "

@@ -123,6 +123,7 @@ class TrainConfig(_Dict):
     scheduler: str = "none"
     grad_clip: float = 5.0
     patience: int = 2
+    monitor: str = "macro_f1"  # macro_f1 | accuracy | loss: what picks and stops epochs
     restore_best: bool = True  # end on the best-validating epoch's weights, else the last's
     average_epochs: bool = False  # validate the running mean of the epochs' weights too
     class_weights: str = "none"  # none | balanced

@@ -78,6 +78,9 @@ class SentimentClassifier(Predictor):
         adds none (waimai_10k: the joint classifier validated better without them).
     max_epochs, batch_size, lr, weight_decay, optimizer, scheduler, grad_clip, patience :
         training; early stopping watches validation macro-F1 and restores the best weights.
+    monitor : {"macro_f1", "accuracy", "loss"}
+        The validation figure that picks the kept epoch (and the averaged weights), stops
+        early and drives the plateau schedule.
     restore_best : end on the weights of the epoch with the best validation macro-F1
         (default), or with False on the last epoch's (the best is still reported in
         ``train_summary_``, and ``kept_epoch`` says which one the model holds). Self-training
@@ -172,7 +175,8 @@ class SentimentClassifier(Predictor):
                  max_epochs: int = 8, max_minutes: float | None = None,
                  batch_size: int = 64, min_steps: int = 50, lr: float = 2e-3,
                  weight_decay: float = 0.0, optimizer: str = "adam", scheduler: str = "none",
-                 grad_clip: float = 5.0, patience: int = 2, average_epochs: str = "auto",
+                 grad_clip: float = 5.0, patience: int = 2, monitor: str = "macro_f1",
+                 average_epochs: str = "auto",
                  class_weights: str = "none",
                  max_len: int = 400, truncation: str = "head+tail",
                  sentence_pooling: str = "mean", min_freq: int = 2,
@@ -208,6 +212,7 @@ class SentimentClassifier(Predictor):
         self.scheduler = scheduler
         self.grad_clip = grad_clip
         self.patience = patience
+        self.monitor = monitor
         self.average_epochs = average_epochs
         self.class_weights = class_weights
         self.max_len = max_len
@@ -267,6 +272,7 @@ class SentimentClassifier(Predictor):
         check_choice(name, "precision", str(self.precision), PRECISIONS)
         check_choice(name, "bigrams", self.bigrams, ("auto", "on", "off"))
         check_choice(name, "average_epochs", self.average_epochs, ("auto", "on", "off"))
+        check_choice(name, "monitor", self.monitor, ("macro_f1", "accuracy", "loss"))
         if self.schedule == "ulmfit" and not self.init_from:
             raise ConfigError("schedule='ulmfit' fine-tunes a pretrained encoder: set init_from "
                               "(or use SentimentClassifier.from_language_model)")
@@ -331,7 +337,8 @@ class SentimentClassifier(Predictor):
             max_epochs=self.max_epochs, max_minutes=self.max_minutes,
             batch_size=self.batch_size, min_steps=self.min_steps, lr=self.lr,
             weight_decay=self.weight_decay, optimizer=self.optimizer, scheduler=self.scheduler,
-            grad_clip=self.grad_clip, patience=self.patience, class_weights=self.class_weights,
+            grad_clip=self.grad_clip, patience=self.patience, monitor=self.monitor,
+            class_weights=self.class_weights,
             average_epochs=self.average_epochs == "on" or (self.average_epochs == "auto"
                                                            and self.schedule == "standard"),
             max_len=self.max_len, truncation=self.truncation,

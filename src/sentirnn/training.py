@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import os
 import signal
 import threading
@@ -210,7 +211,7 @@ class ClassifierModule(L.LightningModule):
                     self.validation_step([t.to(self.device) for t in batch], 0)
             mean_scores = self._scores()
             self.average.own_f1 = scores[0]  # reported: what averaging had to beat
-            if mean_scores[0] > scores[0]:
+            if self._watched(mean_scores) > self._watched(scores):
                 scores, self.average.chosen = mean_scores, self.average.count
             else:
                 self.average.swap_out(self.net)  # the current weights won
@@ -219,6 +220,12 @@ class ClassifierModule(L.LightningModule):
         self.log("val_macro_f1", f1, prog_bar=True)
         self.log("val_accuracy", accuracy)
         self.log("val_loss", loss)
+        self.log("val_watched", self._watched(scores))
+
+    def _watched(self, scores: tuple[float, float, float]) -> float:
+        """The validation figure that picks epochs (``monitor``), higher is better."""
+        f1, accuracy, loss = scores
+        return {"macro_f1": f1, "accuracy": accuracy, "loss": -loss}[self.config.monitor]
 
     def on_validation_end(self):
         # after the callbacks' on_validation_end (BestWeights has copied what won): training
@@ -298,7 +305,7 @@ class ClassifierModule(L.LightningModule):
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5,
                                                                patience=0)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched,
-                                                       "monitor": "val_macro_f1"}}
+                                                       "monitor": "val_watched"}}
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warmup = max(1, total // 20)
 
@@ -313,19 +320,22 @@ class ClassifierModule(L.LightningModule):
 
 
 class BestWeights(L.Callback):
-    """Track the best validation macro-F1; keep that epoch's weights in memory and restore
-    them at the end (``restore=False``: only track, the last epoch's weights stay)."""
+    """Track the best validation figure (``monitor``, logged as val_watched); keep that
+    epoch's weights in memory and restore them at the end (``restore=False``: only track,
+    the last epoch's weights stay)."""
 
     def __init__(self, restore: bool = True):
         self.restore = restore
-        self.best_score = -1.0
+        self.best_score = -math.inf
+        self.best_f1: float | None = None  # the kept epoch's macro-F1, whatever was watched
         self.best_epoch = 0
         self.state = None
 
     def on_validation_end(self, trainer, module):
-        score = trainer.callback_metrics.get("val_macro_f1")
+        score = trainer.callback_metrics.get("val_watched")
         if score is not None and float(score) > self.best_score:
             self.best_score, self.best_epoch = float(score), trainer.current_epoch + 1
+            self.best_f1 = float(trainer.callback_metrics["val_macro_f1"])
             if self.restore:
                 self.state = copy.deepcopy(module.net.state_dict())
 
@@ -334,11 +344,13 @@ class BestWeights(L.Callback):
             module.net.load_state_dict(self.state)
 
     def state_dict(self) -> dict:
-        return {"best_score": self.best_score, "best_epoch": self.best_epoch,
+        return {"best_score": self.best_score, "best_f1": self.best_f1,
+                "best_epoch": self.best_epoch,
                 "state": self.state}
 
     def load_state_dict(self, state: dict) -> None:
         self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
+        self.best_f1 = state.get("best_f1", state["best_score"])
         self.state = state["state"]
 
 
@@ -417,7 +429,7 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
     best = BestWeights(restore=config.restore_best)
     cbs = [best, TrimFreedMemory(), *callbacks]
     if valid_loader is not None and config.patience > 0:
-        cbs.append(L.pytorch.callbacks.EarlyStopping("val_macro_f1", mode="max",
+        cbs.append(L.pytorch.callbacks.EarlyStopping("val_watched", mode="max",
                                                      patience=config.patience))
     precision = lightning_precision(config.precision, config.device)
     checkpoints = None
@@ -447,7 +459,7 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
     epochs = len(module.history)
     summary = {"train_seconds": checkpoints.elapsed() if checkpoints
                else time.perf_counter() - start, "best_epoch": best.best_epoch,
-               "best_val_macro_f1": best.best_score if best.best_epoch else None,
+               "best_val_macro_f1": best.best_f1 if best.best_epoch else None,
                "kept_epoch": best.best_epoch if best.state is not None else epochs,
                "epochs_run": epochs, "batch_size": config.batch_size,
                "precision": precision}

@@ -171,7 +171,8 @@ def test_the_model_ends_on_the_best_or_on_the_last_epochs_weights(monkeypatch, r
 
     def spy(self, trainer, module):
         seen.append({k: v.clone() for k, v in module.net.state_dict().items()})
-        score = {"val_macro_f1": torch.tensor(scores[trainer.current_epoch])}
+        score = {key: torch.tensor(scores[trainer.current_epoch])
+                 for key in ("val_macro_f1", "val_watched")}
         original(self, SimpleNamespace(callback_metrics=score,
                                        current_epoch=trainer.current_epoch), module)
 
@@ -186,6 +187,26 @@ def test_the_model_ends_on_the_best_or_on_the_last_epochs_weights(monkeypatch, r
     s = clf.train_summary_
     assert (s["best_epoch"], s["best_val_macro_f1"]) == (1, pytest.approx(0.9))
     assert s["kept_epoch"] == (1 if restore_best else 3) and s["epochs_run"] == 3
+
+
+@pytest.mark.parametrize("monitor,epoch", [("macro_f1", 1), ("accuracy", 2), ("loss", 3)])
+def test_the_kept_epoch_is_the_best_by_the_monitored_figure(monkeypatch, monitor, epoch):
+    from sentirnn.training import ClassifierModule
+
+    # (macro-F1, accuracy, loss) as validation will report them: each figure has its own best
+    scripted = iter([(0.9, 0.5, 0.9), (0.5, 0.9, 0.8), (0.4, 0.4, 0.1)])
+    original = ClassifierModule._scores
+
+    def scores(self):
+        original(self)  # consumes the epoch's batches
+        return next(scripted)
+
+    monkeypatch.setattr(ClassifierModule, "_scores", scores)
+    texts, labels = make_corpus("en", 200, seed=13)
+    clf = SentimentClassifier(**dict(FAST, max_epochs=3, patience=0, average_epochs="off"),
+                              monitor=monitor).fit(texts, labels)
+    assert clf.train_summary_["best_epoch"] == epoch
+    assert clf.train_summary_["best_val_macro_f1"] == pytest.approx([0.9, 0.5, 0.4][epoch - 1])
 
 
 def test_the_plateau_scheduler_halves_the_lr_when_validation_stops_improving():
