@@ -145,6 +145,8 @@ def train(
     min_steps: int | None = typer.Option(None, help="Smaller batches (not below 8) when an "
                                          "epoch would have fewer optimizer steps; 0 = off."),
     weight_decay: float | None = typer.Option(None),
+    l1: float | None = typer.Option(None, "--l1", help="L1 penalty λ·Σ|w| on the weights (not "
+                                    "biases) added to the loss; 0 = off."),
     optimizer: str | None = typer.Option(None, help="adam|adamw|rmsprop|sgd"),
     scheduler: str | None = typer.Option(None, help="none|plateau|cosine|linear"),
     patience: int | None = typer.Option(None),
@@ -163,6 +165,12 @@ def train(
     min_freq: int | None = typer.Option(None), max_vocab: int | None = typer.Option(None),
     traditional_to_simplified: bool | None = typer.Option(None),
     remove_stopwords: bool | None = typer.Option(None),
+    strip_digits: bool | None = typer.Option(
+        None, "--strip-digits/--no-strip-digits", help="Remove digits (full-width too) when "
+        "cleaning, at training and prediction."),
+    strip_punct: bool | None = typer.Option(
+        None, "--strip-punct/--no-strip-punct", help="Remove punctuation and symbols "
+        "(\"，。！\", emoji too) when cleaning, at training and prediction."),
     seed: int | None = typer.Option(None), device: str | None = typer.Option(None),
     num_threads: int | None = typer.Option(None),
     precision: str | None = PRECISION,

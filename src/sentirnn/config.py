@@ -83,6 +83,9 @@ class TextConfig(_Dict):
     traditional_to_simplified: bool = False
     lowercase: bool = True
     remove_stopwords: bool = False  # negations carry sentiment: off by default
+    # off by default: "!!!" and "5 stars" carry sentiment too; see text.clean for what goes
+    strip_digits: bool = False
+    strip_punct: bool = False
 
 
 @dataclass
@@ -117,6 +120,7 @@ class TrainConfig(_Dict):
     min_steps: int = 50  # smaller batches when an epoch would have fewer optimizer steps
     lr: float = 2e-3
     weight_decay: float = 0.0
+    l1: float = 0.0  # λ of the λ·Σ|w| penalty on the weight matrices (training.l1_norm)
     optimizer: str = "adam"  # adam | adamw | rmsprop | sgd
     # none | plateau | cosine | linear. "none": every measured default ran with a constant lr,
     # because "plateau" (the default named until 2026-12-05) was never created (a bug)

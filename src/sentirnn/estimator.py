@@ -78,6 +78,11 @@ class SentimentClassifier(Predictor):
         adds none (waimai_10k: the joint classifier validated better without them).
     max_epochs, batch_size, lr, weight_decay, optimizer, scheduler, grad_clip, patience :
         training; early stopping watches validation macro-F1 and restores the best weights.
+    l1 : λ of an L1 penalty λ·Σ|w| added to the training loss, over the trainable weight
+        matrices and embedding tables (parameters of two or more dimensions; biases are left
+        out; 0 = off). Beside the L2 of ``weight_decay``, it pushes weights to exactly zero;
+        ``history_`` then has an ``l1_penalty`` column (the term's mean over the epoch's
+        batches; ``train_loss`` stays the data loss).
     monitor : {"macro_f1", "accuracy", "loss"}
         The validation figure that picks the kept epoch (and the averaged weights), stops
         early and drives the plateau schedule.
@@ -117,6 +122,10 @@ class SentimentClassifier(Predictor):
     valid_fraction : share of the training data held out for early stopping when ``fit``
         gets no ``valid``; 0 trains on everything for ``max_epochs``.
     lowercase, strip_html, traditional_to_simplified, remove_stopwords : text cleaning.
+    strip_digits, strip_punct : remove decimal digits (any script, full-width "１２３" too)
+        and punctuation and symbols (Unicode P* and S*, "，。！" and emoji too) in cleaning;
+        off by default, as "!!!" and "5 stars" can carry sentiment. See ``sentirnn.text.clean``;
+        saved with the model, so prediction cleans the same way.
     seed : makes a run repeatable. device : "auto" | "cpu" | "cuda".
     num_threads : torch threads for training; None = all cores. Prediction has its own
         setting, :meth:`set_threads` (a model's ``num_threads`` travels with it in
@@ -174,7 +183,8 @@ class SentimentClassifier(Predictor):
                  augment: float = 0.0, augment_copies: int = 1,
                  max_epochs: int = 8, max_minutes: float | None = None,
                  batch_size: int = 64, min_steps: int = 50, lr: float = 2e-3,
-                 weight_decay: float = 0.0, optimizer: str = "adam", scheduler: str = "none",
+                 weight_decay: float = 0.0, l1: float = 0.0, optimizer: str = "adam",
+                 scheduler: str = "none",
                  grad_clip: float = 5.0, patience: int = 2, monitor: str = "macro_f1",
                  average_epochs: str = "auto",
                  class_weights: str = "none",
@@ -182,7 +192,8 @@ class SentimentClassifier(Predictor):
                  sentence_pooling: str = "mean", min_freq: int = 2,
                  max_vocab: int = 50000, valid_fraction: float = 0.1, lowercase: bool = True,
                  strip_html: bool = True, traditional_to_simplified: bool = False,
-                 remove_stopwords: bool = False, seed: int = 0, device: str = "auto",
+                 remove_stopwords: bool = False, strip_digits: bool = False,
+                 strip_punct: bool = False, seed: int = 0, device: str = "auto",
                  num_threads: int | None = None, progress: bool = True,
                  init_from: str | None = None, schedule: str = "standard",
                  calibrate: bool = False, init_from_backward: str | None = None,
@@ -208,6 +219,7 @@ class SentimentClassifier(Predictor):
         self.min_steps = min_steps
         self.lr = lr
         self.weight_decay = weight_decay
+        self.l1 = l1
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.grad_clip = grad_clip
@@ -225,6 +237,8 @@ class SentimentClassifier(Predictor):
         self.strip_html = strip_html
         self.traditional_to_simplified = traditional_to_simplified
         self.remove_stopwords = remove_stopwords
+        self.strip_digits = strip_digits
+        self.strip_punct = strip_punct
         self.seed = seed
         self.device = device
         self.num_threads = num_threads
@@ -313,7 +327,7 @@ class SentimentClassifier(Predictor):
         check_choice(name, "optimizer", self.optimizer, OPTIMIZERS)
         check_choice(name, "scheduler", self.scheduler, SCHEDULERS)
         check_run_params(name, self)
-        for key in ("weight_decay", "grad_clip"):
+        for key in ("weight_decay", "l1", "grad_clip"):
             value = getattr(self, key)
             check_range(name, key, value, number(value) and value >= 0, "a number ≥ 0")
         check_range(name, "dropout", self.dropout,
@@ -330,13 +344,15 @@ class SentimentClassifier(Predictor):
     def _text_config(self) -> TextConfig:
         return TextConfig(lowercase=self.lowercase, strip_html=self.strip_html,
                           traditional_to_simplified=self.traditional_to_simplified,
-                          remove_stopwords=self.remove_stopwords)
+                          remove_stopwords=self.remove_stopwords,
+                          strip_digits=self.strip_digits, strip_punct=self.strip_punct)
 
     def _train_config(self) -> TrainConfig:
         return TrainConfig(
             max_epochs=self.max_epochs, max_minutes=self.max_minutes,
             batch_size=self.batch_size, min_steps=self.min_steps, lr=self.lr,
-            weight_decay=self.weight_decay, optimizer=self.optimizer, scheduler=self.scheduler,
+            weight_decay=self.weight_decay, l1=self.l1, optimizer=self.optimizer,
+            scheduler=self.scheduler,
             grad_clip=self.grad_clip, patience=self.patience, monitor=self.monitor,
             class_weights=self.class_weights,
             average_epochs=self.average_epochs == "on" or (self.average_epochs == "auto"

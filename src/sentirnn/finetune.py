@@ -51,7 +51,8 @@ SCHEDULES = ("standard", "ulmfit")
 FREEZE = (None, "embeddings", "encoder")
 MIN_COVERAGE = 0.5  # below this share of known tokens the model and the data do not match
 # The network sizes of a classifier made from a language model are the LM's.
-FROM_LM = ("arch", "language", "tokenizer", "embedding_dim", "hidden_size", "layers")
+FROM_LM = ("arch", "language", "tokenizer", "embedding_dim", "hidden_size", "layers",
+           "strip_digits", "strip_punct")
 
 
 def slanted_triangular(step: int, total: int, cut_frac: float = 0.1,
@@ -178,6 +179,7 @@ def lm_params(lm, params: dict) -> dict:
             "embedding_dropout": 0.5 if pairs else 0.05, "lowercase": text.lowercase,
             "strip_html": text.strip_html,
             "traditional_to_simplified": text.traditional_to_simplified,
+            "strip_digits": text.strip_digits, "strip_punct": text.strip_punct,
             "init_from": source["path"] if source else "<unsaved LanguageModel>"}
     clash = [k for k in FROM_LM if k in params and params[k] != base[k]]
     if clash:
@@ -198,6 +200,12 @@ def fit_from_language_model(clf, texts: list[str], labels: list[str], valid, run
         back = (getattr(clf, "_backward_language_model", None)
                 or LanguageModel.load(clf.init_from_backward))
         check_pair(lm, back)
+    for key in ("strip_digits", "strip_punct"):  # init_from set directly, not by lm_params
+        if getattr(clf, key) != getattr(lm.text_config_, key):
+            raise ConfigError(f"{key}={getattr(clf, key)!r} differs from the cleaning of the "
+                              f"language model {clf.init_from} ({key}="
+                              f"{getattr(lm.text_config_, key)!r}); a classifier made from it "
+                              f"cleans as it does, so leave {key} out")
     clf.text_config_, clf.language_ = lm.text_config_, lm.language_
     clf.tokenizer_, clf.vocab_ = lm.tokenizer_, lm.vocab_
     texts, labels = clf._units(texts, labels)  # sentences with truncation="sentences"

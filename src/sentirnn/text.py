@@ -8,8 +8,10 @@ prediction see the same strings. ``clean`` is idempotent: ``clean(clean(x)) == c
 
 from __future__ import annotations
 
+import functools
 import html
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable
 
@@ -39,6 +41,10 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A
 _SPACES = re.compile(r"\s+")
 # CJK ideographs (basic, extension A, compatibility); only texts with one need trad → simp.
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Scripts written without spaces between words (kana, Han): punctuation next to them is just
+# dropped, "好!!!吃" → "好吃", while between two Latin words it stays a word break.
+_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_APOSTROPHES = frozenset("'\u2019")
 
 
 def _to_str(text: object) -> str:
@@ -105,6 +111,49 @@ def _to_simplified(s: str) -> str:
     return zhconv.convert(s, "zh-hans")
 
 
+def _ranges(wanted: Callable[[str], bool]) -> str:
+    """A regex character class body of every code point whose category ``wanted`` accepts."""
+    out, start = [], None
+    for code in range(sys.maxunicode + 2):
+        inside = code <= sys.maxunicode and wanted(unicodedata.category(chr(code)))
+        if inside and start is None:
+            start = code
+        elif not inside and start is not None:
+            first, last = re.escape(chr(start)), re.escape(chr(code - 1))
+            out.append(first if start == code - 1 else f"{first}-{last}")
+            start = None
+    return "".join(out)
+
+
+@functools.cache
+def _runs() -> dict[str, re.Pattern]:
+    """Runs of punctuation and symbols ("punct") and of decimal digits ("digits"), built on
+    first use (~0.2 s): ``re`` has no ``\\p{P}``."""
+    # Combining marks go with the digit or punctuation they sit on: left behind, one would
+    # combine with the letter before it and the next clean() would normalise that away.
+    marks = _ranges(lambda c: c[0] == "M")
+    punct = re.compile(f"(?:[{_ranges(lambda c: c[0] in 'PS')}][{marks}]*)+")
+    digits = re.compile(rf"(?:\d[{marks}]*)+")  # \d on str = category Nd, "１２３" included
+    return {"punct": punct, "digits": digits}
+
+
+def _remover(kind: str) -> Callable[[str], str]:
+    def remove(s: str) -> str:
+        def gap(m: re.Match) -> str:
+            before = s[m.start() - 1] if m.start() else " "
+            after = s[m.end()] if m.end() < len(s) else " "
+            # Between two characters of a spaced script a run leaves a word break:
+            # "great...the" must not become one word, nor "www1.x.com" or "<1br>" a link
+            # or a tag that the next clean() would strip. "don't" becomes "dont".
+            joined = (before.isspace() or after.isspace() or _UNSPACED.match(before)
+                      or _UNSPACED.match(after) or set(m.group()) <= _APOSTROPHES)
+            return "" if joined else " "
+
+        return _runs()[kind].sub(gap, s)
+
+    return remove
+
+
 def _pipeline(config: TextConfig) -> list[Callable[[str], str]]:
     """The cleaning steps that config switches on, in the order they run."""
     check_choice("TextConfig", "normalize", config.normalize, NORMAL_FORMS)
@@ -121,6 +170,10 @@ def _pipeline(config: TextConfig) -> list[Callable[[str], str]]:
         steps.append(_strip_emails)
     if config.traditional_to_simplified:
         steps.append(_to_simplified)
+    if config.strip_digits:
+        steps.append(_remover("digits"))
+    if config.strip_punct:
+        steps.append(_remover("punct"))
     return steps
 
 
@@ -137,8 +190,12 @@ def clean(text: str, config: TextConfig | None = None) -> str:
     Steps, in order: Unicode normalisation (``config.normalize``, e.g. NFKC, which also maps
     full-width "ＡＢＣ１２３！" to "ABC123!"; the ideographic space U+3000 is always folded)
     and lowercasing, HTML entities unescaped and tags removed, URLs and e-mail addresses
-    removed, traditional → simplified Chinese, and finally runs of whitespace collapsed to one
-    space and stripped. Zero-width characters and control characters are always dropped.
+    removed, traditional → simplified Chinese, decimal digits removed (``strip_digits``: any
+    Unicode digit, full-width "１２３" too) and punctuation and symbols removed (``strip_punct``:
+    Unicode categories P* and S*, so emoji too; a run of either leaves a space between two
+    Latin letters, nothing next to Chinese or Japanese characters), and finally runs of
+    whitespace collapsed to one space and stripped. Zero-width characters and control
+    characters are always dropped.
 
     Parameters
     ----------

@@ -87,6 +87,16 @@ def small_data_batch(n: int, batch_size: int, min_steps: int) -> int:
     return max(min(batch_size, MIN_BATCH), min(batch_size, n // min_steps))
 
 
+def l1_norm(net: torch.nn.Module) -> torch.Tensor:
+    """Σ|w| over the trainable weights: every parameter of two or more dimensions (matrices,
+    embedding tables, convolution kernels). Biases and other vectors are left out: the
+    sparsity sought is in which inputs a unit uses, and an offset uses none."""
+    weights = [p for p in net.parameters() if p.requires_grad and p.dim() >= 2]
+    if not weights:
+        return torch.zeros(())
+    return torch.stack([w.abs().sum() for w in weights]).sum()
+
+
 class EpochAverage:
     """The running mean of a network's weights at each epoch's end (from the first epoch).
 
@@ -154,7 +164,7 @@ class ClassifierModule(L.LightningModule):
         self._reset_epoch()
 
     def _reset_epoch(self):
-        self._loss_sum, self._batches, self._tokens = 0.0, 0, 0
+        self._loss_sum, self._batches, self._tokens, self._l1_sum = 0.0, 0, 0, 0.0
         self._val_pred, self._val_true, self._val_loss, self._val_logits = [], [], [], []
         self._epoch_start = time.perf_counter()
 
@@ -174,6 +184,12 @@ class ClassifierModule(L.LightningModule):
         self._tokens += int(lengths.sum())
         self.log("loss", loss.detach(), prog_bar=True, on_step=True, on_epoch=False,
                  batch_size=len(labels))
+        if self.config.l1:  # reported apart: train_loss stays comparable across λ
+            penalty = self.config.l1 * l1_norm(self.net)
+            self._l1_sum += float(penalty.detach())
+            self.log("l1", penalty.detach(), prog_bar=True, on_step=True, on_epoch=False,
+                     batch_size=len(labels))
+            loss = loss + penalty
         return loss
 
     def on_train_epoch_start(self):
@@ -267,6 +283,8 @@ class ClassifierModule(L.LightningModule):
         for key in ("val_loss", "val_macro_f1", "val_accuracy"):
             if key in metrics:
                 row[key] = float(metrics[key])
+        if self.config.l1:
+            row["l1_penalty"] = self._l1_sum / max(self._batches, 1)
         if self.average is not None and self.average.count:
             row["averaged_epochs"] = self.average.chosen  # 0: the epoch's own weights won
             if self.average.own_f1 is not None:

@@ -277,6 +277,7 @@ def test_unreadable_training_data_is_one_line(tmp_path, capsys, monkeypatch, nam
     (["--lr", "-1"], "--lr must be a number > 0; got -1"),
     (["--optimizer", "foo"], "--optimizer must be one of adam, adamw, rmsprop, sgd; got 'foo'"),
     (["--pooling", "x"], "--pooling must be one of last, mean, max"),
+    (["--l1", "-0.5"], "--l1 must be a number ≥ 0; got -0.5"),
 ])
 def test_bad_settings_are_named_by_flag_before_the_data_is_read(tmp_path, capsys, monkeypatch,
                                                                 data, flags, message):

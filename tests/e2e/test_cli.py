@@ -38,6 +38,18 @@ def test_train_writes_a_model_directory(model):
     assert (model / "config.json").exists() and (model / "curves.png").exists()
 
 
+def test_train_saves_l1_and_the_cleaning_switches(files, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "m"
+    code, _, err = run_cli(capsys, monkeypatch, "train", files / "train.csv.gz", "--out", out,
+                           *TINY, "--l1", "1e-4", "--strip-punct", "--strip-digits")
+    assert code == 0, err
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["l1"] == 1e-4 and config["params"]["l1"] == 1e-4
+    assert config["text"]["strip_punct"] is config["text"]["strip_digits"] is True
+    header = (out / "curves.csv").read_text().splitlines()[0].split(",")
+    assert "l1_penalty" in header
+
+
 def test_evaluate_json_contract(model, files, capsys, monkeypatch):
     code, out, _ = run_cli(capsys, monkeypatch, "evaluate", model, files / "test.csv", "--json")
     assert code == 0

@@ -86,3 +86,38 @@ def test_round_trip_probabilities(model_dir):
     texts, _ = make_corpus("zh", 30, seed=8)
     a, b = load(model_dir), load(model_dir)
     np.testing.assert_array_equal(a.predict_proba(texts), b.predict_proba(texts))
+
+
+def test_cleaning_switches_travel_with_the_model(tmp_path):
+    from sentirnn.text import clean
+
+    texts, labels = make_corpus("zh", 120, seed=9)
+    texts = [f"{t}！！{i % 7}。" for i, t in enumerate(texts)]
+    clf = SentimentClassifier(**dict(FAST, max_epochs=2), strip_punct=True, strip_digits=True)
+    clf.fit(texts, labels).save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["text"]["strip_punct"] is config["text"]["strip_digits"] is True
+    loaded = load(tmp_path / "m")
+    assert clean("好!!!吃", loaded.text_config_) == "好吃"
+    assert clean("１２３好吃，。！", loaded.text_config_) == "好吃"
+    np.testing.assert_array_equal(loaded.predict_proba(["好!!!吃", "好吃，。！１２３"]),
+                                  loaded.predict_proba(["好吃", "好吃"]))
+    assert "！" not in loaded.vocab_.itos and "7" not in loaded.vocab_.itos
+
+
+def test_directories_from_before_the_cleaning_switches_and_l1_still_load(model_dir, tmp_path):
+    from sentirnn.artifacts import config_digest
+
+    target = copy(model_dir, tmp_path)
+    config = json.loads((target / "config.json").read_text())
+    for section, keys in (("text", ("strip_digits", "strip_punct")), ("train", ("l1",)),
+                          ("params", ("strip_digits", "strip_punct", "l1"))):
+        for key in keys:
+            del config[section][key]
+    config["config_sha256"] = config_digest(config)  # as the older sentirnn wrote it
+    (target / "config.json").write_text(json.dumps(config))
+    old = load(target)
+    assert not old.text_config_.strip_digits and not old.text_config_.strip_punct
+    assert (old.strip_punct, old.l1) == (False, 0.0)
+    texts, _ = make_corpus("zh", 30, seed=8)
+    np.testing.assert_array_equal(old.predict_proba(texts), load(model_dir).predict_proba(texts))

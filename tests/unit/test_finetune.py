@@ -218,6 +218,14 @@ def test_mismatched_data_and_params_are_clear_errors(corpus):
         SentimentClassifier.from_language_model(zh_lm, **CLF).fit(*corpus)
     with pytest.raises(ConfigError, match="come from the model"):
         SentimentClassifier.from_language_model(zh_lm, hidden_size=64)
+    # the LM's cleaning is the classifier's: a switch it lacks is refused, never ignored
+    with pytest.raises(ConfigError, match="strip_punct of a classifier made from"):
+        SentimentClassifier.from_language_model(zh_lm, strip_punct=True)
+    assert SentimentClassifier.from_language_model(zh_lm).strip_punct is False
+    direct = SentimentClassifier(init_from="zh-lm", strip_digits=True, **CLF)
+    direct._language_model = zh_lm  # as from_language_model leaves it, without lm_params
+    with pytest.raises(ConfigError, match="strip_digits=True differs from the cleaning"):
+        direct.fit(*corpus)
     with pytest.raises(ConfigError, match="init_from"):
         SentimentClassifier(schedule="ulmfit", **CLF).fit(*corpus)
 

@@ -56,6 +56,32 @@ def test_lowercase_is_optional():
     assert clean("Not BAD", TextConfig(lowercase=False)) == "Not BAD"
 
 
+def test_strip_punct_removes_punctuation_and_symbols_chinese_full_width_included():
+    punct = TextConfig(strip_punct=True)
+    assert clean("好!!!吃", punct) == "好吃"
+    assert clean("送餐太慢了，。！味道不错。", punct) == "送餐太慢了味道不错"
+    assert clean("好吃，。！下次", TextConfig(normalize="", strip_punct=True)) == "好吃下次"
+    # between Latin words a run still separates them; digits and letters stay
+    assert clean("Great...the plot, don't! 10/10 ★★★ 😀", punct) == "great the plot dont 10 10"
+    assert clean("好吃，。！", DEFAULT) == "好吃,。!"  # off by default
+
+
+def test_strip_digits_removes_every_decimal_digit_full_width_included():
+    digits = TextConfig(strip_digits=True)
+    assert clean("１２３好吃", digits) == "好吃"
+    assert clean("１２３好吃", TextConfig(normalize="", strip_digits=True)) == "好吃"
+    assert clean("5 stars, ٣ times: mp3player!", digits) == "stars, times: mp player!"
+    assert clean("一二三", digits) == "一二三"  # Chinese numerals are words, not digits
+    assert clean("１２３", DEFAULT) == "123"  # off by default
+
+
+def test_stripping_never_makes_a_link_or_a_tag_for_the_next_clean():
+    both = TextConfig(strip_digits=True, strip_punct=True)
+    assert clean("www1.x.com <1br> &1amp;", TextConfig(strip_digits=True)) == \
+        "www .x.com < br> & amp;"
+    assert clean("www1.x.com <1br> &1amp;", both) == "www x com br amp"
+
+
 def test_missing_text_is_empty():
     assert clean(None, DEFAULT) == ""
     assert clean_many([None, float("nan"), " x "], DEFAULT) == ["", "", "x"]
@@ -77,7 +103,11 @@ MIXED = [
 ]
 
 
-@pytest.mark.parametrize("config", [DEFAULT, ZH, TextConfig(normalize="", lowercase=False)])
+STRIPPED = TextConfig(strip_digits=True, strip_punct=True)
+
+
+@pytest.mark.parametrize("config", [DEFAULT, ZH, TextConfig(normalize="", lowercase=False),
+                                    STRIPPED])
 def test_clean_is_idempotent(config):
     once = clean_many(MIXED, config)
     assert clean_many(once, config) == once
@@ -90,9 +120,11 @@ def test_clean_is_idempotent_on_random_tricky_strings():
     pieces = list("aZ <>/&;#:.@w") + [
         "&amp;", "<br />", "<b>", "http://", "www.", "ｗ", "＜", "＆", "這", "余", "İ", "ⅻ",
         "\u3000", "\u200b", "&#8203;", "&lt;", "@x.com", "\x85", "ǅ", "ﬁ", "K", "&#x3c;",
+        "1", "１", "！", "\u0301", "\u1100", "\u1161", "'", "好",
     ]  # fmt: skip
     rng = random.Random(0)
     texts = ["".join(rng.choices(pieces, k=rng.randint(0, 14))) for _ in range(1500)]
-    for config in (DEFAULT, TextConfig(normalize="", lowercase=False)):
+    for config in (DEFAULT, TextConfig(normalize="", lowercase=False), STRIPPED,
+                   TextConfig(strip_digits=True), TextConfig(strip_punct=True)):
         once = clean_many(texts, config)
         assert clean_many(once, config) == once

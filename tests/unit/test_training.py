@@ -242,3 +242,51 @@ def test_bad_settings_are_refused_before_any_text_is_read(monkeypatch, setting, 
 def test_asking_for_a_gpu_where_there_is_none_is_one_clear_error():
     with pytest.raises(ConfigError, match="no CUDA GPU"):
         SentimentClassifier(**FAST, device="cuda").fit(["a", "b"], ["x", "y"])
+
+
+def _near_zero_share(net: torch.nn.Module) -> float:
+    weights = torch.cat([p.detach().flatten() for p in net.parameters() if p.dim() >= 2])
+    return float((weights.abs() < 1e-3).float().mean())
+
+
+def test_l1_makes_the_weights_sparser_as_lambda_grows():
+    texts, labels = make_corpus("en", 200, seed=21)
+    params = dict(FAST, max_epochs=4, valid_fraction=0.0)
+    fits = {l1: SentimentClassifier(**params, l1=l1).fit(texts, labels) for l1 in (0, 3e-4, 1e-2)}
+    shares = [_near_zero_share(clf.net_) for clf in fits.values()]
+    # 2026-12-05, this 2-core CPU: 0.006, 0.23, 0.49
+    assert shares[0] < 0.05 < shares[1] < shares[2] and shares[2] > 0.3
+    assert all("l1_penalty" not in row for row in fits[0].history_)
+    penalties = [row["l1_penalty"] for row in fits[1e-2].history_]
+    assert all(p > 0 for p in penalties) and penalties[-1] < penalties[0]
+
+
+def test_l1_penalises_weight_matrices_only():
+    from sentirnn.training import l1_norm
+
+    net = torch.nn.Sequential(torch.nn.Embedding(4, 3), torch.nn.Linear(3, 2))
+    for p in net.parameters():
+        torch.nn.init.constant_(p, -0.5)
+    assert float(l1_norm(net).detach()) == pytest.approx(0.5 * (4 * 3 + 3 * 2))  # no bias
+    net[0].weight.requires_grad_(False)  # frozen embeddings are not trained, not penalised
+    assert float(l1_norm(net).detach()) == pytest.approx(0.5 * 3 * 2)
+
+
+def test_l1_zero_leaves_training_as_it_was(monkeypatch):
+    import sentirnn.training
+
+    texts, labels = make_corpus("en", 120, seed=22)
+    params = dict(FAST, max_epochs=2)
+    before = SentimentClassifier(**params).fit(texts, labels)
+    # l1=0 never computes the penalty: the loss, its graph and the weights are untouched
+    monkeypatch.setattr(sentirnn.training, "l1_norm", lambda net: pytest.fail("penalised"))
+    after = SentimentClassifier(**params, l1=0.0).fit(texts, labels)
+    assert all(torch.equal(v, after.net_.state_dict()[k])
+               for k, v in before.net_.state_dict().items())
+    assert before.history_[0].keys() == after.history_[0].keys()
+
+
+@pytest.mark.parametrize("l1", [-0.1, "0.1", None])
+def test_a_bad_l1_is_refused_before_training(l1):
+    with pytest.raises(ConfigError, match="The 'l1' parameter of SentimentClassifier"):
+        SentimentClassifier(**FAST, l1=l1).fit(["a"], ["b"])
