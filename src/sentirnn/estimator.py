@@ -80,9 +80,10 @@ class SentimentClassifier(Predictor):
         training; early stopping watches validation macro-F1 and restores the best weights.
     l1 : λ of an L1 penalty λ·Σ|w| added to the training loss, over the trainable weight
         matrices and embedding tables (parameters of two or more dimensions; biases are left
-        out; 0 = off). Beside the L2 of ``weight_decay``, it pushes weights to exactly zero;
-        ``history_`` then has an ``l1_penalty`` column (the term's mean over the epoch's
-        batches; ``train_loss`` stays the data loss).
+        out; 0 = off). Beside the L2 of ``weight_decay``, it drives weights towards zero
+        (near it, not exactly: a plain subgradient, no proximal step); ``history_`` then has
+        an ``l1_penalty`` column (the term's mean over the epoch's batches; ``train_loss``
+        stays the data loss).
     monitor : {"macro_f1", "accuracy", "loss"}
         The validation figure that picks the kept epoch (and the averaged weights), stops
         early and drives the plateau schedule.
