@@ -150,8 +150,9 @@ def train(
     optimizer: str | None = typer.Option(None, help="adam|adamw|rmsprop|sgd"),
     scheduler: str | None = typer.Option(None, help="none|plateau|cosine|linear"),
     patience: int | None = typer.Option(None),
-    monitor: str | None = typer.Option(None, help="macro_f1|accuracy|loss: the validation "
-                                       "figure that picks the kept epoch and stops early."),
+    monitor: str | None = typer.Option(None, help="auto|macro_f1|accuracy|loss: the "
+                                       "validation figure that picks the kept epoch and stops "
+                                       "early (auto: accuracy; macro_f1 for multi-label)."),
     class_weights: str | None = typer.Option(
         None, help="none|balanced"),
     average_epochs: str | None = typer.Option(

@@ -84,9 +84,12 @@ class SentimentClassifier(Predictor):
         (near it, not exactly: a plain subgradient, no proximal step); ``history_`` then has
         an ``l1_penalty`` column (the term's mean over the epoch's batches; ``train_loss``
         stays the data loss).
-    monitor : {"macro_f1", "accuracy", "loss"}
+    monitor : {"auto", "macro_f1", "accuracy", "loss"}
         The validation figure that picks the kept epoch (and the averaged weights), stops
-        early and drives the plateau schedule.
+        early and drives the plateau schedule. "auto" is accuracy (macro-F1 for
+        :class:`MultiLabelClassifier`): chosen on the evaluation protocol's validation parts,
+        where macro-F1 kept epochs that gave up accuracy on three and five classes
+        (docs/evaluation-protocol.md).
     restore_best : end on the weights of the epoch with the best validation macro-F1
         (default), or with False on the last epoch's (the best is still reported in
         ``train_summary_``, and ``kept_epoch`` says which one the model holds). Self-training
@@ -186,7 +189,7 @@ class SentimentClassifier(Predictor):
                  batch_size: int = 64, min_steps: int = 50, lr: float = 2e-3,
                  weight_decay: float = 0.0, l1: float = 0.0, optimizer: str = "adam",
                  scheduler: str = "none",
-                 grad_clip: float = 5.0, patience: int = 2, monitor: str = "macro_f1",
+                 grad_clip: float = 5.0, patience: int = 2, monitor: str = "auto",
                  average_epochs: str = "auto",
                  class_weights: str = "none",
                  max_len: int = 400, truncation: str = "head+tail",
@@ -253,6 +256,7 @@ class SentimentClassifier(Predictor):
         self.checkpoint_dir = checkpoint_dir
 
     format_name = FORMAT  # config.json's "format"; MultiLabelClassifier has its own
+    auto_monitor = "accuracy"  # what monitor="auto" watches
 
     # ---- scikit-learn protocol -------------------------------------------------------------
     @classmethod
@@ -287,7 +291,7 @@ class SentimentClassifier(Predictor):
         check_choice(name, "precision", str(self.precision), PRECISIONS)
         check_choice(name, "bigrams", self.bigrams, ("auto", "on", "off"))
         check_choice(name, "average_epochs", self.average_epochs, ("auto", "on", "off"))
-        check_choice(name, "monitor", self.monitor, ("macro_f1", "accuracy", "loss"))
+        check_choice(name, "monitor", self.monitor, ("auto", "macro_f1", "accuracy", "loss"))
         if self.schedule == "ulmfit" and not self.init_from:
             raise ConfigError("schedule='ulmfit' fine-tunes a pretrained encoder: set init_from "
                               "(or use SentimentClassifier.from_language_model)")
@@ -354,7 +358,8 @@ class SentimentClassifier(Predictor):
             batch_size=self.batch_size, min_steps=self.min_steps, lr=self.lr,
             weight_decay=self.weight_decay, l1=self.l1, optimizer=self.optimizer,
             scheduler=self.scheduler,
-            grad_clip=self.grad_clip, patience=self.patience, monitor=self.monitor,
+            grad_clip=self.grad_clip, patience=self.patience,
+            monitor=self.auto_monitor if self.monitor == "auto" else self.monitor,
             class_weights=self.class_weights,
             average_epochs=self.average_epochs == "on" or (self.average_epochs == "auto"
                                                            and self.schedule == "standard"),

@@ -138,6 +138,8 @@ class MultiLabelClassifier(SentimentClassifier):
     """
 
     format_name = FORMAT
+    # exact-match accuracy of label sets barely moves between epochs; tuned-threshold F1 does
+    auto_monitor = "macro_f1"
 
     def _check_params(self) -> None:
         super()._check_params()
