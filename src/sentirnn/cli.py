@@ -441,6 +441,76 @@ def _print_predictions(clf, texts, fmt, output):
     print_frame(frame if (frame["reason"] != "").any() else frame.drop(columns="reason"), fmt)
 
 
+EMBED_FORMATS = ("parquet", "npy")
+
+
+@app.command(epilog="Example: sentirnn embed models/r --input reviews.csv --output vectors.parquet")
+def embed(
+    model: Path = typer.Argument(..., help="Model directory (sentirnn train: RNN or TextCNN)."),
+    input: Path = typer.Option(..., "--input", "-i", help="File of texts (any format "
+                               "predict reads)."),
+    output: Path = typer.Option(..., "--output", "-o", help=".parquet (the input's columns "
+                                "plus 'embedding') or .npy (the vectors only)."),
+    output_format: str | None = typer.Option(None, "--format", help="parquet|npy (default: "
+                                             "from the output's suffix)."),
+    text_col: str | None = typer.Option(None), encoding: str | None = typer.Option(None),
+    batch_size: int = typer.Option(64, "--batch-size", help="Texts per network call."),
+    chunksize: int = typer.Option(10000, help="Rows read and embedded at a time."),
+    threads: int | None = THREADS,
+):
+    """Document vectors: one pooled encoder state per row (what the classifier's last layer
+    reads), streamed; an empty text's vector is null (NaN in .npy)."""
+    from sentirnn.scoring import embed_file, vector_type, with_vectors
+    from sentirnn.tables import NpyWriter, TableWriter
+
+    fmt = _embed_format(output, output_format)
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, not {batch_size}")
+    clf = load_backend(model, "torch", check_threads_flag(threads))
+    if not hasattr(clf, "embed"):
+        raise ConfigError(f"{model} is a {type(clf).__name__}, which has no document vectors; "
+                          "embed needs a model from 'sentirnn train' with a neural --arch")
+    clf.inference_batch_size = batch_size
+    start = time.perf_counter()
+    if fmt == "npy":
+        say(f"{output}: .npy holds the vectors only, one row per input row in order; the "
+            "input's other columns are not kept (use .parquet to keep them)")
+        with NpyWriter(output) as writer:
+            stats = embed_file(clf, input, lambda frame, vectors, ok, column:
+                               writer.write(vectors), text_col=text_col,
+                               chunksize=chunksize, encoding=encoding)
+    else:
+        with TableWriter(output, kind="parquet") as writer:
+            def write(frame, vectors, ok, column):
+                writer.types.update(vector_type(column))  # list<float32> from the first chunk
+                writer.write(with_vectors(frame, vectors, ok, column))
+
+            stats = embed_file(clf, input, write, text_col=text_col, chunksize=chunksize,
+                               encoding=encoding)
+        if stats.prefix:
+            say(f"{input} already has an 'embedding' column, kept as it was; the vectors "
+                f"are in {stats.prefix}embedding")
+    say(f"embedded {stats.scored} of {stats.rows} rows ({stats.unscored} without text, "
+        f"{'NaN' if fmt == 'npy' else 'null'}) as {clf.net_.feature_size}-dim float32 in "
+        f"{time.perf_counter() - start:.1f} s → {output}")
+
+
+def _embed_format(output: Path, given: str | None) -> str:
+    """parquet or npy, from --format or else the output's suffix; a clash is an error."""
+    suffix = output.suffix.lower().lstrip(".")
+    if given is None:
+        if suffix not in EMBED_FORMATS:
+            raise ConfigError(f"{output}: cannot tell the format from its name; name it "
+                              ".parquet or .npy, or pass --format parquet|npy")
+        return suffix
+    if given not in EMBED_FORMATS:
+        raise ConfigError(f"--format must be parquet or npy, not {given!r}")
+    if suffix in EMBED_FORMATS and suffix != given:
+        raise ConfigError(f"--format {given} but {output} ends in .{suffix}; drop --format "
+                          "or rename the output")
+    return given
+
+
 @app.command(epilog="Example: sentirnn demo --out models/demo")
 def demo(
     out: Path = typer.Option(Path("models/demo"), "--out", "-o", help="Model directory."),

@@ -109,16 +109,21 @@ class Predictor:
 
     def _logits(self, seqs: list[list[int]]) -> np.ndarray:
         """(n,) id sequences → (n, C) logits, batched in length order, returned in input order."""
+        return self._batched(seqs, self._batch_logits, len(self.classes_))
+
+    def _batched(self, seqs: list[list[int]], batch_fn, width: int) -> np.ndarray:
+        """(n,) id sequences → (n, width) rows of ``batch_fn(ids (B, T), lengths (B,))``,
+        batched in length order on the pool, returned in input order."""
         from sentirnn.batching import pad
         from sentirnn.pipeline import inference_batches
 
         if not seqs:
-            return np.zeros((0, len(self.classes_)), dtype=np.float32)
+            return np.zeros((0, width), dtype=np.float32)
         workers, pool = self._pool()
         batches = inference_batches([len(s) for s in seqs], self.inference_batch_size, workers)
 
         def run(idx: list[int]) -> np.ndarray:
-            return self._batch_logits(*pad([seqs[i] for i in idx]))
+            return batch_fn(*pad([seqs[i] for i in idx]))
 
         chunks = list(pool.map(run, batches)) if pool is not None else \
             [run(idx) for idx in batches]
@@ -132,14 +137,9 @@ class Predictor:
         ``sentirnn.sentences``), so their softmax is the pooled probabilities.
         """
         if getattr(self, "truncation", None) != "sentences":
-            workers, pool = self._pool()
-            if workers > 1:
-                from sentirnn.pipeline import pipelined_logits
-
-                return pipelined_logits(texts, self._encode, self._batch_logits, pool,
-                                        self.inference_batch_size, workers,
-                                        len(self.classes_))
-            # One worker: encode first, then score, so that one core is busy at a time.
+            if self._pool()[0] > 1:
+                return self._text_rows(texts, self._batch_logits, len(self.classes_))
+            # One worker: encode first, then score (a baseline scores its own features here).
             return self._logits(self._encode(texts))
         from sentirnn.sentences import pooled_logits, split_many
 
@@ -147,6 +147,18 @@ class Predictor:
         seqs = self._encode(sentences)
         return pooled_logits(self._logits(seqs), owner, len(texts), self.sentence_pooling,
                              [len(s) for s in seqs])
+
+    def _text_rows(self, texts: list[str], batch_fn, width: int) -> np.ndarray:
+        """(n,) raw texts → (n, width) rows of ``batch_fn`` in input order, each text whole
+        (cut at ``max_len``, never split into sentences); what logits and embeddings share."""
+        workers, pool = self._pool()
+        if workers > 1:  # encoding the next texts overlaps the network calls
+            from sentirnn.pipeline import pipelined_logits
+
+            return pipelined_logits(texts, self._encode, batch_fn, pool,
+                                    self.inference_batch_size, workers, width)
+        # One worker: encode first, then score, so that one core is busy at a time.
+        return self._batched(self._encode(texts), batch_fn, width)
 
     def _check_fitted(self, method: str) -> None:
         """Backends that can exist unfitted override this."""

@@ -1,4 +1,5 @@
-"""labels → files: writing scored chunks to CSV/TSV/JSONL (optionally .gz) or Parquet.
+"""labels → files: writing scored chunks to CSV/TSV/JSONL (optionally .gz) or Parquet,
+and document vectors to .npy.
 
 The write side of batch prediction: ``TableWriter`` appends chunks as they are scored,
 so memory stays bounded however large the input, and renames a temporary file into
@@ -27,6 +28,11 @@ class TableWriter:
     ----------
     path : str or Path
         Output file; its extension chooses the format.
+    kind : {"csv", "tsv", "jsonl", "parquet"}, optional
+        The format whatever the extension (``sentirnn embed --format parquet``).
+    types : dict of column name → pyarrow type, optional
+        Parquet column types to keep whatever the first chunk holds (a list column that is
+        all null in the first chunk would otherwise be inferred as null, then string).
 
     Examples
     --------
@@ -35,10 +41,11 @@ class TableWriter:
     ...         out.write(chunk)
     """
 
-    def __init__(self, path) -> None:
+    def __init__(self, path, kind: str | None = None, types: dict | None = None) -> None:
+        self.types = dict(types or {})
         self.path = Path(path)
         suffix, self._gz = _split_suffix(self.path)
-        self.kind = {".json": "jsonl", ".ndjson": "jsonl"}.get(suffix, suffix.lstrip("."))
+        self.kind = kind or {".json": "jsonl", ".ndjson": "jsonl"}.get(suffix, suffix.lstrip("."))
         if self.kind not in ("csv", "tsv", "jsonl", "parquet") or (self._gz and
                                                                     self.kind == "parquet"):
             raise DataError(f"{path}: unknown output type; name the output file .csv, .tsv, "
@@ -57,7 +64,8 @@ class TableWriter:
 
             schema = pa.Table.from_pandas(frame, preserve_index=False).schema
             # an all-missing first chunk has type null, which no later chunk could cast to
-            schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+            schema = pa.schema([f.with_type(self.types[f.name]) if f.name in self.types else
+                                f.with_type(pa.string()) if pa.types.is_null(f.type) else f
                                 for f in schema], metadata=schema.metadata)
             self._parquet = pq.ParquetWriter(self._tmp, schema)
         elif self._gz:
@@ -115,6 +123,64 @@ class TableWriter:
             self._tmp = None
 
     def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(ok=exc_type is None)
+
+
+class NpyWriter:
+    """Append (n, d) float32 row blocks to a ``.npy`` file whose row count is unknown upfront.
+
+    The rows go to a temporary raw file; closing writes the ``.npy`` header for the final
+    shape followed by those bytes and renames the result into place, so memory stays bounded
+    and a crash leaves no half file (like :class:`TableWriter`).
+    """
+
+    def __init__(self, path) -> None:
+        self.path = Path(path)
+        self.rows_written = 0
+        self.width: int | None = None
+        self._raw = None
+        self._tmp = str(self.path.with_name(f".{self.path.name}.{os.getpid()}.part"))
+
+    def write(self, rows) -> None:
+        import numpy as np
+
+        rows = np.ascontiguousarray(rows, dtype="<f4")  # (n, d)
+        if self._raw is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._raw = open(self._tmp + ".raw", "wb")
+            self.width = rows.shape[1]
+        elif rows.shape[1] != self.width:
+            raise DataError(f"{self.path}: rows of width {rows.shape[1]} after {self.width}")
+        self._raw.write(rows.tobytes())
+        self.rows_written += len(rows)
+
+    def close(self, ok: bool = True) -> None:
+        """Finish the file (or, with ``ok=False``, discard it)."""
+        import shutil
+
+        import numpy as np
+
+        if self._raw is not None:
+            self._raw.close()
+        try:
+            if ok:
+                header = {"descr": "<f4", "fortran_order": False,
+                          "shape": (self.rows_written, self.width or 0)}
+                with open(self._tmp, "wb") as out:
+                    np.lib.format.write_array_header_1_0(out, header)
+                    if self._raw is not None:
+                        with open(self._tmp + ".raw", "rb") as raw:
+                            shutil.copyfileobj(raw, out)
+                os.replace(self._tmp, self.path)
+        finally:
+            if self._raw is not None:
+                os.unlink(self._tmp + ".raw")
+                self._raw = None
+
+    def __enter__(self) -> NpyWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

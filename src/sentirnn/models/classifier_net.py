@@ -28,17 +28,25 @@ class ClassifierNet(nn.Module):
                                   config.hidden_sizes, config.separate_directions)
         self.pooling = Pooling(config.pooling, self.encoder.output_size, config.bidirectional)
         self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(self.pooling.output_size, config.num_classes)
+        self.feature_size = self.pooling.output_size  # P: the width of ``features``
+        self.head = nn.Linear(self.feature_size, config.num_classes)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.features(ids, lengths)))  # (B, P) → (B, C)
+
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids → (B, P) pooled encoder states: what the head reads (document vectors)."""
         x = self.embedding(ids)  # (B, T) → (B, T, E)
-        return self.forward_embedded(x, lengths)
+        return self.features_embedded(x, lengths)
 
     def forward_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T, E) embedded inputs → (B, C); the entry point for attributions."""
+        return self.head(self.dropout(self.features_embedded(x, lengths)))  # (B, C)
+
+    def features_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T, E) embedded inputs → (B, P) pooled states."""
         states = self.states(x, lengths)  # (B, T, D·H)
-        pooled = self.pooling(states, lengths)  # (B, P)
-        return self.head(self.dropout(pooled))  # (B, C)
+        return self.pooling(states, lengths)  # (B, P)
 
     def states(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T, E) → (B, T, D·H) encoder states in the order the encoder read the tokens.

@@ -42,14 +42,23 @@ class TextCNNNet(nn.Module):
                                    for k in self.kernel_sizes)
         self.pooling = _MaxOverTime()
         self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(config.hidden_size * len(self.kernel_sizes), config.num_classes)
+        self.feature_size = config.hidden_size * len(self.kernel_sizes)  # P
+        self.head = nn.Linear(self.feature_size, config.num_classes)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.features(ids, lengths)))  # (B, P) → (B, C)
+
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids → (B, P) max-pooled filter outputs: what the head reads."""
         x = self.embedding(ids)  # (B, T) → (B, T, E)
-        return self.forward_embedded(x, lengths)
+        return self.features_embedded(x, lengths)
 
     def forward_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T, E) embedded inputs → (B, C); the entry point for attributions."""
+        return self.head(self.dropout(self.features_embedded(x, lengths)))  # (B, C)
+
+    def features_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T, E) embedded inputs → (B, P), P = hidden_size · len(kernel_sizes)."""
         x = x.masked_fill(~valid_mask(lengths, x.size(1)).unsqueeze(2), 0.0)  # (B, T, E)
         # A constant right pad of (widest - 1) zeros, rather than "pad up to the widest
         # kernel", keeps every shape symbolic when traced for ONNX and gives every text,
@@ -58,7 +67,7 @@ class TextCNNNet(nn.Module):
         x = torch.cat([x, pad], 1).transpose(1, 2)  # (B, E, T + K - 1)
         pooled = [self.pooling(torch.relu(conv(x)), lengths, k)  # (B, H) each
                   for conv, k in zip(self.convs, self.kernel_sizes)]
-        return self.head(self.dropout(torch.cat(pooled, 1)))  # (B, H·len(K)) → (B, C)
+        return torch.cat(pooled, 1)  # (B, H·len(K))
 
 
 class _MaxOverTime(nn.Module):
