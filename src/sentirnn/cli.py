@@ -114,6 +114,9 @@ def train(
                                 "fastText."),
     out: Path = typer.Option(Path("models/sentirnn"), "--out", "-o", help="Model directory."),
     valid: Path | None = typer.Option(None, help="Validation data (else a seeded split)."),
+    valid_fraction: float | None = typer.Option(
+        None, help="Share held out for validation without --valid (default 0.1; 0 trains on "
+        "everything for --max-epochs)."),
     text_col: str | None = typer.Option(None, help="Text column (default: detected)."),
     label_col: str | None = typer.Option(None, help="Label column (default: detected)."),
     label_map: str | None = typer.Option(None, help="'from=to,...' or a JSON file."),
@@ -121,6 +124,9 @@ def train(
     strict: bool = typer.Option(False, help="Stop at the first bad row instead of skipping."),
     encoding: str | None = typer.Option(None, help="Force the file encoding."),
     config: Path | None = typer.Option(None, help="JSON file of SentimentClassifier params."),
+    preset: str | None = typer.Option(
+        None, help="tutorial: the source tutorial's Keras model (embedding 50, SimpleRNN 50, "
+        "softmax; 100 tokens, RMSprop, 10 epochs, batch 32). --config and flags override it."),
     arch: str | None = typer.Option(None, help="rnn|birnn|lstm|bilstm|gru|bigru|textcnn, or a "
                                     "baseline: bow-nb|bow-lr|tfidf-nb|tfidf-lr|tfidf-svm"),
     language: str | None = typer.Option(None, help="auto|zh|en"),
@@ -198,6 +204,9 @@ def train(
 
     flags = {k: v for k, v in locals().items() if k in SentimentClassifier._param_names()}
     if _baseline_arch(arch, config):  # tfidf-lr etc.: scikit-learn, see sentirnn.baselines
+        if preset:
+            raise ConfigError(f"--preset {preset} sets a recurrent net's parameters; --arch "
+                              f"{arch} is a scikit-learn baseline: drop one of them")
         if multi_label or self_train:
             what = "--multi-label" if multi_label else "--self-train"
             raise ConfigError(f"{what} trains recurrent nets only, not --arch {arch}")
@@ -206,7 +215,7 @@ def train(
                               "trains in one step, so run the command without --resume")
         return _train_baseline(flags, config, data, (out, force), valid,
                                (text_col, label_col, label_map, labels, strict, encoding))
-    params = _params_for(SentimentClassifier, config, flags)
+    params = _params_for(SentimentClassifier, config, flags, preset)
     params["progress"] = progress
     kind = SentimentClassifier
     if multi_label:
@@ -220,7 +229,8 @@ def train(
     dataset = read_labelled(data, text_col, label_col, label_map, labels, strict, encoding)
     valid_set = (read_labelled(valid, text_col, label_col, label_map, labels, strict, encoding)
                  if valid else None)
-    clf = _fit(lambda: kind(**params), dataset,
+    # kind.preset marks the model (config.json "preset"); params already hold the preset's
+    clf = _fit(lambda: kind.preset(preset, **params) if preset else kind(**params), dataset,
                (valid_set.texts, valid_set.labels) if valid_set else None,
                self_train, pseudo_ratio, self_train_rounds, text_col, encoding, resume)
     info = {"source": str(data), "train_report": dataset.report.to_dict(),
@@ -792,12 +802,16 @@ def checked(make, params: dict, flags: dict, config: Path | None):
     return model
 
 
-def _params_for(cls, config: Path | None, flags: dict) -> dict:
-    """Resolved hyper-parameters of an estimator class: defaults ← --config file ← flags,
-    with unknown config keys refused by name (and the nearest valid one suggested)."""
+def _params_for(cls, config: Path | None, flags: dict, preset: str | None = None) -> dict:
+    """Resolved hyper-parameters of an estimator class: defaults ← --preset ← --config file
+    ← flags, with unknown config keys refused by name (and the nearest valid one suggested)."""
     import difflib
 
     params = cls().get_params()
+    if preset is not None:
+        from sentirnn.presets import preset_params
+
+        params.update(preset_params(preset))
     if config is not None:
         try:
             loaded = json.loads(Path(config).read_text(encoding="utf-8"))

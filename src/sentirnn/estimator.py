@@ -172,6 +172,9 @@ class SentimentClassifier(Predictor):
         after every epoch and left there after ``fit``); ``fit(resume=True)`` continues a
         killed run from it. It changes nothing the run computes, and is not saved with the model.
 
+    :meth:`preset` gives named parameter sets: ``SentimentClassifier.preset("tutorial")`` is
+    the source tutorial's Keras model (``sentirnn.presets``, docs/tutorial-preset.md).
+
     Examples
     --------
     >>> clf = SentimentClassifier(max_epochs=2).fit(["好吃", "难吃"] * 20, ["pos", "neg"] * 20)
@@ -273,6 +276,36 @@ class SentimentClassifier(Predictor):
                                  f"valid: {', '.join(self._param_names())}")
             setattr(self, name, value)
         return self
+
+    @classmethod
+    def preset(cls, name: str, **params) -> SentimentClassifier:
+        """An unfitted classifier with a named preset's parameters, ``params`` over them.
+
+        Parameters
+        ----------
+        name : {"tutorial"}
+            "tutorial" is the source tutorial's Keras model: embedding 50 → one SimpleRNN
+            layer of 50 units (its last state) → softmax, texts cut to 100 tokens, RMSprop
+            at 1e-3, 10 epochs of batches of 32, and none of our extras (early stopping,
+            epoch averaging, token pairs, dropout, gradient clipping). The mapping, and
+            where it still differs from Keras, is in ``sentirnn.presets``.
+        **params : other SentimentClassifier parameters; they override the preset's.
+
+        The saved model's config.json records ``"preset": name`` beside the resolved params.
+
+        Examples
+        --------
+        >>> clf = SentimentClassifier.preset("tutorial", max_epochs=2)
+        >>> clf.arch, clf.hidden_size, clf.max_epochs
+        ('rnn', 50, 2)
+        """
+        from sentirnn.presets import preset_params
+
+        clf = cls(**{**preset_params(name), **params})
+        clf._preset = name
+        return clf
+
+    _preset: str | None = None  # the preset a classifier was made from (config.json "preset")
 
     def __repr__(self) -> str:
         defaults = SentimentClassifier().get_params()
@@ -854,6 +887,8 @@ class SentimentClassifier(Predictor):
             config["init_from"] = self.init_from_
         if self.calibration_ is not None:  # T, and the validation ECE it was fitted for
             config["calibration"] = self.calibration_
+        if self._preset:
+            config["preset"] = self._preset
         config.update(self._extra_config())
         tokenizer = {"tokenizer": self.tokenizer_.to_dict(), "vocab": self.vocab_.to_dict()}
         files = {"tokenizer.json": json.dumps(tokenizer, ensure_ascii=False).encode("utf-8")}
@@ -913,6 +948,7 @@ class SentimentClassifier(Predictor):
             clf.calibration_ = dict(config["calibration"])
         if config.get("init_from"):
             clf.init_from_ = config["init_from"]
+        clf._preset = config.get("preset")
         clf.source_ = {"format": cls.format_name, "path": str(path),
                        "sha256": config["checksums"][artifacts.WEIGHTS]}
         return clf
