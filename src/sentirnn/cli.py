@@ -243,7 +243,7 @@ def train(
     _remove_run(run_dir, out)
     summary = clf.train_summary_
     say(f"trained {_epochs(summary['epochs_run'])} in {summary['train_seconds']:.1f} s "
-        f"({_epochs_kept(summary)}); validation:")
+        f"({_epochs_kept(summary)})" + ("; validation:" if clf.report_ is not None else ""))
     if clf.report_ is not None:
         say(str(clf.report_))
     say(f"model written to {out}")
@@ -981,15 +981,18 @@ def finetune(
         _remove_run(run_dir, out)
         s = clf.train_summary_
         say(f"fine-tuned {_epochs(s['epochs_run'])} in {s['train_seconds']:.1f} s "
-            f"({_epochs_kept(s)}); validation:")
+            f"({_epochs_kept(s)})" + ("; validation:" if clf.report_ is not None else ""))
         if clf.report_ is not None:
             say(str(clf.report_))
         say(f"model written to {out}")
 
 
 def _epochs_kept(summary: dict) -> str:
-    """"best epoch B", plus the epoch the model holds when it is not the best (restore_best)."""
+    """"best epoch B", plus the epoch the model holds when it is not the best (restore_best);
+    without validation data there is no best epoch: "no validation, last epoch kept"."""
     best, kept = summary["best_epoch"], summary["kept_epoch"]
+    if not best:
+        return "no validation data: the last epoch's weights are kept"
     return f"best epoch {best}" + (f", kept epoch {kept}" if kept != best else "")
 
 

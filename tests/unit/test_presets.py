@@ -73,6 +73,9 @@ def test_cli_preset_with_an_overriding_flag(tmp_path, capsys, monkeypatch):
     assert config["train_summary"]["epochs_run"] == 2
     assert config["params"]["valid_fraction"] == 0  # --valid-fraction 0: all 120 train
     assert config["train_summary"]["train_texts"] == 120
+    # no validation data: the log says so instead of an empty "best epoch 0 …; validation:"
+    assert "no validation data: the last epoch's weights are kept" in err
+    assert "validation:" not in err and "best epoch 0" not in err
     assert config["labels"] == list(THREE)
 
 
