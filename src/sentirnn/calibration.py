@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sentirnn.errors import ArtifactError, DataError
+from sentirnn.postprocess import softmax
 
 # Searched range of T. NLL is convex in 1/T, so the bounded 1-D search finds the optimum
 # whenever it lies inside; a validation set the model labels perfectly pushes T to the lower
@@ -121,7 +122,6 @@ def reliability_bins(probs, y, bins: int = ECE_BINS) -> list[dict]:
 
 def summary(logits, y, temperature: float, bins: int = ECE_BINS) -> dict:
     """What config.json and metrics.json record: T, and ECE and NLL before and after."""
-    from sentirnn.predict import softmax
 
     logits, y = _check(logits, y, "calibration summary")
     return {"temperature": float(temperature), "bins": bins, "n": len(y),
@@ -148,9 +148,9 @@ def plot_reliability(probs_before, probs_after, y, path, bins: int = ECE_BINS,
 
     A perfectly calibrated model lies on the diagonal; points below it are over-confident.
     """
-    from sentirnn.metrics import _pyplot
+    from sentirnn.metrics import load_pyplot
 
-    plt = _pyplot()
+    plt = load_pyplot()
     fig, (curve, hist) = plt.subplots(2, 1, figsize=(4.8, 6), sharex=True,
                                       gridspec_kw={"height_ratios": [3, 1]})
     curve.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")

@@ -235,7 +235,7 @@ def train(
                self_train, pseudo_ratio, self_train_rounds, text_col, encoding, resume)
     info = {"source": str(data), "train_report": dataset.report.to_dict(),
             "valid_source": str(valid) if valid else None}
-    from sentirnn.training import world
+    from sentirnn.runtime import world
 
     if world()[0] != 0:
         return  # under torchrun only rank 0 writes the model directory
@@ -828,7 +828,7 @@ def _params_for(cls, config: Path | None, flags: dict, preset: str | None = None
 
 
 def _is_rank_zero() -> bool:
-    from sentirnn.training import world
+    from sentirnn.runtime import world
 
     return world()[0] == 0
 

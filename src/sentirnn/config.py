@@ -63,7 +63,9 @@ def _from_dict(cls: type[T], data: dict[str, Any], where: str) -> T:
     return cls(**data)
 
 
-class _Dict:
+class JsonConfig:
+    """to_dict/from_dict for the config dataclasses (unknown keys are an error)."""
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -73,7 +75,7 @@ class _Dict:
 
 
 @dataclass
-class TextConfig(_Dict):
+class TextConfig(JsonConfig):
     """raw text → cleaned text: which cleaning steps run (see text.clean)."""
 
     normalize: str = "NFKC"  # also folds full-width Latin/digits to half-width
@@ -89,7 +91,7 @@ class TextConfig(_Dict):
 
 
 @dataclass
-class ModelConfig(_Dict):
+class ModelConfig(JsonConfig):
     """The network: embedding → recurrent encoder → pooling → linear (or TextCNN)."""
 
     cell: str = "lstm"  # rnn | lstm | gru | cnn (TextCNN: see models/cnn.py)
@@ -111,7 +113,7 @@ class ModelConfig(_Dict):
 
 
 @dataclass
-class TrainConfig(_Dict):
+class TrainConfig(JsonConfig):
     """How fit runs: optimiser, schedule, batching, stopping."""
 
     max_epochs: int = 8

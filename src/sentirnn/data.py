@@ -36,7 +36,7 @@ MAX_EXAMPLES = 20
 _SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".json": "jsonl",
              ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet", ".txt": "txt",
              ".ft": "txt", ".fasttext": "txt"}
-_SEPARATORS = {"csv": ",", "tsv": "\t"}
+SEPARATORS = {"csv": ",", "tsv": "\t"}
 _ENCODINGS = ("utf-8-sig", "gb18030")  # GB18030 ⊃ GBK: Chinese Excel exports
 _SNIFF = 8192
 _FASTTEXT = r"^\s*__label__(\S*)((?:\s+__label__\S*)*)\s*(.*)$"
@@ -115,19 +115,19 @@ def _existing(path) -> Path:
     return p
 
 
-def _split_suffix(p: Path) -> tuple[str, bool]:
+def split_suffix(p: Path) -> tuple[str, bool]:
     name = p.name.lower()
     gz = name.endswith(".gz")
     return Path(name[:-3] if gz else name).suffix, gz
 
 
 def _open_binary(p: Path):
-    return gzip.open(p, "rb") if _split_suffix(p)[1] else open(p, "rb")
+    return gzip.open(p, "rb") if split_suffix(p)[1] else open(p, "rb")
 
 
 def _open_text(p: Path, enc: str):
     # newline=None (the default): \r\n and \r arrive as \n
-    return gzip.open(p, "rt", encoding=enc) if _split_suffix(p)[1] else open(p, encoding=enc)
+    return gzip.open(p, "rt", encoding=enc) if split_suffix(p)[1] else open(p, encoding=enc)
 
 
 @contextmanager
@@ -171,7 +171,7 @@ def detect_format(path) -> str:
     p = _existing(path)
     if p.is_dir():
         return "folder"
-    suffix, gz = _split_suffix(p)
+    suffix, gz = split_suffix(p)
     fmt = _SUFFIXES.get(suffix)
     if fmt is None:
         raise DataError(f"{path}: unknown file type {suffix or p.name!r}; use .csv, .tsv, .jsonl, "
@@ -298,7 +298,7 @@ def _parser_error(source: str, err: Exception, sep: str) -> DataError:
 
 
 def _csv(p: Path, source: str, fmt: str, enc: str, **kw):
-    sep = _SEPARATORS[fmt]
+    sep = SEPARATORS[fmt]
     try:
         # dtype=str + keep_default_na=False: "NA"/"null" are texts, empty cells are ""
         return pd.read_csv(p, sep=sep, dtype=str, keep_default_na=False, index_col=False,
@@ -416,7 +416,7 @@ def _load(p: Path, source: str, fmt: str, encoding: str | None, labelled: bool) 
             raise DataError(f"{source} could not be read as Parquet ({err})") from err
         return _Raw(frame, None, lambda i: f"row {i + 1}", True)
     enc = _resolve_encoding(p, source, encoding)
-    if fmt in _SEPARATORS:
+    if fmt in SEPARATORS:
         return _Raw(_csv(p, source, fmt, enc), enc, lambda i: f"row {i + 1}", True)
     if fmt == "jsonl":
         return _Raw(next(_json_frames(p, source, enc, None)), enc, lambda i: f"row {i + 1}", True)
@@ -716,7 +716,7 @@ def iter_frames(path, *, text_col: str | None = None, chunksize: int = 10000,
     header = _csv(p, source, fmt, enc, nrows=0)
     col = _pick_column(header.columns, text_col, TEXT_COLUMNS, "text", source)
     return col, _guarded(_csv(p, source, fmt, enc, chunksize=chunksize), source,
-                         _SEPARATORS[fmt], col)
+                         SEPARATORS[fmt], col)
 
 
 def _chain(first: pd.DataFrame, rest) -> Iterator[pd.DataFrame]:

@@ -8,6 +8,7 @@ single path — clean → tokenize → vocabulary ids → truncate (an empty tex
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from sentirnn.batching import UNK, prepare, truncate
@@ -16,6 +17,9 @@ from sentirnn.errors import DataError
 from sentirnn.text import clean_many
 from sentirnn.tokenize import Tokenizer
 from sentirnn.vocab import Vocab
+
+log = logging.getLogger("sentirnn")
+MIN_COVERAGE = 0.5  # below this share of known tokens the model and the data do not match
 
 
 def check_texts(texts, where: str = "predict") -> list[str]:
@@ -68,3 +72,24 @@ def encode_one(text: str, text_config: TextConfig, tokenizer: Tokenizer, vocab: 
     if not tokens:
         return [vocab.itos[UNK]], [UNK]
     return tokens, vocab.encode(tokens)
+
+
+def check_coverage(seqs: list[list[int]], where: str, owner: str, tokenizer) -> float:
+    """Share of tokens the vocabulary knows; a clear DataError below ``MIN_COVERAGE``.
+
+    A language model (or classifier) trained on other text — another language, another
+    tokenizer — would see mostly ``<unk>``: refuse instead of training on noise; warn
+    below 90%.
+    """
+    total = sum(len(s) for s in seqs)
+    known = total - sum(s.count(UNK) for s in seqs)
+    coverage = known / total if total else 0.0
+    if coverage < MIN_COVERAGE:
+        raise DataError(
+            f"only {coverage:.0%} of the tokens of {where} are in the {owner}'s vocabulary "
+            f"({tokenizer.kind} tokens, language {tokenizer.language!r}): the texts are unlike "
+            "the ones it was trained on; use a model trained on similar text")
+    if coverage < 0.9:
+        log.warning("only %.0f%% of the tokens of %s are in the %s's vocabulary", 100 * coverage,
+                    where, owner)
+    return coverage

@@ -21,7 +21,8 @@ import numpy as np
 from sentirnn import artifacts
 from sentirnn.encode import check_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
-from sentirnn.predict import Predictor, softmax
+from sentirnn.postprocess import softmax
+from sentirnn.predict import Predictor
 
 FORMAT = "sentirnn.ensemble"
 COMBINERS = ("mean", "stack")

@@ -34,7 +34,7 @@ from sentirnn.config import (
 )
 from sentirnn.encode import check_texts, encode_texts, tokenize_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
-from sentirnn.metrics import EvaluationReport, plot_curves
+from sentirnn.metrics import EvaluationReport, plot_curves, write_curves
 from sentirnn.models import build_net
 from sentirnn.models.embedding import build_bigram_slot_rows, pairs_wanted
 from sentirnn.predict import Predictor
@@ -673,7 +673,7 @@ class SentimentClassifier(Predictor):
     def _calibrate(self, texts: list[str], labels: list[str]) -> None:
         """Fit T on held-out logits (temperature scaling; see ``sentirnn.calibration``)."""
         from sentirnn.calibration import fit_temperature, summary
-        from sentirnn.predict import softmax
+        from sentirnn.postprocess import softmax
 
         logits, y = self._text_logits(texts), np.array(self._targets(labels))
         self.temperature_ = fit_temperature(logits, y)
@@ -906,7 +906,7 @@ class SentimentClassifier(Predictor):
         extras = {}
         history = getattr(self, "history_", None)
         if history:
-            extras["curves.csv"] = lambda p: _write_csv(history, p)
+            extras["curves.csv"] = lambda p: write_curves(history, p)
             extras["curves.png"] = lambda p: plot_curves(history, p)
         if report is not None:
             extras["metrics.json"] = lambda p: p.write_text(report.to_json(), encoding="utf-8")
@@ -954,10 +954,6 @@ class SentimentClassifier(Predictor):
         return clf
 
 
-def _write_csv(history: list[dict], path: Path) -> None:
-    keys = sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k))
-    lines = [",".join(keys)] + [",".join(str(row.get(k, "")) for k in keys) for row in history]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 # format in config.json → "module:Class" whose ``load(path)`` reads that kind of directory

@@ -27,7 +27,8 @@ from sentirnn.batching import pad
 from sentirnn.config import TextConfig
 from sentirnn.encode import encode_texts
 from sentirnn.errors import ArtifactError, ConfigError
-from sentirnn.predict import Predictor, check_threads, softmax
+from sentirnn.postprocess import softmax
+from sentirnn.predict import Predictor, check_threads
 
 FORMAT = "sentirnn.classifier"
 EXPORT_FORMAT = "sentirnn.onnx_export"

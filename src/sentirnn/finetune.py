@@ -37,36 +37,23 @@ import lightning as L
 import torch
 from torch import nn
 
-from sentirnn.batching import UNK, prepare
+from sentirnn.batching import prepare
 from sentirnn.config import ModelConfig, check_choice
-from sentirnn.encode import check_texts
+from sentirnn.encode import check_coverage, check_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError
 from sentirnn.models import build_net
 from sentirnn.models.embedding import pairs_wanted
 from sentirnn.models.language_model_net import classifier_state
-from sentirnn.training import small_data_batch, world
+from sentirnn.runtime import world
+from sentirnn.schedules import stlr_scheduler
+from sentirnn.training import small_data_batch
 
 log = logging.getLogger("sentirnn")
 SCHEDULES = ("standard", "ulmfit")
 FREEZE = (None, "embeddings", "encoder")
-MIN_COVERAGE = 0.5  # below this share of known tokens the model and the data do not match
 # The network sizes of a classifier made from a language model are the LM's.
 FROM_LM = ("arch", "language", "tokenizer", "embedding_dim", "hidden_size", "layers",
            "strip_digits", "strip_punct")
-
-
-def slanted_triangular(step: int, total: int, cut_frac: float = 0.1,
-                       ratio: float = 32.0) -> float:
-    """ULMFiT's learning-rate factor at ``step`` of ``total``: 1/ratio → 1 → 1/ratio."""
-    cut = max(1, int(total * cut_frac))
-    p = step / cut if step < cut else 1 - (step - cut) / max(1, total - cut)
-    return (1 + max(p, 0.0) * (ratio - 1)) / ratio
-
-
-def stlr_scheduler(optimizer, total_steps: int):
-    """A per-step LambdaLR with the slanted triangular factor (for ``train_net``)."""
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: slanted_triangular(s, total_steps))
 
 
 def layer_groups(net: nn.Module, pairs_on_top: bool = False) -> list[list[nn.Parameter]]:
@@ -138,27 +125,6 @@ class GradualUnfreezing(L.Callback):
         for group in self.groups:
             for p in group:
                 p.requires_grad_(True)
-
-
-def check_coverage(seqs: list[list[int]], where: str, owner: str, tokenizer) -> float:
-    """Share of tokens the vocabulary knows; a clear DataError below ``MIN_COVERAGE``.
-
-    A language model (or classifier) trained on other text — another language, another
-    tokenizer — would see mostly ``<unk>``: refuse instead of training on noise; warn
-    below 90%.
-    """
-    total = sum(len(s) for s in seqs)
-    known = total - sum(s.count(UNK) for s in seqs)
-    coverage = known / total if total else 0.0
-    if coverage < MIN_COVERAGE:
-        raise DataError(
-            f"only {coverage:.0%} of the tokens of {where} are in the {owner}'s vocabulary "
-            f"({tokenizer.kind} tokens, language {tokenizer.language!r}): the texts are unlike "
-            "the ones it was trained on; use a model trained on similar text")
-    if coverage < 0.9:
-        log.warning("only %.0f%% of the tokens of %s are in the %s's vocabulary", 100 * coverage,
-                    where, owner)
-    return coverage
 
 
 def lm_params(lm, params: dict) -> dict:

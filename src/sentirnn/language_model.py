@@ -25,8 +25,9 @@ import torch
 from sentirnn import artifacts
 from sentirnn.checkpoints import Run, digest, settings
 from sentirnn.config import PRECISIONS, TextConfig, check_choice
-from sentirnn.encode import check_texts
+from sentirnn.encode import check_coverage, check_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from sentirnn.metrics import write_curves
 from sentirnn.models.language_model_net import (
     LanguageModelConfig,
     LanguageModelNet,
@@ -254,7 +255,6 @@ class LanguageModel:
         fewer than half the tokens are known raise a DataError (other language or tokenizer).
         """
         from sentirnn import pretrain
-        from sentirnn.finetune import check_coverage
 
         self._check_fitted("fine_tune")
         ids = self._ids(clean_many(check_texts(texts, "fine_tune"), self.text_config_))
@@ -347,7 +347,6 @@ class LanguageModel:
 
         ``force`` writes into a non-empty folder that is not a model directory.
         """
-        from sentirnn.estimator import _write_csv
 
         self._check_fitted("save")
         settings = {k: v for k, v in self.tokenizer_.to_dict().items() if k != "model"}
@@ -361,7 +360,7 @@ class LanguageModel:
         tokenizer = {"tokenizer": self.tokenizer_.to_dict(), "vocab": self.vocab_.to_dict()}
         files = {"tokenizer.json": json.dumps(tokenizer, ensure_ascii=False).encode("utf-8")}
         history = getattr(self, "history_", None)
-        extras = {"curves.csv": lambda p: _write_csv(history, p)} if history else {}
+        extras = {"curves.csv": lambda p: write_curves(history, p)} if history else {}
         written = artifacts.write_dir(path, config, self.net_.state_dict(), files, extras,
                                        force=force)
         saved = json.loads((written / "config.json").read_text(encoding="utf-8"))

@@ -57,7 +57,7 @@ class EvaluationReport:
 
     def plot_confusion(self, path) -> None:
         """Write the confusion matrix as a PNG."""
-        plt = _pyplot()
+        plt = load_pyplot()
         size = 2.5 + 0.6 * len(self.labels)
         fig, ax = plt.subplots(figsize=(size, size))
         matrix = np.array(self.confusion)
@@ -101,7 +101,7 @@ def evaluate_labels(true: Sequence[str], predicted: Sequence[str],
 
 def plot_curves(history: list[dict], path) -> None:
     """Training loss and validation loss / macro-F1 per epoch, as a PNG."""
-    plt = _pyplot()
+    plt = load_pyplot()
     epochs = [h["epoch"] for h in history]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     _plot_series(left, history, epochs, (("train_loss", "train"), ("val_loss", "validation")),
@@ -113,6 +113,13 @@ def plot_curves(history: list[dict], path) -> None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
+
+
+def write_curves(history: list[dict], path) -> None:
+    """The per-epoch history as CSV (``epoch`` first), written beside ``curves.png``."""
+    keys = sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k))
+    lines = [",".join(keys)] + [",".join(str(row.get(k, "")) for k in keys) for row in history]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 def _plot_series(ax, history: list[dict], epochs: list, series, ylabel: str,
                  empty: str) -> None:
@@ -131,10 +138,29 @@ def _plot_series(ax, history: list[dict], epochs: list, series, ylabel: str,
                 transform=ax.transAxes)
 
 
-def _pyplot():
+def load_pyplot():
+    """matplotlib.pyplot on the headless Agg backend (imported on first use: it is slow)."""
     import matplotlib
 
     matplotlib.use("Agg")  # headless servers and CI have no display
     import matplotlib.pyplot as plt
 
     return plt
+
+
+GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)  # candidate thresholds of tune_thresholds
+
+
+def tune_thresholds(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Per class, the grid threshold with the best F1 on (probabilities, 0/1 targets);
+    0.5 for a class that never occurs in the targets (nothing to tune on)."""
+    thresholds = np.full(probabilities.shape[1], 0.5)
+    for j in range(probabilities.shape[1]):
+        truth = targets[:, j].astype(bool)
+        if not truth.any():
+            continue
+        pred = probabilities[:, j][:, None] >= GRID[None, :]  # (n, grid)
+        tp = (pred & truth[:, None]).sum(0)
+        f1 = 2 * tp / np.maximum(pred.sum(0) + truth.sum(), 1)
+        thresholds[j] = GRID[int(np.argmax(f1))]  # ties → the lowest threshold
+    return thresholds

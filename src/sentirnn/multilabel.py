@@ -17,10 +17,10 @@ import numpy as np
 
 from sentirnn.errors import ConfigError, DataError
 from sentirnn.estimator import SentimentClassifier
+from sentirnn.metrics import tune_thresholds
 
 FORMAT = "sentirnn.multilabel"
 SEP = "|"
-GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)  # candidate thresholds
 
 
 def parse_label_sets(labels: Sequence, sep: str = SEP) -> list[list[str]]:
@@ -41,21 +41,6 @@ def multi_hot(sets: list[list[str]], classes: list[str]) -> list[list[int]]:
             row[index[label]] = 1
         rows.append(row)
     return rows
-
-
-def tune_thresholds(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Per class, the grid threshold with the best F1 on (probabilities, 0/1 targets);
-    0.5 for a class that never occurs in the targets (nothing to tune on)."""
-    thresholds = np.full(probabilities.shape[1], 0.5)
-    for j in range(probabilities.shape[1]):
-        truth = targets[:, j].astype(bool)
-        if not truth.any():
-            continue
-        pred = probabilities[:, j][:, None] >= GRID[None, :]  # (n, grid)
-        tp = (pred & truth[:, None]).sum(0)
-        f1 = 2 * tp / np.maximum(pred.sum(0) + truth.sum(), 1)
-        thresholds[j] = GRID[int(np.argmax(f1))]  # ties → the lowest threshold
-    return thresholds
 
 
 @dataclass
@@ -91,9 +76,9 @@ class MultiLabelReport:
 
     def plot_confusion(self, path) -> None:
         """Per-class F1 as a bar chart (a multi-label model has no single confusion matrix)."""
-        from sentirnn.metrics import _pyplot
+        from sentirnn.metrics import load_pyplot
 
-        plt = _pyplot()
+        plt = load_pyplot()
         fig, ax = plt.subplots(figsize=(2.5 + 0.6 * len(self.labels), 3.5))
         ax.bar(self.labels, [self.per_class[c]["f1"] for c in self.labels])
         ax.set_ylim(0, 1)

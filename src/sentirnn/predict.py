@@ -1,7 +1,7 @@
-"""logits → probabilities → labels: softmax, label names, top-k records.
+"""texts → labels: the Predictor mixin that runs a fitted model and post-processes its logits.
 
-Kept apart from the networks because turning scores into answers needs the label
-names (config), not the model; the ONNX predictor reuses these functions unchanged.
+The estimators and the ONNX predictor share it; the logits → labels step itself is in
+``sentirnn.postprocess``.
 """
 
 from __future__ import annotations
@@ -10,26 +10,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """(n, C) logits → (n, C) probabilities whose rows sum to 1 (numerically stable)."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def decode_labels(probabilities: np.ndarray, classes: Sequence[str]) -> list[str]:
-    """(n, C) probabilities → n label names (argmax; ties go to the first class)."""
-    return [classes[i] for i in probabilities.argmax(axis=1)]
-
-
-def top_k_records(probabilities: np.ndarray, classes: Sequence[str],
-                  k: int = 1) -> list[list[dict]]:
-    """(n, C) → per text, the k best ``{"label", "score"}`` records, best first."""
-    k = max(1, min(k, len(classes)))
-    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
-    return [[{"label": classes[j], "score": float(row[j])} for j in idx]
-            for row, idx in zip(probabilities, order)]
+from sentirnn.batching import pad
+from sentirnn.calibration import summary
+from sentirnn.encode import check_texts
+from sentirnn.errors import ConfigError, DataError
+from sentirnn.metrics import evaluate_labels
+from sentirnn.pipeline import inference_batches, pipelined_logits
+from sentirnn.postprocess import decode_labels, softmax, top_k_records
+from sentirnn.sentences import pooled_logits, split_many
 
 
 def restore_order(chunks: list[np.ndarray], batches: list[list[int]], n: int) -> np.ndarray:
@@ -45,7 +33,6 @@ def check_threads(threads, where: str, name: str = "threads") -> int | None:
     if threads is None or (isinstance(threads, int) and not isinstance(threads, bool)
                            and threads >= 1):
         return threads
-    from sentirnn.errors import ConfigError
 
     raise ConfigError(f"The {name!r} parameter of {where} must be a positive integer or "
                       f"None. Got {threads!r} instead.")
@@ -114,8 +101,6 @@ class Predictor:
     def _batched(self, seqs: list[list[int]], batch_fn, width: int) -> np.ndarray:
         """(n,) id sequences → (n, width) rows of ``batch_fn(ids (B, T), lengths (B,))``,
         batched in length order on the pool, returned in input order."""
-        from sentirnn.batching import pad
-        from sentirnn.pipeline import inference_batches
 
         if not seqs:
             return np.zeros((0, width), dtype=np.float32)
@@ -141,7 +126,6 @@ class Predictor:
                 return self._text_rows(texts, self._batch_logits, len(self.classes_))
             # One worker: encode first, then score (a baseline scores its own features here).
             return self._logits(self._encode(texts))
-        from sentirnn.sentences import pooled_logits, split_many
 
         sentences, owner = split_many(texts, self.language_)
         seqs = self._encode(sentences)
@@ -153,7 +137,6 @@ class Predictor:
         (cut at ``max_len``, never split into sentences); what logits and embeddings share."""
         workers, pool = self._pool()
         if workers > 1:  # encoding the next texts overlaps the network calls
-            from sentirnn.pipeline import pipelined_logits
 
             return pipelined_logits(texts, self._encode, batch_fn, pool,
                                     self.inference_batch_size, workers, width)
@@ -170,7 +153,6 @@ class Predictor:
         unknown token, close to the training prior and no opinion. ``sentirnn predict``
         leaves such rows unlabelled, the HTTP service and ``explain`` refuse them; filter
         them out here (``[t for t in texts if t.strip()]``) when that matters."""
-        from sentirnn.encode import check_texts
 
         texts = check_texts(texts, "predict_proba")
         self._check_fitted("predict_proba")
@@ -183,7 +165,6 @@ class Predictor:
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most probable label of each text, as a list of str."""
-        from sentirnn.encode import check_texts
 
         return self.decide(self.predict_proba(check_texts(texts, "predict")))
 
@@ -196,8 +177,6 @@ class Predictor:
 
     def _check_labelled(self, texts, labels) -> tuple[list[str], list[str]]:
         """evaluate's input: texts and labels of equal length, every label known."""
-        from sentirnn.encode import check_texts
-        from sentirnn.errors import DataError
 
         texts, labels = check_texts(texts, "evaluate"), [str(y) for y in labels]
         self._check_fitted("evaluate")
@@ -212,14 +191,12 @@ class Predictor:
     def evaluate(self, texts: Sequence[str], labels: Sequence[str]):
         """Accuracy, per-class and macro/weighted P/R/F1 and the confusion matrix
         (an ``EvaluationReport``)."""
-        from sentirnn.metrics import evaluate_labels
 
         texts, labels = self._check_labelled(texts, labels)
         logits = self._text_logits(texts)  # (n, C)
         report = evaluate_labels(labels, self.decide(self._probabilities(logits)),
                                  self.classes_)
         if self.calibration_ is not None and labels:  # ECE on these texts, before and after T
-            from sentirnn.calibration import summary
 
             index = {c: i for i, c in enumerate(self.classes_)}
             report.calibration = summary(logits, [index[y] for y in labels], self.temperature_)

@@ -26,15 +26,16 @@ import torch
 
 from sentirnn.allocator import keep_freed_memory
 from sentirnn.checkpoints import write_checkpoint
-from sentirnn.config import _Dict
+from sentirnn.config import JsonConfig
 from sentirnn.lm_batching import BPTTBatches
 from sentirnn.models.language_model_net import LanguageModelNet, detach_hidden
+from sentirnn.schedules import slanted_triangular
 from sentirnn.training import (
     FUSED_ADAM,
-    _accelerator,
     clip_gradients,
     distributed_layout,
     fit_interruptibly,
+    lightning_accelerator,
     lightning_precision,
     set_threads,
     world,
@@ -44,7 +45,7 @@ log = logging.getLogger("sentirnn")
 
 
 @dataclass
-class PretrainConfig(_Dict):
+class PretrainConfig(JsonConfig):
     """How the language model trains (the loop's settings, not the network's)."""
 
     max_epochs: int = 1
@@ -168,7 +169,6 @@ class LanguageModelModule(L.LightningModule):
         write_checkpoint(self.run_dir, bundle)
 
     def configure_optimizers(self):
-        from sentirnn.finetune import slanted_triangular
 
         c = self.config
         opt = torch.optim.AdamW(self.net.parameters(), lr=c.lr, betas=(0.8, 0.99),
@@ -209,7 +209,7 @@ def train_lm(net: LanguageModelNet, train_docs: list[np.ndarray],
     start = time.perf_counter()
     if remaining > 0:
         trainer = L.Trainer(
-            max_epochs=remaining, accelerator=_accelerator(config.device),
+            max_epochs=remaining, accelerator=lightning_accelerator(config.device),
             **distributed_layout(), logger=False, enable_checkpointing=False,
             enable_model_summary=False, enable_progress_bar=config.progress,
             num_sanity_val_steps=0, limit_val_batches=0, use_distributed_sampler=False,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sentirnn.config import check_choice
+from sentirnn.postprocess import softmax
 
 SENTENCES = "sentences"  # the value of the ``truncation`` parameter that turns this on
 POOLINGS = ("mean", "logit-mean", "max", "length-weighted")
@@ -233,7 +234,6 @@ def pooled_logits(sentence_logits: np.ndarray, owner: np.ndarray, n_documents: i
     Their softmax gives the pooled probabilities back (rows already sum to 1), so temperature
     scaling, evaluation and every backend treat them like a network's logits.
     """
-    from sentirnn.predict import softmax
 
     pooled = pool(softmax(sentence_logits), owner, n_documents, how, lengths)  # (n, C)
     return np.log(np.maximum(pooled, TINY)).astype(sentence_logits.dtype)

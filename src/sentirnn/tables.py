@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentirnn.data import _SEPARATORS, _split_suffix
+from sentirnn.data import SEPARATORS, split_suffix
 from sentirnn.errors import DataError
 
 
@@ -44,7 +44,7 @@ class TableWriter:
     def __init__(self, path, kind: str | None = None, types: dict | None = None) -> None:
         self.types = dict(types or {})
         self.path = Path(path)
-        suffix, self._gz = _split_suffix(self.path)
+        suffix, self._gz = split_suffix(self.path)
         self.kind = kind or {".json": "jsonl", ".ndjson": "jsonl"}.get(suffix, suffix.lstrip("."))
         if self.kind not in ("csv", "tsv", "jsonl", "parquet") or (self._gz and
                                                                     self.kind == "parquet"):
@@ -91,7 +91,7 @@ class TableWriter:
                                  date_format="iso")
             self._handle.write(text if text.endswith("\n") or not text else text + "\n")
         else:
-            frame.to_csv(self._handle, sep=_SEPARATORS[self.kind], index=False,
+            frame.to_csv(self._handle, sep=SEPARATORS[self.kind], index=False,
                          header=first, lineterminator="\n")
         self.rows_written += len(frame)
 

@@ -28,7 +28,10 @@ from sklearn.metrics import f1_score
 
 from sentirnn.allocator import TrimFreedMemory, keep_freed_memory
 from sentirnn.batching import BucketSampler, EncodedDataset, bucket_batches, collate_labelled
+from sentirnn.checkpoints import NOT_FINGERPRINTED, EpochCheckpoints, digest
 from sentirnn.config import PRECISIONS, TrainConfig, check_choice, check_range
+from sentirnn.metrics import tune_thresholds
+from sentirnn.runtime import world
 
 log = logging.getLogger("sentirnn")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
@@ -265,7 +268,6 @@ class ClassifierModule(L.LightningModule):
             # Multi-label: at a fixed 0.5 every frequent class starts "on" and F1 stays flat
             # for epochs; with each class's best threshold (as used after training) it moves.
             # Accuracy is then exact-match (subset) accuracy.
-            from sentirnn.multilabel import tune_thresholds
 
             pred = (pred >= tune_thresholds(pred, true)).astype(true.dtype)
         exact = (pred == true).all(1) if pred.ndim == 2 else pred == true
@@ -377,11 +379,6 @@ def set_threads(num_threads: int | None) -> None:
     torch.set_num_threads(num_threads or os.cpu_count() or 1)
 
 
-def world() -> tuple[int, int]:
-    """(rank, world_size) from torchrun's environment; (0, 1) when run plainly."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
 def distributed_layout() -> dict:
     """Trainer devices/nodes/strategy: under torchrun, one process per device (DDP).
 
@@ -457,7 +454,7 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
         precision = checkpoints.extra["precision"]
         cbs.append(checkpoints)
     trainer = L.Trainer(
-        max_epochs=config.max_epochs, accelerator=_accelerator(config.device),
+        max_epochs=config.max_epochs, accelerator=lightning_accelerator(config.device),
         max_time=(timedelta(minutes=config.max_minutes) if config.max_minutes else None),
         **distributed_layout(), logger=False,
         enable_checkpointing=False, enable_model_summary=False,
@@ -489,7 +486,6 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
 def _checkpoints(run, net, train_loader, config: TrainConfig, class_weights, data, precision):
     """Check the run's derived fingerprint, then start it or read its checkpoint; → the
     EpochCheckpoints callback (holding the checkpoint to restore, if any)."""
-    from sentirnn.checkpoints import NOT_FINGERPRINTED, EpochCheckpoints, digest
 
     loop = {k: v for k, v in config.to_dict().items() if k not in NOT_FINGERPRINTED}
     run.check({"training loop settings": loop,
@@ -544,6 +540,6 @@ def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _accelerator(device: str) -> str:
+def lightning_accelerator(device: str) -> str:
     check_device("SentimentClassifier", device)
     return {"cuda": "gpu"}.get(device, device)

@@ -21,7 +21,7 @@ from sentirnn.calibration import (
 from sentirnn.errors import ArtifactError, ConfigError
 from sentirnn.estimator import SentimentClassifier
 from sentirnn.metrics import evaluate_labels
-from sentirnn.predict import softmax
+from sentirnn.postprocess import softmax
 
 
 def synthetic(n=3000, classes=3, seed=0):

@@ -15,11 +15,11 @@ from sentirnn.finetune import (
     copy_encoder,
     discriminative_groups,
     layer_groups,
-    slanted_triangular,
 )
 from sentirnn.language_model import LanguageModel
 from sentirnn.models import build_net
 from sentirnn.models.rnn import reverse_within_length
+from sentirnn.schedules import slanted_triangular
 
 CLF = dict(max_epochs=1, batch_size=16, num_threads=1, progress=False, seed=0)
 

@@ -12,7 +12,7 @@ from conftest import EN_FILL, EN_NEG, EN_POS, FAST, make_corpus, run_cli
 
 from sentirnn import SentimentClassifier, load
 from sentirnn.errors import ConfigError
-from sentirnn.predict import softmax
+from sentirnn.postprocess import softmax
 from sentirnn.sentences import aggregate, pool, pooled_logits, split_many, split_sentences
 
 

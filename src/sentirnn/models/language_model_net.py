@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from sentirnn.config import _Dict
+from sentirnn.config import JsonConfig
 from sentirnn.models.embedding import TokenEmbedding
 
 CLUSTER_COST = 64.0  # overhead of one tail cluster, in softmax rows
@@ -72,7 +72,7 @@ def choose_cutoffs(counts: Sequence[int]) -> list[int]:
 
 
 @dataclass
-class LanguageModelConfig(_Dict):
+class LanguageModelConfig(JsonConfig):
     """The language model: sizes, dropouts and softmax clusters (stored in config.json)."""
 
     vocab_size: int = 0
