@@ -1,4 +1,5 @@
-"""Training speed with glibc's default malloc thresholds vs sentirnn's (``sentirnn.allocator``).
+"""Training speed with glibc's default malloc thresholds vs sentirnn's
+(``sentirnn.training.allocator``).
 
 Usage: python benchmarks/bench_allocator.py [--work scratch,lm,ulmfit,predict] [--n 4000]
        [--epochs 2] [--lm DIR] [--model DIR]
@@ -29,8 +30,8 @@ from common import DATA, load_task, machine
 def child(work: str, n: int, epochs: int, lm_dir: str | None, model: str | None) -> dict:
     """Train (or score with) one workload here; its figures as a dict."""
     from sentirnn import SentimentClassifier
-    from sentirnn.data import read_texts
-    from sentirnn.language_model import LanguageModel
+    from sentirnn.data.dataset import read_texts
+    from sentirnn.estimators.language_model import LanguageModel
 
     start = time.perf_counter()
     if work == "predict":
@@ -55,7 +56,7 @@ def child(work: str, n: int, epochs: int, lm_dir: str | None, model: str | None)
 
 def predict_child(model: str, n: int) -> dict:
     """Score the first n IMDb test reviews with a saved classifier; best of three calls."""
-    from sentirnn.estimator import load
+    from sentirnn.estimators.classifier import load
 
     clf = load(model)
     texts = load_task("imdb")[2][:n]

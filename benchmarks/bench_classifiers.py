@@ -19,8 +19,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
 from sentirnn import SentimentClassifier
-from sentirnn.text import clean_many
-from sentirnn.tokenize import Tokenizer, detect_language
+from sentirnn.preprocess.text import clean_many
+from sentirnn.preprocess.tokenize import Tokenizer, detect_language
 
 TASKS = ["waimai_10k", "sst2", "sst5", "sst5-3", "imdb"]
 

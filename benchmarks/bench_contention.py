@@ -10,7 +10,7 @@ text to probabilities):
 - old: one call at a time in the caller's thread on torch's intra-op threads, one per core
   (sentirnn's behaviour before ``--threads``);
 - new: the default now, one single-threaded call per core side by side with the next texts
-  encoded meanwhile (``sentirnn.workers``, ``sentirnn.pipeline``).
+  encoded meanwhile (``sentirnn.inference.workers``, ``sentirnn.inference.pipeline``).
 
 Each runs idle and beside a second busy process: a PyTorch training loop (a BiLSTM,
 forward and backward) on all cores, the kind of neighbour another engineer's tests or
@@ -77,8 +77,8 @@ def row(model: str, data: str, n: int, layout: str, repeat: int) -> dict:
     import numpy as np
     import torch
 
-    from sentirnn.data import read_texts
-    from sentirnn.estimator import load
+    from sentirnn.data.dataset import read_texts
+    from sentirnn.estimators.classifier import load
 
     texts = read_texts(DATASETS[data])[0][:n]
     clf = load(model)

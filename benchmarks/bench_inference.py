@@ -40,8 +40,8 @@ def best_rate(fn, n: int, repeat: int) -> tuple[float, object]:
 def backends(model: Path, threads: int, batch_size: int) -> dict:
     import torch
 
-    from sentirnn.estimator import load
-    from sentirnn.export import OnnxClassifier
+    from sentirnn.estimators.classifier import load
+    from sentirnn.export.onnx import OnnxClassifier
 
     torch.set_num_threads(threads)  # for common.machine()'s matmul probe
     clf = load(model).set_threads(threads)  # prediction: single-threaded calls side by side
@@ -66,10 +66,10 @@ def main() -> None:
     parser.add_argument("--minilm", action="store_true")
     args = parser.parse_args()
 
-    from sentirnn.data import read_texts
+    from sentirnn.data.dataset import read_texts
 
     if args.export and not (args.model / "model.int8.onnx").exists():
-        from sentirnn.export import export_onnx
+        from sentirnn.export.onnx import export_onnx
 
         export_onnx(args.model, int8=True)
     models = backends(args.model, args.threads, args.batch_size)

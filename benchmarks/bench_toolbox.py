@@ -81,11 +81,11 @@ from sklearn.metrics import accuracy_score, f1_score
 from threadpoolctl import threadpool_limits
 
 from sentirnn import SentimentClassifier
-from sentirnn.baselines import BaselineClassifier
+from sentirnn.classic.baselines import BaselineClassifier
 from sentirnn.config import TextConfig
-from sentirnn.embeddings import save_vectors, train_word2vec
-from sentirnn.ensemble import EnsembleClassifier
-from sentirnn.splits import stratified_split
+from sentirnn.data.splits import stratified_split
+from sentirnn.estimators.ensemble import EnsembleClassifier
+from sentirnn.preprocess.embeddings import save_vectors, train_word2vec
 
 # Per-task SentimentClassifier overrides (``--set`` wins over them), so that one neural fit
 # stays within ~10 minutes on the 2-core machine: IMDb's BiLSTM takes ~140 s an epoch and

@@ -20,13 +20,13 @@ import torch.nn.functional as F
 from common import load_task, machine
 
 from sentirnn import SentimentClassifier
-from sentirnn.batching import collate
 from sentirnn.models import build_net
-from sentirnn.training import FUSED_ADAM
+from sentirnn.preprocess.batching import collate
+from sentirnn.training.loop import FUSED_ADAM
 
 
 def plain_loop(net, seqs, labels, epochs: int, batch_size: int = 64, lr: float = 2e-3) -> float:
-    # The library's Adam settings, fused kernel included (sentirnn.training.FUSED_ADAM).
+    # The library's Adam settings, fused kernel included (sentirnn.training.loop.FUSED_ADAM).
     opt = torch.optim.Adam(net.parameters(), lr=lr, fused=FUSED_ADAM or None)
     net.train()
     order = list(range(len(seqs)))

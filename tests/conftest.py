@@ -63,7 +63,7 @@ def run_cli(capsys, monkeypatch, *args, stdin=None):
     import io
     import sys
 
-    from sentirnn import cli
+    from sentirnn.cli import app as cli
 
     monkeypatch.setattr(sys, "argv", ["sentirnn", *map(str, args)])
     if stdin is not None:

@@ -18,9 +18,10 @@ __version__ = "0.1.0"
 
 # name → module; imported on first use, so `import sentirnn` (and the CLI's --help) stays
 # fast: torch loads only when a model is needed
-_LAZY = {"SentimentClassifier": "estimator", "load": "estimator",
-         "LanguageModel": "language_model", "BaselineClassifier": "baselines",
-         "EnsembleClassifier": "ensemble", "read_dataset": "data", "read_texts": "data"}
+_LAZY = {"SentimentClassifier": "estimators.classifier", "load": "estimators.classifier",
+         "LanguageModel": "estimators.language_model", "BaselineClassifier": "classic.baselines",
+         "EnsembleClassifier": "estimators.ensemble", "read_dataset": "data.dataset",
+         "read_texts": "data.dataset"}
 
 
 def __getattr__(name):

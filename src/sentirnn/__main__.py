@@ -1,3 +1,3 @@
-from sentirnn.cli import main
+from sentirnn.cli.app import main
 
 main()

@@ -24,7 +24,7 @@ class EvaluationReport:
     per_class: dict[str, dict[str, float]]
     confusion: list[list[int]]  # rows = true label, columns = predicted, in ``labels`` order
     # Only for temperature-scaled models: T, and ECE/NLL on these texts before and after
-    # scaling (``sentirnn.calibration.summary``).
+    # scaling (``sentirnn.inference.calibration.summary``).
     calibration: dict | None = None
 
     def to_dict(self) -> dict:

@@ -393,7 +393,7 @@ def client(model):
     pytest.importorskip("fastapi", reason="serving needs the 'serve' extra")
     from fastapi.testclient import TestClient
 
-    from sentirnn.serve import create_app
+    from sentirnn.serve.app import create_app
 
     with TestClient(create_app(model, num_threads=1)) as c:
         yield c

@@ -21,7 +21,7 @@ def files(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model(files):
     """A baseline directory written by the API (the CLI's train is tested below)."""
-    from sentirnn.baselines import BaselineClassifier
+    from sentirnn.classic.baselines import BaselineClassifier
 
     data = pd.read_csv(files / "train.csv")
     clf = BaselineClassifier("tfidf-lr").fit(list(data["text"]), list(data["label"]))

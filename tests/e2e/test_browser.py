@@ -20,7 +20,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-HAS_EXPLAIN = importlib.util.find_spec("sentirnn.explain") is not None
+HAS_EXPLAIN = importlib.util.find_spec("sentirnn.inference.explain") is not None
 MAX_CHARS = 300
 
 
@@ -43,7 +43,7 @@ import uvicorn  # noqa: E402
 from conftest import make_corpus  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from sentirnn.serve import create_app  # noqa: E402
+from sentirnn.serve.app import create_app  # noqa: E402
 
 
 def _free_port() -> int:
@@ -55,7 +55,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A tiny model served by uvicorn in a background thread → its base URL."""
-    from sentirnn.estimator import SentimentClassifier
+    from sentirnn.estimators.classifier import SentimentClassifier
 
     clf = SentimentClassifier(embedding_dim=16, hidden_size=16, max_epochs=4, batch_size=16,
                               lr=1e-2, min_freq=1, progress=False, num_threads=1)
@@ -110,7 +110,7 @@ def test_classify_shows_label_and_bars(page):
     assert page.locator("#error").is_hidden()
 
 
-@pytest.mark.skipif(not HAS_EXPLAIN, reason="sentirnn.explain is not written yet")
+@pytest.mark.skipif(not HAS_EXPLAIN, reason="sentirnn.inference.explain is not written yet")
 def test_tokens_are_highlighted(page):
     page.fill("#text", "awful food and terrible service")
     page.click("#classify")

@@ -12,7 +12,7 @@ import pandas as pd
 from conftest import make_corpus
 
 from sentirnn import load
-from sentirnn.language_model import LanguageModel
+from sentirnn.estimators.language_model import LanguageModel
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 COMMON = ["--num-threads", "1", "--no-progress", "--batch-size", "8"]

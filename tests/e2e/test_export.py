@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from sentirnn.cli import app  # noqa: E402
+from sentirnn.cli.app import app  # noqa: E402
 from sentirnn.errors import ArtifactError, ConfigError  # noqa: E402
-from sentirnn.estimator import SentimentClassifier  # noqa: E402
-from sentirnn.export import OnnxClassifier, export_onnx  # noqa: E402
+from sentirnn.estimators.classifier import SentimentClassifier  # noqa: E402
+from sentirnn.export.onnx import OnnxClassifier, export_onnx  # noqa: E402
 
 TINY = dict(embedding_dim=16, hidden_size=16, max_epochs=4, batch_size=16, lr=1e-2,
             min_freq=1, progress=False, num_threads=1)
@@ -89,7 +89,7 @@ def test_more_calling_threads_than_sessions_wait_for_a_free_one(exported, monkey
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from sentirnn import export
+    from sentirnn.export import onnx as export
 
     path, _, _ = exported
     lock, active, peak, used = threading.Lock(), {}, {}, set()
@@ -139,7 +139,7 @@ def test_int8_accuracy_close_to_torch(exported):
 def test_onnx_classifier_does_not_import_torch(exported):
     path, _, _ = exported
     code = ("import sys\n"
-            "from sentirnn.export import OnnxClassifier\n"
+            "from sentirnn.export.onnx import OnnxClassifier\n"
             f"clf = OnnxClassifier.load({str(path)!r}, int8=True)\n"
             "print(clf.predict(['great movie', '']))\n"
             "clf.evaluate(['great movie'], [clf.classes_[0]])\n"

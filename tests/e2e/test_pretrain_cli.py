@@ -172,7 +172,7 @@ def test_finetune_lm_with_self_training(lm_dir, files, capsys, monkeypatch):
 
 def test_finetune_a_chinese_lm_adds_token_pairs_unless_bigrams_off(files, tmp_path, capsys,
                                                                    monkeypatch):
-    from sentirnn.language_model import LanguageModel
+    from sentirnn.estimators.language_model import LanguageModel
 
     texts = (files / "zh.txt").read_text(encoding="utf-8").splitlines()
     LanguageModel(embedding_dim=8, hidden_size=8, layers=1, batch_size=4, bptt=8, min_freq=1,
@@ -232,7 +232,7 @@ def test_errors_are_one_line_with_exit_code_1(files, tmp_path, capsys, monkeypat
     (classifier / "config.json").write_text('{"format": "sentirnn.classifier", '
                                             '"format_version": 1}')
     if "{tmp}/zh-lm" in args:
-        from sentirnn.language_model import LanguageModel
+        from sentirnn.estimators.language_model import LanguageModel
 
         texts = (files / "zh.txt").read_text(encoding="utf-8").splitlines()
         LanguageModel(embedding_dim=8, hidden_size=8, layers=1, batch_size=4, bptt=8,

@@ -34,7 +34,7 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lm_dir(files):
-    from sentirnn.language_model import LanguageModel
+    from sentirnn.estimators.language_model import LanguageModel
 
     texts = make_corpus("en", 600, seed=33)[0]
     LanguageModel(embedding_dim=16, hidden_size=16, layers=2, batch_size=8, bptt=16, min_freq=1,

@@ -14,17 +14,18 @@ pytest.importorskip("fastapi", reason="serving needs the 'serve' extra")
 from conftest import make_corpus  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from sentirnn import __version__, cli  # noqa: E402
+from sentirnn import __version__  # noqa: E402
+from sentirnn.cli import app as cli
 from sentirnn.errors import ArtifactError, ConfigError  # noqa: E402
-from sentirnn.serve import ENV, app_from_env, create_app  # noqa: E402
+from sentirnn.serve.app import ENV, app_from_env, create_app  # noqa: E402
 
 LIMITS = dict(max_texts=8, max_chars=200, max_body_bytes=4000)
-HAS_EXPLAIN = importlib.util.find_spec("sentirnn.explain") is not None
+HAS_EXPLAIN = importlib.util.find_spec("sentirnn.inference.explain") is not None
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from sentirnn.estimator import SentimentClassifier
+    from sentirnn.estimators.classifier import SentimentClassifier
 
     clf = SentimentClassifier(embedding_dim=16, hidden_size=16, max_epochs=4, batch_size=16,
                               lr=1e-2, min_freq=1, progress=False, num_threads=1)
@@ -58,7 +59,7 @@ def test_predict_shape_and_probabilities(client, model_dir):
 
 
 def test_predict_matches_the_library(client, model_dir):
-    from sentirnn.estimator import load
+    from sentirnn.estimators.classifier import load
 
     texts = ["good plot", "boring movie and cold food"]
     expected = load(model_dir).predict_proba(texts)
@@ -142,7 +143,7 @@ def test_model_info(client, model_dir):
     assert info["threads"] >= 1
 
 
-@pytest.mark.skipif(not HAS_EXPLAIN, reason="sentirnn.explain is not written yet")
+@pytest.mark.skipif(not HAS_EXPLAIN, reason="sentirnn.inference.explain is not written yet")
 def test_explain(client):
     answer = client.post("/v1/explain", json={"text": "the food was great"})
     assert answer.status_code == 200, answer.text
@@ -162,8 +163,8 @@ def test_explain_limits_and_validation(client):
 
 
 def test_explain_unavailable_backend_is_501(model_dir, monkeypatch):
-    from sentirnn import serve
-    from sentirnn.estimator import load
+    from sentirnn.estimators.classifier import load
+    from sentirnn.serve import app as serve
 
     class NoExplain:  # what an ONNX classifier offers: predictions, no explanations
         def __init__(self, clf):
@@ -183,10 +184,10 @@ def test_explain_unavailable_backend_is_501(model_dir, monkeypatch):
 @pytest.mark.filterwarnings("ignore:Converting a tensor:Warning")  # torch.onnx tracing noise
 def test_onnx_backend(model_dir, tmp_path):
     pytest.importorskip("onnxruntime", reason="the ONNX backend needs the 'export' extra")
-    if importlib.util.find_spec("sentirnn.export") is None:
-        pytest.skip("sentirnn.export is not written yet")
-    from sentirnn.estimator import load
-    from sentirnn.export import export_onnx
+    if importlib.util.find_spec("sentirnn.export.onnx") is None:
+        pytest.skip("sentirnn.export.onnx is not written yet")
+    from sentirnn.estimators.classifier import load
+    from sentirnn.export.onnx import export_onnx
 
     copy = shutil.copytree(model_dir, tmp_path / "tiny")
     export_onnx(copy)
@@ -267,7 +268,7 @@ def test_cli_serve_bad_model_is_one_line(tmp_path, monkeypatch, capsys):
 
 
 def test_the_app_scores_with_the_threads_it_is_given(model_dir):
-    from sentirnn.estimator import load
+    from sentirnn.estimators.classifier import load
 
     texts = make_corpus("en", 40, seed=9)[0]
     want = load(model_dir).set_threads(1).predict_proba(texts)
@@ -313,7 +314,7 @@ def test_app_from_env_reads_the_threads(model_dir, monkeypatch):
 
 
 def test_serving_threads_share_the_cores(monkeypatch):
-    from sentirnn.serve import serving_threads
+    from sentirnn.serve.app import serving_threads
 
     monkeypatch.setattr("os.cpu_count", lambda: 8)
     assert serving_threads(1, "onnx-int8") == 8 and serving_threads(1, "torch") == 8

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or not _has
 # before and after keep_freed_memory(), then what keep_freed_memory() returned.
 PROBE = textwrap.dedent("""
     import ctypes, ctypes.util
-    from sentirnn.allocator import keep_freed_memory
+    from sentirnn.training.allocator import keep_freed_memory
 
     class Info(ctypes.Structure):
         _fields_ = [(n, ctypes.c_size_t) for n in (
@@ -73,7 +73,7 @@ def test_sentirnn_malloc_system_leaves_glibc_alone():
 # release_free_memory(); the blocks sit below one live block so the heap top cannot shrink.
 TRIM_PROBE = textwrap.dedent("""
     import ctypes, ctypes.util, os
-    from sentirnn.allocator import keep_freed_memory, release_free_memory
+    from sentirnn.training.allocator import keep_freed_memory, release_free_memory
 
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     libc.malloc.restype = ctypes.c_void_p
@@ -110,7 +110,7 @@ def test_free_pages_go_back_to_the_system_when_training_trims():
 # thresholds there too (None before: not tried yet), so inference gets what training gets.
 PREDICT_PROBE = textwrap.dedent("""
     import sys
-    import sentirnn.allocator as allocator
+    import sentirnn.training.allocator as allocator
     from sentirnn import load
 
     clf = load(sys.argv[1])

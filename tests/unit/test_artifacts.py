@@ -89,7 +89,7 @@ def test_round_trip_probabilities(model_dir):
 
 
 def test_cleaning_switches_travel_with_the_model(tmp_path):
-    from sentirnn.text import clean
+    from sentirnn.preprocess.text import clean
 
     texts, labels = make_corpus("zh", 120, seed=9)
     texts = [f"{t}！！{i % 7}。" for i, t in enumerate(texts)]

@@ -10,7 +10,8 @@ import pytest
 from conftest import FAST, make_corpus
 
 from sentirnn import SentimentClassifier
-from sentirnn.augment import (
+from sentirnn.errors import ConfigError
+from sentirnn.preprocess.augment import (
     Neighbours,
     augment_tokens,
     eda,
@@ -19,7 +20,6 @@ from sentirnn.augment import (
     random_swap,
     synonym_replacement,
 )
-from sentirnn.errors import ConfigError
 
 WORDS = [f"w{i}" for i in range(40)]
 SYN = {w: [w + "_syn"] for w in WORDS}

@@ -8,7 +8,7 @@ import pytest
 from conftest import make_corpus
 
 from sentirnn import artifacts
-from sentirnn.baselines import ARCHS, MODEL_FILE, BaselineClassifier
+from sentirnn.classic.baselines import ARCHS, MODEL_FILE, BaselineClassifier
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentirnn.metrics import EvaluationReport
 
@@ -19,7 +19,7 @@ SEEDS = {"en": 1, "zh": 2}
 def shared_jieba():
     """Every Tokenizer loads jieba's dictionary (~1 s); here the models share one load so the
     module stays quick. Segmentation is unchanged: it is the same dictionary."""
-    from sentirnn.tokenize import Tokenizer
+    from sentirnn.preprocess.tokenize import Tokenizer
 
     original, shared = Tokenizer._jieba_tokenizer, {}
 

@@ -1,6 +1,6 @@
 """Batching: truncation, padding + lengths, bucketing keeps every row."""
 
-from sentirnn.batching import BucketSampler, bucket_batches, collate, prepare, truncate
+from sentirnn.preprocess.batching import BucketSampler, bucket_batches, collate, prepare, truncate
 
 
 def test_truncate_head_tail_and_both():

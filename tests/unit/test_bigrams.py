@@ -8,7 +8,7 @@ import torch
 from conftest import make_corpus
 
 from sentirnn.errors import ConfigError
-from sentirnn.estimator import SentimentClassifier
+from sentirnn.estimators.classifier import SentimentClassifier
 from sentirnn.models.embedding import TokenEmbedding, bigram_slots, build_bigram_slot_rows
 
 TINY = dict(embedding_dim=16, hidden_size=16, max_epochs=3, batch_size=16, lr=1e-2,

@@ -11,17 +11,17 @@ import numpy as np
 import pytest
 from conftest import FAST, make_corpus
 
-from sentirnn.calibration import (
+from sentirnn.errors import ArtifactError, ConfigError
+from sentirnn.estimators.classifier import SentimentClassifier
+from sentirnn.inference.calibration import (
     expected_calibration_error,
     fit_temperature,
     nll,
     plot_reliability,
     temperature_from_config,
 )
-from sentirnn.errors import ArtifactError, ConfigError
-from sentirnn.estimator import SentimentClassifier
+from sentirnn.inference.postprocess import softmax
 from sentirnn.metrics import evaluate_labels
-from sentirnn.postprocess import softmax
 
 
 def synthetic(n=3000, classes=3, seed=0):
@@ -179,7 +179,7 @@ def test_refit_without_calibrate_resets_the_temperature(noisy):
 def test_onnx_backend_applies_the_same_temperature(noisy, saved, tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from sentirnn.export import OnnxClassifier, export_onnx
+    from sentirnn.export.onnx import OnnxClassifier, export_onnx
 
     clf, (texts, labels) = noisy
     path = tmp_path / "model"

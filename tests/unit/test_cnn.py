@@ -6,9 +6,9 @@ import torch
 from conftest import FAST, make_corpus
 
 from sentirnn import SentimentClassifier
-from sentirnn.batching import collate
 from sentirnn.config import ModelConfig
 from sentirnn.models import TextCNNNet, build_net
+from sentirnn.preprocess.batching import collate
 
 torch.set_num_threads(1)
 
@@ -70,7 +70,7 @@ def test_textcnn_learns_the_tiny_task(fitted):
 
 
 def test_save_load_same_probabilities_and_short_texts(fitted, tmp_path):
-    from sentirnn.estimator import load
+    from sentirnn.estimators.classifier import load
 
     clf, texts, _ = fitted
     clf.save(tmp_path / "m")
@@ -91,7 +91,7 @@ def test_textcnn_explains(fitted):
 def test_textcnn_exports_to_onnx_with_parity(fitted, tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from sentirnn.export import OnnxClassifier, export_onnx, read_export
+    from sentirnn.export.onnx import OnnxClassifier, export_onnx, read_export
 
     clf, texts, _ = fitted
     clf.save(tmp_path / "m")

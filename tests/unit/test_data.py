@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import make_corpus
 
-from sentirnn.data import (
+from sentirnn.data.dataset import (
     DataReport,
     Dataset,
     detect_format,
@@ -19,9 +19,9 @@ from sentirnn.data import (
     read_dataset,
     read_texts,
 )
+from sentirnn.data.splits import sentence_split, stratified_split
+from sentirnn.data.tables import TableWriter
 from sentirnn.errors import ConfigError, DataError
-from sentirnn.splits import sentence_split, stratified_split
-from sentirnn.tables import TableWriter
 
 ROWS = [("这部电影真的很棒！", "positive"), ("送餐太慢了", "negative"),
         ("Great movie, loved it", "positive"), ("boring, two hours lost", "negative")]

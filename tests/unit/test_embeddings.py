@@ -10,15 +10,15 @@ import torch
 from conftest import FAST, assert_one_line_error, make_corpus, run_cli
 
 from sentirnn import SentimentClassifier
-from sentirnn.embeddings import (
+from sentirnn.errors import ConfigError, DataError
+from sentirnn.preprocess.embeddings import (
     detect_vector_format,
     load_vectors,
     save_vectors,
     train_word2vec,
     vectors_for_vocab,
 )
-from sentirnn.errors import ConfigError, DataError
-from sentirnn.vocab import Vocab
+from sentirnn.preprocess.vocab import Vocab
 
 VECS = {"good": [0.1, 0.2, 0.3], "bad": [-0.1, -0.2, -0.3], "movie": [0.5, 0.0, 0.5]}
 # vocabulary: good ×2, bad, food, zzz → 4 types (specials aside), 5 training tokens

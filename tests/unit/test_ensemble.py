@@ -8,9 +8,9 @@ import torch
 from conftest import FAST, make_corpus
 
 from sentirnn import SentimentClassifier
-from sentirnn.ensemble import EnsembleClassifier
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
-from sentirnn.estimator import load
+from sentirnn.estimators.classifier import load
+from sentirnn.estimators.ensemble import EnsembleClassifier
 
 torch.set_num_threads(1)
 PROBE = ["great food", "awful plot", "", "zzz", "the movie was really good and bad"]
@@ -151,7 +151,7 @@ def test_saving_over_a_member_is_refused(members):
 
 def test_mixed_ensemble_with_a_baseline(members, valid, tmp_path):
     """A TF-IDF baseline directory (format sentirnn.baseline) is a member like any other."""
-    baselines = pytest.importorskip("sentirnn.baselines")
+    baselines = pytest.importorskip("sentirnn.classic.baselines")
     texts, labels = make_corpus("en", 200, seed=1)
     base = baselines.BaselineClassifier(arch="tfidf-lr").fit(texts, labels).save(tmp_path / "b")
     ens = EnsembleClassifier([members[1], base], combiner="stack").fit(*valid)

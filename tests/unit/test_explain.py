@@ -12,8 +12,8 @@ pytest.importorskip("captum")
 import torch  # noqa: E402
 
 from sentirnn.errors import DataError  # noqa: E402
-from sentirnn.estimator import SentimentClassifier  # noqa: E402
-from sentirnn.explain import Explanation  # noqa: E402
+from sentirnn.estimators.classifier import SentimentClassifier  # noqa: E402
+from sentirnn.inference.explain import Explanation  # noqa: E402
 
 FILL = ["the", "a", "park", "saw", "we", "today", "near", "river", "big", "small", "walked",
         "and", "with", "old", "green"]

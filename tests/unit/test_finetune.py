@@ -7,19 +7,20 @@ import pytest
 import torch
 from conftest import make_corpus
 
-from sentirnn import SentimentClassifier, finetune, load
+from sentirnn import SentimentClassifier, load
 from sentirnn.config import ModelConfig
 from sentirnn.errors import ConfigError, DataError
-from sentirnn.finetune import (
+from sentirnn.estimators import finetune
+from sentirnn.estimators.finetune import (
     GradualUnfreezing,
     copy_encoder,
     discriminative_groups,
     layer_groups,
 )
-from sentirnn.language_model import LanguageModel
+from sentirnn.estimators.language_model import LanguageModel
 from sentirnn.models import build_net
 from sentirnn.models.rnn import reverse_within_length
-from sentirnn.schedules import slanted_triangular
+from sentirnn.training.schedules import slanted_triangular
 
 CLF = dict(max_epochs=1, batch_size=16, num_threads=1, progress=False, seed=0)
 
@@ -326,7 +327,7 @@ def test_two_lms_that_cannot_share_a_classifier_are_clear_errors(lm_pair, lm, co
 
 
 def test_a_self_training_student_from_a_language_model_ends_on_its_last_epoch(lm, corpus):
-    from sentirnn.self_training import self_train
+    from sentirnn.estimators.self_training import self_train
 
     made = []
 

@@ -16,8 +16,8 @@ from conftest import FAST, make_corpus
 
 from sentirnn import SentimentClassifier
 from sentirnn.errors import ConfigError
-from sentirnn.estimator import load
-from sentirnn.multilabel import MultiLabelClassifier
+from sentirnn.estimators.classifier import load
+from sentirnn.estimators.multilabel import MultiLabelClassifier
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +90,8 @@ def test_bad_thread_counts_are_refused_in_one_sentence(fitted, bad):
 
 
 def test_every_classifier_kind_accepts_set_threads(corpus, fitted, tmp_path):
-    from sentirnn.baselines import BaselineClassifier
-    from sentirnn.ensemble import EnsembleClassifier
+    from sentirnn.classic.baselines import BaselineClassifier
+    from sentirnn.estimators.ensemble import EnsembleClassifier
 
     texts, labels = corpus
     base = BaselineClassifier(arch="tfidf-lr").fit(texts, labels)

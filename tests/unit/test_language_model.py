@@ -8,15 +8,15 @@ import torch
 from conftest import make_corpus
 
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
-from sentirnn.language_model import EOS, LanguageModel
-from sentirnn.lm_batching import BPTTBatches, window_lengths
+from sentirnn.estimators.language_model import EOS, LanguageModel
 from sentirnn.models.language_model_net import (
     LanguageModelConfig,
     LanguageModelNet,
     choose_cutoffs,
     classifier_state,
 )
-from sentirnn.tokenize import Tokenizer
+from sentirnn.preprocess.lm_batching import BPTTBatches, window_lengths
+from sentirnn.preprocess.tokenize import Tokenizer
 
 TINY = dict(embedding_dim=24, hidden_size=24, layers=2, batch_size=8, bptt=16, min_freq=1,
             num_threads=1, progress=False)
@@ -202,7 +202,7 @@ def test_backward_model_reads_documents_from_their_end(tmp_path):
 
 
 def test_precision_auto_is_bf16_only_where_the_cpu_multiplies_bf16(monkeypatch):
-    from sentirnn.training import lightning_precision
+    from sentirnn.training.loop import lightning_precision
 
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)

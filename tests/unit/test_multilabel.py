@@ -10,8 +10,8 @@ import pytest
 from conftest import FAST, assert_one_line_error, run_cli
 
 from sentirnn.errors import DataError
+from sentirnn.estimators.multilabel import MultiLabelClassifier, multi_hot, parse_label_sets
 from sentirnn.metrics import tune_thresholds
-from sentirnn.multilabel import MultiLabelClassifier, multi_hot, parse_label_sets
 
 ASPECTS = {"food": ["tasty", "bland", "salty"], "service": ["waiter", "rude", "friendly"],
            "price": ["cheap", "expensive", "overpriced"]}

@@ -5,11 +5,11 @@ import itertools
 import pytest
 import torch
 
-from sentirnn.batching import collate
 from sentirnn.config import ModelConfig
 from sentirnn.models import build_net
 from sentirnn.models.pooling import POOLINGS
 from sentirnn.models.rnn import reverse_within_length
+from sentirnn.preprocess.batching import collate
 
 CASES = list(itertools.product(["rnn", "lstm", "gru"], [False, True], POOLINGS))
 

@@ -10,9 +10,9 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from sentirnn.config import ModelConfig  # noqa: E402
-from sentirnn.export import _export_net, _session, parity_batch  # noqa: E402
+from sentirnn.export.onnx import _export_net, _session, parity_batch  # noqa: E402
+from sentirnn.inference.postprocess import softmax  # noqa: E402
 from sentirnn.models import build_net  # noqa: E402
-from sentirnn.postprocess import softmax  # noqa: E402
 
 CASES = [("lstm", True, 1, "maxmean", False, False), ("lstm", True, 2, "last", False, False),
          ("lstm", False, 1, "last", False, False), ("gru", True, 1, "attention", False, False),

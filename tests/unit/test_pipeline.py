@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from sentirnn.pipeline import inference_batches, pipelined_logits, split_batch_size
-from sentirnn.predict import Predictor
+from sentirnn.inference.pipeline import inference_batches, pipelined_logits, split_batch_size
+from sentirnn.inference.predict import Predictor
 
 
 def encode(texts: list[str]) -> list[list[int]]:

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from sentirnn.postprocess import decode_labels, softmax, top_k_records
-from sentirnn.predict import restore_order
+from sentirnn.inference.postprocess import decode_labels, softmax, top_k_records
+from sentirnn.inference.predict import restore_order
 
 
 def test_softmax_rows_sum_to_one_and_survive_large_logits():

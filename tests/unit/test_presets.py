@@ -8,7 +8,7 @@ from conftest import assert_one_line_error, make_corpus, run_cli
 
 from sentirnn import SentimentClassifier, load
 from sentirnn.errors import ConfigError
-from sentirnn.presets import PRESETS
+from sentirnn.estimators.presets import PRESETS
 
 THREE = ("negative", "neutral", "positive")
 # The tutorial: Embedding(50) → SimpleRNN(50) → Dense softmax; 100 tokens, RMSprop, 10 × 32.
@@ -92,8 +92,8 @@ def test_padding_to_100_tokens_changes_nothing():
     """The preset pads per batch where Keras pads every text to 100: the same logits."""
     import torch
 
-    from sentirnn.batching import collate
     from sentirnn.models import build_net
+    from sentirnn.preprocess.batching import collate
 
     torch.manual_seed(0)
     net = build_net(SentimentClassifier.preset("tutorial")._model_config(40, 3)).eval()

@@ -8,13 +8,13 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from sentirnn.errors import ConfigError, DataError
-from sentirnn.reference import (
+from sentirnn.classic.reference import (
     PARAM_NAMES,
     NumpySimpleRNNClassifier,
     numerical_gradient,
     relative_error,
 )
+from sentirnn.errors import ConfigError, DataError
 
 V, D, H, C, B, T = 11, 4, 5, 3, 3, 6
 

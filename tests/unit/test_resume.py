@@ -11,11 +11,12 @@ import pytest
 import torch
 from conftest import FAST, make_corpus
 
-from sentirnn import SentimentClassifier, load, training
-from sentirnn.checkpoints import RUN, read_checkpoint, write_checkpoint
+from sentirnn import SentimentClassifier, load
 from sentirnn.errors import ArtifactError, ConfigError
-from sentirnn.language_model import LanguageModel
-from sentirnn.multilabel import MultiLabelClassifier
+from sentirnn.estimators.language_model import LanguageModel
+from sentirnn.estimators.multilabel import MultiLabelClassifier
+from sentirnn.training import loop as training
+from sentirnn.training.checkpoints import RUN, read_checkpoint, write_checkpoint
 
 EXACT = dict(FAST, precision="32", seed=0)
 

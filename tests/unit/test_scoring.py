@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 from conftest import make_corpus
 
-from sentirnn.baselines import BaselineClassifier
+from sentirnn.classic.baselines import BaselineClassifier
 from sentirnn.errors import DataError
-from sentirnn.scoring import choose_prefix, score_file
+from sentirnn.inference.scoring import choose_prefix, score_file
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from conftest import FAST
 
 from sentirnn import SentimentClassifier
 from sentirnn.errors import ConfigError, DataError
-from sentirnn.multilabel import MultiLabelClassifier
-from sentirnn.self_training import pseudo_label, self_train
+from sentirnn.estimators.multilabel import MultiLabelClassifier
+from sentirnn.estimators.self_training import pseudo_label, self_train
 
 torch.set_num_threads(1)
 KNOWN = {"positive": ["great", "love"], "negative": ["awful", "hate"]}
@@ -109,7 +109,7 @@ def test_labelled_and_empty_texts_are_not_pseudo_labelled(labelled):
 def test_a_pool_of_one_class_is_reported_as_unbalanced(labelled, caplog):
     texts, labels = texts_with([KNOWN, NEW], 200, seed=7)
     positive_only = [t for t, y in zip(texts, labels) if y == "positive"]
-    with caplog.at_level("WARNING", logger="sentirnn.self_training"):
+    with caplog.at_level("WARNING", logger="sentirnn.estimators.self_training"):
         student = self_train(make, *labelled, positive_only, ratio=1.0)
     per_class = student.train_summary_["self_training"]["per_class"]
     assert per_class["negative"]["taken"] <= 5 and per_class["positive"]["taken"] == 54

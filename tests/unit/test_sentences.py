@@ -12,8 +12,8 @@ from conftest import EN_FILL, EN_NEG, EN_POS, FAST, make_corpus, run_cli
 
 from sentirnn import SentimentClassifier, load
 from sentirnn.errors import ConfigError
-from sentirnn.postprocess import softmax
-from sentirnn.sentences import aggregate, pool, pooled_logits, split_many, split_sentences
+from sentirnn.inference.postprocess import softmax
+from sentirnn.inference.sentences import aggregate, pool, pooled_logits, split_many, split_sentences
 
 
 # ---- splitting -------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ def test_save_load_round_trips_truncation_and_pooling(sentence_model, documents,
 def test_onnx_pools_like_torch(sentence_model, documents, tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from sentirnn.export import OnnxClassifier, export_onnx
+    from sentirnn.export.onnx import OnnxClassifier, export_onnx
 
     texts = documents[1][0][:30] + ["", "Great.", "no terminator at all here"]
     sentence_model.save(tmp_path / "m")
@@ -208,7 +208,7 @@ def test_chinese_documents_and_calibration():
 
 
 def test_bad_pooling_and_multi_label_are_refused():
-    from sentirnn.multilabel import MultiLabelClassifier
+    from sentirnn.estimators.multilabel import MultiLabelClassifier
 
     texts, labels = make_corpus("en", 40)
     with pytest.raises(ConfigError, match="'sentence_pooling' parameter .* Got 'median'"):

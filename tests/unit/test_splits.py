@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from sentirnn.data.splits import group_split
 from sentirnn.errors import ConfigError
-from sentirnn.splits import group_split
 
 
 def _groups(n_groups=200, seed=0):

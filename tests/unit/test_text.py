@@ -8,7 +8,7 @@ import pytest
 
 from sentirnn.config import TextConfig
 from sentirnn.errors import ConfigError
-from sentirnn.text import clean, clean_many
+from sentirnn.preprocess.text import clean, clean_many
 
 DEFAULT = TextConfig()
 ZH = TextConfig(traditional_to_simplified=True)

@@ -8,7 +8,7 @@ import pickle
 import pytest
 
 from sentirnn.errors import ConfigError
-from sentirnn.tokenize import Tokenizer, detect_language, load_stopwords, resolve_kind
+from sentirnn.preprocess.tokenize import Tokenizer, detect_language, load_stopwords, resolve_kind
 
 ZH_TEXT = "这部电影真的很棒，演员的表演也非常精彩！ 送餐太慢了"
 

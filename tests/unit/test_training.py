@@ -10,7 +10,7 @@ from conftest import FAST, make_corpus
 
 from sentirnn import SentimentClassifier
 from sentirnn.errors import ConfigError
-from sentirnn.training import small_data_batch
+from sentirnn.training.loop import small_data_batch
 
 
 def test_small_sets_get_smaller_batches():
@@ -48,7 +48,7 @@ def test_min_steps_must_be_a_count():
 
 
 def test_epoch_average_is_the_mean_and_swaps_back():
-    from sentirnn.training import EpochAverage
+    from sentirnn.training.loop import EpochAverage
 
     net, avg = torch.nn.Linear(3, 2), EpochAverage()
     states = []
@@ -121,7 +121,7 @@ def test_epoch_averaging_leaves_the_training_path_alone():
 
 
 def test_bf16_training_learns_as_fp32_does_with_fp32_weights_and_fp32_validation(monkeypatch):
-    from sentirnn.training import ClassifierModule
+    from sentirnn.training.loop import ClassifierModule
 
     seen = {"mean": set(), "sum": set()}  # logits' dtypes: training (mean) / validation (sum)
     loss = ClassifierModule._loss
@@ -164,7 +164,7 @@ def test_an_unknown_precision_is_refused_before_training():
 
 @pytest.mark.parametrize("restore_best", [True, False])
 def test_the_model_ends_on_the_best_or_on_the_last_epochs_weights(monkeypatch, restore_best):
-    from sentirnn.training import BestWeights
+    from sentirnn.training.loop import BestWeights
 
     seen, original = [], BestWeights.on_validation_end
     scores = [0.9, 0.5, 0.4]  # validation as it will be reported: the first epoch is best
@@ -191,7 +191,7 @@ def test_the_model_ends_on_the_best_or_on_the_last_epochs_weights(monkeypatch, r
 
 @pytest.mark.parametrize("monitor,epoch", [("macro_f1", 1), ("accuracy", 2), ("loss", 3)])
 def test_the_kept_epoch_is_the_best_by_the_monitored_figure(monkeypatch, monitor, epoch):
-    from sentirnn.training import ClassifierModule
+    from sentirnn.training.loop import ClassifierModule
 
     # (macro-F1, accuracy, loss) as validation will report them: each figure has its own best
     scripted = iter([(0.9, 0.5, 0.9), (0.5, 0.9, 0.8), (0.4, 0.4, 0.1)])
@@ -231,9 +231,10 @@ def test_the_plateau_scheduler_halves_the_lr_when_validation_stops_improving():
     ({"patience": -1}, "'patience' parameter"), ({"pooling": "top"}, "'pooling' parameter"),
     ({"max_len": 0}, "'max_len' parameter"), ({"dropout": 1.0}, "'dropout' parameter")])
 def test_bad_settings_are_refused_before_any_text_is_read(monkeypatch, setting, message):
-    import sentirnn.estimator
+    import sentirnn.estimators.classifier
 
-    monkeypatch.setattr(sentirnn.estimator, "check_texts", lambda *a: pytest.fail("read"))
+    monkeypatch.setattr(sentirnn.estimators.classifier, "check_texts",
+                        lambda *a: pytest.fail("read"))
     with pytest.raises(ConfigError, match=message):
         SentimentClassifier(**{**FAST, **setting}).fit(["a"], ["b"])
 
@@ -262,7 +263,7 @@ def test_l1_makes_the_weights_sparser_as_lambda_grows():
 
 
 def test_l1_penalises_weight_matrices_only():
-    from sentirnn.training import l1_norm
+    from sentirnn.training.loop import l1_norm
 
     net = torch.nn.Sequential(torch.nn.Embedding(4, 3), torch.nn.Linear(3, 2))
     for p in net.parameters():
@@ -273,13 +274,13 @@ def test_l1_penalises_weight_matrices_only():
 
 
 def test_l1_zero_leaves_training_as_it_was(monkeypatch):
-    import sentirnn.training
+    import sentirnn.training.loop
 
     texts, labels = make_corpus("en", 120, seed=22)
     params = dict(FAST, max_epochs=2)
     before = SentimentClassifier(**params).fit(texts, labels)
     # l1=0 never computes the penalty: the loss, its graph and the weights are untouched
-    monkeypatch.setattr(sentirnn.training, "l1_norm", lambda net: pytest.fail("penalised"))
+    monkeypatch.setattr(sentirnn.training.loop, "l1_norm", lambda net: pytest.fail("penalised"))
     after = SentimentClassifier(**params, l1=0.0).fit(texts, labels)
     assert all(torch.equal(v, after.net_.state_dict()[k])
                for k, v in before.net_.state_dict().items())

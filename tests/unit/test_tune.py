@@ -11,8 +11,8 @@ from conftest import FAST, make_corpus
 optuna = pytest.importorskip("optuna")
 
 from sentirnn.errors import ConfigError  # noqa: E402
-from sentirnn.estimator import SentimentClassifier  # noqa: E402
-from sentirnn.tune import (  # noqa: E402
+from sentirnn.estimators.classifier import SentimentClassifier  # noqa: E402
+from sentirnn.estimators.tune import (  # noqa: E402
     ReportToTrial,
     _require_optuna,
     _train_with,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sentirnn.errors import ArtifactError, ConfigError, DataError
-from sentirnn.vocab import Vocab
+from sentirnn.preprocess.vocab import Vocab
 
 DOCS = [["good", "movie"], ["bad", "movie"], ["good", "plot"], ["movie"]]
 

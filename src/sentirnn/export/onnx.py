@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from sentirnn import __version__, artifacts
-from sentirnn.batching import pad
 from sentirnn.config import TextConfig
-from sentirnn.encode import encode_texts
 from sentirnn.errors import ArtifactError, ConfigError
-from sentirnn.postprocess import softmax
-from sentirnn.predict import Predictor, check_threads
+from sentirnn.inference.postprocess import softmax
+from sentirnn.inference.predict import Predictor, check_threads
+from sentirnn.preprocess.batching import pad
+from sentirnn.preprocess.encode import encode_texts
 
 FORMAT = "sentirnn.classifier"
 EXPORT_FORMAT = "sentirnn.onnx_export"
@@ -74,7 +74,7 @@ def _sha256_bytes(data: bytes) -> str:
 
 def _session(model, num_threads: int = 1):
     """An onnxruntime CPU session on a path or serialized bytes (single-threaded calls by
-    default: parallelism comes from calls side by side, see ``sentirnn.pipeline``)."""
+    default: parallelism comes from calls side by side, see ``sentirnn.inference.pipeline``)."""
     ort = _require_onnxruntime()
     options = ort.SessionOptions()
     options.intra_op_num_threads = num_threads
@@ -111,7 +111,7 @@ def export_onnx(model_dir, *, int8: bool = False, opset: int = 17) -> list[Path]
     [PosixPath('models/waimai/model.onnx'), PosixPath('models/waimai/model.int8.onnx'), ...]
     """
     _require_onnx()
-    from sentirnn.estimator import SentimentClassifier
+    from sentirnn.estimators.classifier import SentimentClassifier
 
     model_dir = Path(model_dir)
     config = artifacts.read_config(model_dir, FORMAT)
@@ -191,8 +191,8 @@ def _export_net(net, path: Path, opset: int) -> None:
 def _exportable(net):
     """The network with each recurrent layer as one ONNX op that reads ``lengths``
     (see ``onnx_recurrent``); networks without an RNNEncoder export as they are."""
+    from sentirnn.export.onnx_recurrent import ExportNet
     from sentirnn.models.rnn import RNNEncoder
-    from sentirnn.onnx_recurrent import ExportNet
 
     return ExportNet(net).eval() if isinstance(getattr(net, "encoder", None), RNNEncoder) \
         else net
@@ -325,7 +325,7 @@ class OnnxClassifier(Predictor):
         self._use_sessions(len(sessions))
 
     def _use_sessions(self, n: int) -> None:
-        """Score with the first n sessions, n calls side by side (see sentirnn.pipeline)."""
+        """Score with the first n sessions, n calls side by side (sentirnn.inference.pipeline)."""
         self.idle_sessions_ = queue.SimpleQueue()
         for session in self.sessions_[:n]:
             self.idle_sessions_.put(session)
@@ -362,11 +362,11 @@ class OnnxClassifier(Predictor):
         num_threads : cores to use; None = all. Each onnxruntime call is single-threaded and
             up to ``num_threads`` calls run side by side, each on a session of its own
             (faster than one multi-threaded call on these small recurrent matrices; see
-            ``sentirnn.pipeline``). Each session holds its own copy of the weights.
+            ``sentirnn.inference.pipeline``). Each session holds its own copy of the weights.
         batch_size : texts per onnxruntime call (batches are sorted by length).
         """
-        from sentirnn.tokenize import Tokenizer
-        from sentirnn.vocab import Vocab
+        from sentirnn.preprocess.tokenize import Tokenizer
+        from sentirnn.preprocess.vocab import Vocab
 
         check_threads(num_threads, "OnnxClassifier.load", "num_threads")
         model_dir = Path(model_dir)
@@ -390,7 +390,7 @@ class OnnxClassifier(Predictor):
                    vocab, max_len, truncation, "int8" if int8 else "fp32", batch_size,
                    language=config.get("language"), sentence_pooling=pooling)
         if config.get("calibration"):  # the same temperature as torch, so backends agree
-            from sentirnn.calibration import temperature_from_config
+            from sentirnn.inference.calibration import temperature_from_config
 
             onnx.temperature_ = temperature_from_config(config, model_dir)
             onnx.calibration_ = dict(config["calibration"])

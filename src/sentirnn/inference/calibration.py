@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sentirnn.errors import ArtifactError, DataError
-from sentirnn.postprocess import softmax
+from sentirnn.inference.postprocess import softmax
 
 # Searched range of T. NLL is convex in 1/T, so the bounded 1-D search finds the optimum
 # whenever it lies inside; a validation set the model labels perfectly pushes T to the lower

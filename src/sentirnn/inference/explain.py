@@ -13,8 +13,8 @@ from __future__ import annotations
 import io
 from dataclasses import asdict, dataclass
 
-from sentirnn.encode import encode_one
 from sentirnn.errors import DataError
+from sentirnn.preprocess.encode import encode_one
 
 METHOD = "integrated-gradients"
 

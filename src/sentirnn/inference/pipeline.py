@@ -24,7 +24,7 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from sentirnn.batching import pad
+from sentirnn.preprocess.batching import pad
 
 Encode = Callable[[list[str]], list[list[int]]]
 BatchLogits = Callable[[np.ndarray, np.ndarray], np.ndarray]

@@ -1,7 +1,7 @@
 """texts → labels: the Predictor mixin that runs a fitted model and post-processes its logits.
 
 The estimators and the ONNX predictor share it; the logits → labels step itself is in
-``sentirnn.postprocess``.
+``sentirnn.inference.postprocess``.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sentirnn.batching import pad
-from sentirnn.calibration import summary
-from sentirnn.encode import check_texts
 from sentirnn.errors import ConfigError, DataError
+from sentirnn.inference.calibration import summary
+from sentirnn.inference.pipeline import inference_batches, pipelined_logits
+from sentirnn.inference.postprocess import decode_labels, softmax, top_k_records
+from sentirnn.inference.sentences import pooled_logits, split_many
 from sentirnn.metrics import evaluate_labels
-from sentirnn.pipeline import inference_batches, pipelined_logits
-from sentirnn.postprocess import decode_labels, softmax, top_k_records
-from sentirnn.sentences import pooled_logits, split_many
+from sentirnn.preprocess.batching import pad
+from sentirnn.preprocess.encode import check_texts
 
 
 def restore_order(chunks: list[np.ndarray], batches: list[list[int]], n: int) -> np.ndarray:
@@ -53,13 +53,14 @@ class Predictor:
     # PyTorch and onnxruntime alike (less padding in the long tail, smaller working set).
     inference_batch_size = 64
     # Probabilities are softmax(logits / temperature_); 1.0 unless the model was calibrated
-    # (``calibrate=True``, see ``sentirnn.calibration``), when ``calibration_`` holds T and
-    # its validation ECE. Labels never depend on it.
+    # (``calibrate=True``, see ``sentirnn.inference.calibration``), when ``calibration_`` holds
+    # T and its validation ECE. Labels never depend on it.
     temperature_: float = 1.0
     calibration_: dict | None = None
     # Backends whose calls release the GIL (onnxruntime, PyTorch) set these: ``workers_``
     # calls run side by side on ``executor_`` and encoding overlaps them (see
-    # ``sentirnn.pipeline``). With no executor, calls run one by one in the caller's thread.
+    # ``sentirnn.inference.pipeline``). With no executor, calls run one by one in the caller's
+    # thread.
     workers_: int = 1
     executor_ = None
     # What ``set_threads`` was given (None: every core).
@@ -119,7 +120,7 @@ class Predictor:
 
         With ``truncation="sentences"`` each sentence is scored and a text's "logits" are the
         log of its pooled sentence probabilities (``sentence_pooling``; see
-        ``sentirnn.sentences``), so their softmax is the pooled probabilities.
+        ``sentirnn.inference.sentences``), so their softmax is the pooled probabilities.
         """
         if getattr(self, "truncation", None) != "sentences":
             if self._pool()[0] > 1:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sentirnn.data import iter_frames
+from sentirnn.data.dataset import iter_frames
 from sentirnn.errors import DataError
 
 PREFIX = "pred_"

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sentirnn.config import check_choice
-from sentirnn.postprocess import softmax
+from sentirnn.inference.postprocess import softmax
 
 SENTENCES = "sentences"  # the value of the ``truncation`` parameter that turns this on
 POOLINGS = ("mean", "logit-mean", "max", "length-weighted")

@@ -21,9 +21,9 @@ import numpy as np
 
 from sentirnn.config import TextConfig
 from sentirnn.errors import ConfigError, DataError
-from sentirnn.text import clean_many
-from sentirnn.tokenize import Tokenizer, detect_language
-from sentirnn.vocab import Vocab
+from sentirnn.preprocess.text import clean_many
+from sentirnn.preprocess.tokenize import Tokenizer, detect_language
+from sentirnn.preprocess.vocab import Vocab
 
 log = logging.getLogger("sentirnn")
 

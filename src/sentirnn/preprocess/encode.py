@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sentirnn.batching import UNK, prepare, truncate
 from sentirnn.config import TextConfig
 from sentirnn.errors import DataError
-from sentirnn.text import clean_many
-from sentirnn.tokenize import Tokenizer
-from sentirnn.vocab import Vocab
+from sentirnn.preprocess.batching import UNK, prepare, truncate
+from sentirnn.preprocess.text import clean_many
+from sentirnn.preprocess.tokenize import Tokenizer
+from sentirnn.preprocess.vocab import Vocab
 
 log = logging.getLogger("sentirnn")
 MIN_COVERAGE = 0.5  # below this share of known tokens the model and the data do not match

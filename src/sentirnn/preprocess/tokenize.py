@@ -274,7 +274,7 @@ class Tokenizer:
         Parameters
         ----------
         text : str
-            A cleaned text (see :func:`sentirnn.text.clean`).
+            A cleaned text (see :func:`sentirnn.preprocess.text.clean`).
 
         Returns
         -------

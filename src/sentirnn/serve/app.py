@@ -102,7 +102,7 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
         Largest request body accepted, in bytes.
     num_threads : int, optional
         Cores for the model: that many single-threaded calls side by side, for every
-        backend (a request's texts are split across them, see ``sentirnn.pipeline``);
+        backend (a request's texts are split across them, see ``sentirnn.inference.pipeline``);
         None = one per core. ``sentirnn serve --threads`` sets it.
 
     Returns
@@ -146,13 +146,13 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
                                      f"({', '.join(info.labels)}).")
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_exception_handler(SentirnnError, _sentirnn_error)
-    app.mount("/static", StaticFiles(directory=str(files("sentirnn") / "static")),
+    app.mount("/static", StaticFiles(directory=str(files("sentirnn.serve") / "static")),
               name="static")
     explain_lock = threading.Lock()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
-        return HTMLResponse((files("sentirnn") / "static" / "index.html").read_text("utf-8"))
+        return HTMLResponse((files("sentirnn.serve") / "static" / "index.html").read_text("utf-8"))
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -220,7 +220,7 @@ def app_from_env() -> FastAPI:
 
     Examples
     --------
-    SENTIRNN_MODEL_DIR=models/waimai uvicorn sentirnn.serve:app_from_env --factory
+    SENTIRNN_MODEL_DIR=models/waimai uvicorn sentirnn.serve.app:app_from_env --factory
     """
     model_dir = os.environ.get(ENV["model_dir"])
     if not model_dir:
@@ -241,7 +241,7 @@ def app_from_env() -> FastAPI:
 
 def serving_threads(workers: int, backend: str = "torch") -> int:
     """Model threads per worker: the cores shared out, at least one each, for every backend
-    (each thread runs single-threaded calls; see ``sentirnn.workers``)."""
+    (each thread runs single-threaded calls; see ``sentirnn.inference.workers``)."""
     # torch used to get one core fewer, left to the event loop, because its intra-op OpenMP
     # threads spun after each call. Now that its calls are single-threaded as onnxruntime's
     # are, the full share pays: on 2 cores (default BiLSTM, SST-2 dev sentences,
@@ -254,11 +254,11 @@ def serving_threads(workers: int, backend: str = "torch") -> int:
 # ---- helpers -----------------------------------------------------------------------------------
 def _load_model(model_dir: Path, backend: str, num_threads: int | None):
     if backend == "torch":
-        from sentirnn.estimator import SentimentClassifier
+        from sentirnn.estimators.classifier import SentimentClassifier
 
         return SentimentClassifier.load(model_dir).set_threads(num_threads)
     # Imported here: onnxruntime is an optional extra, and the torch backend never needs it.
-    from sentirnn.export import OnnxClassifier
+    from sentirnn.export.onnx import OnnxClassifier
 
     return OnnxClassifier.load(model_dir, int8=backend == "onnx-int8", num_threads=num_threads)
 

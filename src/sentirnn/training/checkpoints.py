@@ -27,7 +27,7 @@ import torch
 
 from sentirnn import __version__, artifacts
 from sentirnn.errors import ArtifactError, ConfigError
-from sentirnn.runtime import world
+from sentirnn.training.runtime import world
 
 log = logging.getLogger("sentirnn")
 CHECKPOINT = "last.pt"

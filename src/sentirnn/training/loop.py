@@ -26,12 +26,17 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import f1_score
 
-from sentirnn.allocator import TrimFreedMemory, keep_freed_memory
-from sentirnn.batching import BucketSampler, EncodedDataset, bucket_batches, collate_labelled
-from sentirnn.checkpoints import NOT_FINGERPRINTED, EpochCheckpoints, digest
 from sentirnn.config import PRECISIONS, TrainConfig, check_choice, check_range
 from sentirnn.metrics import tune_thresholds
-from sentirnn.runtime import world
+from sentirnn.preprocess.batching import (
+    BucketSampler,
+    EncodedDataset,
+    bucket_batches,
+    collate_labelled,
+)
+from sentirnn.training.allocator import TrimFreedMemory, keep_freed_memory
+from sentirnn.training.checkpoints import NOT_FINGERPRINTED, EpochCheckpoints, digest
+from sentirnn.training.runtime import world
 
 log = logging.getLogger("sentirnn")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
@@ -418,7 +423,7 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
     replaces ``config.scheduler`` (stepped every batch). ``valid_pool``, when given, maps
     the validation rows' logits (input order) to (document logits, document classes), and
     validation accuracy and macro-F1 are then per document (``truncation="sentences"``).
-    ``run``, a :class:`sentirnn.checkpoints.Run`, checkpoints every epoch into its folder;
+    ``run``, a :class:`sentirnn.training.checkpoints.Run`, checkpoints every epoch into its folder;
     a resumed one continues after its checkpoint's epoch, with the precision it started with.
     """
     set_threads(config.num_threads)

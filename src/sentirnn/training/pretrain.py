@@ -24,13 +24,12 @@ import lightning as L
 import numpy as np
 import torch
 
-from sentirnn.allocator import keep_freed_memory
-from sentirnn.checkpoints import write_checkpoint
 from sentirnn.config import JsonConfig
-from sentirnn.lm_batching import BPTTBatches
 from sentirnn.models.language_model_net import LanguageModelNet, detach_hidden
-from sentirnn.schedules import slanted_triangular
-from sentirnn.training import (
+from sentirnn.preprocess.lm_batching import BPTTBatches
+from sentirnn.training.allocator import keep_freed_memory
+from sentirnn.training.checkpoints import write_checkpoint
+from sentirnn.training.loop import (
     FUSED_ADAM,
     clip_gradients,
     distributed_layout,
@@ -40,6 +39,7 @@ from sentirnn.training import (
     set_threads,
     world,
 )
+from sentirnn.training.schedules import slanted_triangular
 
 log = logging.getLogger("sentirnn")
 
@@ -183,8 +183,8 @@ def train_lm(net: LanguageModelNet, train_docs: list[np.ndarray],
              run_dir: Path | None = None, state: dict | None = None) -> tuple[list[dict], dict]:
     """Train ``net`` in place on documents of ids; returns (per-epoch history, summary).
 
-    ``state`` is a checkpoint (``sentirnn.checkpoints.Run.begin``): its weights are loaded and
-    training continues at its (epoch, step).
+    ``state`` is a checkpoint (``sentirnn.training.checkpoints.Run.begin``): its weights are
+    loaded and training continues at its (epoch, step).
     """
     set_threads(config.num_threads)
     keep_freed_memory()

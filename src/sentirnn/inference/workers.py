@@ -1,4 +1,4 @@
-"""ids → logits on worker threads: PyTorch's side of ``sentirnn.pipeline``.
+"""ids → logits on worker threads: PyTorch's side of ``sentirnn.inference.pipeline``.
 
 By default PyTorch runs every call on all cores (OpenMP intra-op threads). On a machine
 where another process is busy that collapses: the threads of a call meet at a barrier after

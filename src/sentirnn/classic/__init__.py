@@ -1,0 +1,1 @@
+"""Models without a recurrent network: the scikit-learn baselines and the NumPy reference RNN."""

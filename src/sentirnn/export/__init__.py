@@ -1,0 +1,1 @@
+"""ONNX export (fp32 and int8) and the ONNX predictor."""

@@ -1,0 +1,4 @@
+"""logits → answers.
+
+The predictor, post-processing, calibration, sentence pooling, explanations, file scoring.
+"""

@@ -1,0 +1,4 @@
+"""text → ids → batches.
+
+Cleaning, tokenizing, vocabularies, encoding, batching, augmentation, word vectors.
+"""

@@ -1,0 +1,1 @@
+"""HTTP serving: the FastAPI app and its static page."""
