@@ -1,5 +1,8 @@
-"""The ``sentirnn`` command line (Typer); ``main`` is the console-script entry point."""
+"""The ``sentirnn`` command line (Typer app in ``sentirnn.cli.app``).
 
-from sentirnn.cli.app import app, main
+``main`` is the console-script entry point (``sentirnn = "sentirnn.cli:main"``).
+"""
 
-__all__ = ["app", "main"]
+from sentirnn.cli.app import main
+
+__all__ = ["main"]
