@@ -2,9 +2,9 @@
 
 Strict mode turns every warning into a failure: a link to a missing page or anchor, a page
 under docs/ that the nav leaves out, a nav entry without its page, an API reference
-(mkdocstrings) to a moved or renamed object, and a CLI reference (mkdocs-click) whose
-command cannot be loaded. The proxy variables point at a
-closed local port, so a plugin that tried to download something would fail here too.
+(mkdocstrings) to a moved or renamed object, and a CLI reference
+(scripts/mkdocs_cli_reference.py) whose Typer app cannot be loaded. The proxy variables
+point at a closed local port, so a plugin that tried to download something fails here too.
 A quick check beside it: every `sentirnn.…` module path named in the docs' prose exists.
 """
 
@@ -66,7 +66,7 @@ def test_mkdocs_build_strict(tmp_path):
                     + "\n".join(warnings or run.stderr.splitlines()[-30:]), pytrace=False)
     # the generated references are really there, not empty pages
     cli = (site / "cli" / "index.html").read_text(encoding="utf-8")
-    assert "sentirnn train" in cli and "--max-epochs" in cli
+    assert "sentirnn train" in cli and "--max-epochs" in cli and "Example" in cli
     api = (site / "api" / "index.html").read_text(encoding="utf-8")
     for name in ("SentimentClassifier", "LanguageModel", "BaselineClassifier",
                  "EnsembleClassifier", "MultiLabelClassifier", "read_dataset", "read_texts"):

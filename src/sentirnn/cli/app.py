@@ -1111,6 +1111,3 @@ def main() -> None:
             raise
         say(f"error: {type(e).__name__}: {e} (rerun with --debug for the traceback)")
         sys.exit(1)
-
-
-click_command = typer.main.get_command(app)  # read by the docs' CLI reference (mkdocs-click)
