@@ -77,6 +77,36 @@ def run_cli(capsys, monkeypatch, *args, stdin=None):
     return code, out.out, out.err
 
 
+def run_main(*args, umask: int | None = None) -> tuple[int, str, str]:
+    """``python -m sentirnn ARGS`` in this process → (exit code, stdout, stderr).
+
+    For module-scoped fixtures, which cannot take capsys; a subprocess would spend seconds
+    importing torch again (the slow-marked tests run the real subprocess). ``umask`` is set
+    for the call and restored after it.
+    """
+    import contextlib
+    import io
+    import os
+    import runpy
+    import sys
+
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    old_umask = os.umask(umask) if umask is not None else None
+    try:
+        with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), \
+                contextlib.redirect_stderr(err):
+            mp.setattr(sys, "argv", ["sentirnn", *map(str, args)])
+            mp.delitem(sys.modules, "sentirnn.__main__", raising=False)
+            try:
+                runpy.run_module("sentirnn", run_name="__main__")
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        if old_umask is not None:
+            os.umask(old_umask)
+    return code, out.getvalue(), err.getvalue()
+
+
 def assert_one_line_error(code: int, err: str, message: str) -> None:
     """A user error: exit code 1, exactly one 'error:' line naming the problem, no traceback."""
     lines = [line for line in err.splitlines() if line.startswith("error:")]

@@ -19,7 +19,7 @@ import time
 import pandas as pd
 import pytest
 import torch
-from conftest import assert_one_line_error, make_corpus, run_cli
+from conftest import assert_one_line_error, make_corpus, run_cli, run_main
 
 import sentirnn
 
@@ -53,12 +53,10 @@ def files(tmp_path_factory):
 def trained(files):
     """(model directory, train's stderr) of one tiny `sentirnn train` run under umask 002."""
     out = files / "model"
-    result = subprocess.run(
-        [sys.executable, "-m", "sentirnn", "train", files / "data.csv", "--out", out,
-         "--epochs", "2", *TINY], capture_output=True, text=True, env=ENV, umask=0o002,
-        timeout=300)
-    assert result.returncode == 0, result.stderr
-    return out, result.stderr
+    code, _, err = run_main("train", files / "data.csv", "--out", out, "--epochs", "2", *TINY,
+                            umask=0o002)
+    assert code == 0, err
+    return out, err
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +117,7 @@ def test_retraining_a_model_keeps_the_users_files(model, files, tmp_path, capsys
     sentirnn.load(out)
 
 
+@pytest.mark.slow
 def test_out_dot_works_twice(files, tmp_path, capsys, monkeypatch):
     (tmp_path / "here").mkdir()
     monkeypatch.chdir(tmp_path / "here")
@@ -307,6 +306,7 @@ def test_device_cuda_without_a_gpu_is_one_line(files, tmp_path, capsys, monkeypa
 
 # ---- 6. Ctrl-C -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_and_writes_nothing(files, tmp_path):
     out = tmp_path / "interrupted"
     checkpoint = tmp_path / "runs" / "interrupted" / "last.pt"
@@ -390,7 +390,6 @@ def test_train_help_shows_every_arch_at_80_columns(capsys, monkeypatch):
 
 @pytest.fixture(scope="module")
 def client(model):
-    pytest.importorskip("fastapi", reason="serving needs the 'serve' extra")
     from fastapi.testclient import TestClient
 
     from sentirnn.serve.app import create_app
@@ -407,7 +406,6 @@ def test_api_refuses_an_empty_text(client, text):
 
 
 def test_api_explain_refuses_an_empty_text(client):
-    pytest.importorskip("captum", reason="explanations need captum")
     answer = client.post("/v1/explain", json={"text": ""})
     assert answer.status_code == 422
     assert "empty" in answer.json()["detail"]

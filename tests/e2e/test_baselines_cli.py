@@ -28,6 +28,7 @@ def model(files):
     return clf.save(files / "api-model")
 
 
+@pytest.mark.slow
 def test_train_evaluate_predict_end_to_end(files, tmp_path, capsys, monkeypatch):
     out = tmp_path / "model"
     code, _, err = run_cli(capsys, monkeypatch, "train", files / "train.csv", "--arch",

@@ -20,8 +20,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-HAS_EXPLAIN = importlib.util.find_spec("sentirnn.inference.explain") is not None
 MAX_CHARS = 300
+# A real Chromium against a real uvicorn server.
+pytestmark = pytest.mark.slow
 
 
 def _missing() -> str | None:
@@ -110,7 +111,6 @@ def test_classify_shows_label_and_bars(page):
     assert page.locator("#error").is_hidden()
 
 
-@pytest.mark.skipif(not HAS_EXPLAIN, reason="sentirnn.inference.explain is not written yet")
 def test_tokens_are_highlighted(page):
     page.fill("#text", "awful food and terrible service")
     page.click("#classify")

@@ -1,11 +1,10 @@
 """Every CLI command end to end on tiny files; errors are one line with exit code 1."""
 
 import json
-import sys
 
 import pandas as pd
 import pytest
-from conftest import assert_one_line_error, make_corpus, run_cli
+from conftest import assert_one_line_error, make_corpus, run_cli, run_main
 
 TINY = ["--embedding-dim", "16", "--hidden-size", "16", "--epochs", "4", "--batch-size", "16",
         "--lr", "0.01", "--min-freq", "1", "--num-threads", "1", "--no-progress"]
@@ -24,13 +23,10 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(files):
-    import subprocess
-
     out = files / "model"
-    result = subprocess.run([sys.executable, "-m", "sentirnn", "train", str(files / "train.csv.gz"),
-                             "--out", str(out), *TINY], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert "config:" in result.stderr and "rows kept" in result.stderr
+    code, _, err = run_main("train", files / "train.csv.gz", "--out", out, *TINY)
+    assert code == 0, err
+    assert "config:" in err and "rows kept" in err
     return out
 
 
@@ -38,6 +34,7 @@ def test_train_writes_a_model_directory(model):
     assert (model / "config.json").exists() and (model / "curves.png").exists()
 
 
+@pytest.mark.slow
 def test_train_saves_l1_and_the_cleaning_switches(files, tmp_path, capsys, monkeypatch):
     out = tmp_path / "m"
     code, _, err = run_cli(capsys, monkeypatch, "train", files / "train.csv.gz", "--out", out,
@@ -144,6 +141,7 @@ def test_predict_and_evaluate_answer_alike_on_one_or_two_threads(model, files, c
     assert len(answers["1"][0].splitlines()) == len(texts)
 
 
+@pytest.mark.slow
 def test_train_bigram_flags_reach_the_saved_model(files, tmp_path, capsys, monkeypatch):
     out = tmp_path / "pairs"
     code, _, err = run_cli(capsys, monkeypatch, "train", files / "test.csv", "--out", out,
@@ -153,6 +151,7 @@ def test_train_bigram_flags_reach_the_saved_model(files, tmp_path, capsys, monke
     assert model["bigram_rows"] > 1 and model["embedding_dropout"] == 0.2
 
 
+@pytest.mark.slow
 def test_train_with_two_rounds_of_self_training(files, tmp_path, capsys, monkeypatch):
     pool = tmp_path / "unlabelled.txt"
     pool.write_text("\n".join(make_corpus("en", 300, seed=13)[0]) + "\n", encoding="utf-8")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 from conftest import make_corpus
 
 from sentirnn import load
@@ -16,6 +17,8 @@ from sentirnn.estimators.language_model import LanguageModel
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 COMMON = ["--num-threads", "1", "--no-progress", "--batch-size", "8"]
+# Two torchrun processes pretrain and fine-tune (~10 s).
+pytestmark = pytest.mark.slow
 
 
 def torchrun(*args):

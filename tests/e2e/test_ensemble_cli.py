@@ -10,6 +10,8 @@ from conftest import FAST, assert_one_line_error, make_corpus, run_cli
 from sentirnn import SentimentClassifier
 
 torch.set_num_threads(1)
+# Every test needs the two member models its module fixture trains.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,10 @@ import pytest
 from conftest import make_corpus
 from typer.testing import CliRunner
 
-pytest.importorskip("onnxruntime")
-pytest.importorskip("onnx")
-
-from sentirnn.cli.app import app  # noqa: E402
-from sentirnn.errors import ArtifactError, ConfigError  # noqa: E402
-from sentirnn.estimators.classifier import SentimentClassifier  # noqa: E402
-from sentirnn.export.onnx import OnnxClassifier, export_onnx  # noqa: E402
+from sentirnn.cli.app import app
+from sentirnn.errors import ArtifactError, ConfigError
+from sentirnn.estimators.classifier import SentimentClassifier
+from sentirnn.export.onnx import OnnxClassifier, export_onnx
 
 TINY = dict(embedding_dim=16, hidden_size=16, max_epochs=4, batch_size=16, lr=1e-2,
             min_freq=1, progress=False, num_threads=1)
@@ -136,6 +133,7 @@ def test_int8_accuracy_close_to_torch(exported):
     assert abs(int8_acc - torch_acc) <= 0.005
 
 
+@pytest.mark.slow
 def test_onnx_classifier_does_not_import_torch(exported):
     path, _, _ = exported
     code = ("import sys\n"
@@ -197,6 +195,7 @@ def test_cli_export_then_predict_with_onnx(exported, tmp_path):
         assert [r["label"] for r in rows] == clf.predict(["great food", "awful service"])
 
 
+@pytest.mark.slow
 def test_character_model_with_bigrams_exports_with_parity(tmp_path):
     """The pair lookup (hash, slot table, second gather) is part of the ONNX graph."""
     texts, labels = make_corpus("zh", 200, seed=5)

@@ -46,6 +46,7 @@ def lm_dir(files):
     return out
 
 
+@pytest.mark.slow
 def test_pretrain_writes_a_language_model_directory(lm_dir, files):
     config = json.loads((lm_dir / "config.json").read_text())
     assert config["format"] == "sentirnn.language_model"
@@ -55,6 +56,7 @@ def test_pretrain_writes_a_language_model_directory(lm_dir, files):
     assert (files / "runs" / "lm" / "last.pt").exists()  # checkpoints live apart
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_matches_an_uninterrupted_run(lm_dir, files):
     """Killed mid-epoch 1 and resumed, the run ends exactly where an unbroken one does."""
     run_dir = files / "runs" / "killed"
@@ -76,12 +78,14 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(lm_dir, files):
     assert again == pytest.approx(full, rel=1e-6)  # bit-identical here (one thread)
 
 
+@pytest.mark.slow
 def test_generate_is_seeded(lm_dir, capsys, monkeypatch):
     code, first, _ = run_cli(capsys, monkeypatch, "generate", lm_dir, "the food", "--seed", "3")
     assert code == 0 and first.startswith("the food")
     assert run_cli(capsys, monkeypatch, "generate", lm_dir, "the food", "--seed", "3")[1] == first
 
 
+@pytest.mark.slow
 def test_backward_lm_generates_the_text_before_the_prompt_and_transfers(lm_dir, files, capsys,
                                                                         monkeypatch):
     out = files / "backward-lm"
@@ -130,6 +134,7 @@ def test_backward_lm_generates_the_text_before_the_prompt_and_transfers(lm_dir, 
     assert_one_line_error(code, err, "must be a forward language model")
 
 
+@pytest.mark.slow
 def test_finetune_lm_into_a_classifier_that_evaluate_and_predict_accept(lm_dir, files, capsys,
                                                                           monkeypatch):
     out = files / "clf"
@@ -148,6 +153,7 @@ def test_finetune_lm_into_a_classifier_that_evaluate_and_predict_accept(lm_dir, 
     assert code == 0 and json.loads(lines.splitlines()[0])["label"] == "positive"
 
 
+@pytest.mark.slow
 def test_finetune_lm_with_self_training(lm_dir, files, capsys, monkeypatch):
     out = files / "self-trained"
     code, _, err = run_cli(capsys, monkeypatch, "finetune", lm_dir, files / "train.csv", "--out",
@@ -170,6 +176,7 @@ def test_finetune_lm_with_self_training(lm_dir, files, capsys, monkeypatch):
     assert code == 0 and json.loads(out_json)["accuracy"] >= 0.9
 
 
+@pytest.mark.slow
 def test_finetune_a_chinese_lm_adds_token_pairs_unless_bigrams_off(files, tmp_path, capsys,
                                                                    monkeypatch):
     from sentirnn.estimators.language_model import LanguageModel
@@ -189,6 +196,7 @@ def test_finetune_a_chinese_lm_adds_token_pairs_unless_bigrams_off(files, tmp_pa
     assert rows[0] > 50 and rows[2] == 0
 
 
+@pytest.mark.slow
 def test_finetune_a_classifier_on_new_labels(files, capsys, monkeypatch):
     base = files / "base"
     code, _, err = run_cli(capsys, monkeypatch, "train", files / "train.csv", "--out", base,

@@ -21,6 +21,8 @@ NET = ["--embedding-dim", "16", "--hidden-size", "16", "--min-freq", "1", "--bat
 TUNE = ["--batch-size", "16", "--epochs", "6", "--precision", "32", "--num-threads", "1",
         "--no-progress"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+# Each test kills a `sentirnn` subprocess mid-training and resumes it (10–15 s apiece).
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sys
 
 import numpy as np
 import pytest
+from conftest import make_corpus
+from fastapi.testclient import TestClient
 
-pytest.importorskip("fastapi", reason="serving needs the 'serve' extra")
-from conftest import make_corpus  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-
-from sentirnn import __version__  # noqa: E402
+from sentirnn import __version__
 from sentirnn.cli import app as cli
-from sentirnn.errors import ArtifactError, ConfigError  # noqa: E402
-from sentirnn.serve.app import ENV, app_from_env, create_app  # noqa: E402
+from sentirnn.errors import ArtifactError, ConfigError
+from sentirnn.serve.app import ENV, app_from_env, create_app
 
 LIMITS = dict(max_texts=8, max_chars=200, max_body_bytes=4000)
-HAS_EXPLAIN = importlib.util.find_spec("sentirnn.inference.explain") is not None
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +139,6 @@ def test_model_info(client, model_dir):
     assert info["threads"] >= 1
 
 
-@pytest.mark.skipif(not HAS_EXPLAIN, reason="sentirnn.inference.explain is not written yet")
 def test_explain(client):
     answer = client.post("/v1/explain", json={"text": "the food was great"})
     assert answer.status_code == 200, answer.text
@@ -183,9 +178,6 @@ def test_explain_unavailable_backend_is_501(model_dir, monkeypatch):
 
 @pytest.mark.filterwarnings("ignore:Converting a tensor:Warning")  # torch.onnx tracing noise
 def test_onnx_backend(model_dir, tmp_path):
-    pytest.importorskip("onnxruntime", reason="the ONNX backend needs the 'export' extra")
-    if importlib.util.find_spec("sentirnn.export.onnx") is None:
-        pytest.skip("sentirnn.export.onnx is not written yet")
     from sentirnn.estimators.classifier import load
     from sentirnn.export.onnx import export_onnx
 

@@ -27,8 +27,8 @@ def files(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_tune_two_trials_end_to_end(files, capsys, monkeypatch):
-    pytest.importorskip("optuna")
     out = files / "tuned"
     code, stdout, err = run_cli(
         capsys, monkeypatch, "tune", files / "train.csv", "--valid", files / "dev.csv",
@@ -57,6 +57,7 @@ def test_tune_without_optuna_is_one_line(files, capsys, monkeypatch):
     assert_one_line_error(code, err, "pip install 'sentirnn[tune]'")
 
 
+@pytest.mark.slow
 def test_train_calibrate_writes_temperature_and_reliability(files, capsys, monkeypatch):
     out = files / "calibrated"
     code, _, err = run_cli(

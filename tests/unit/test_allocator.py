@@ -19,8 +19,10 @@ def _has_mallinfo2() -> bool:
         return False
 
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or not _has_mallinfo2(),
-                                reason="needs glibc ≥ 2.33 (mallinfo2)")
+# Each test probes the allocator in a fresh Python subprocess (4–10 s apiece).
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not sys.platform.startswith("linux") or not _has_mallinfo2(),
+                                 reason="needs glibc ≥ 2.33 (mallinfo2)")]
 
 # Prints the bytes of mmapped blocks (mallinfo2's hblkhd) while a 64 MiB block is held,
 # before and after keep_freed_memory(), then what keep_freed_memory() returned.

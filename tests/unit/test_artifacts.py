@@ -88,6 +88,7 @@ def test_round_trip_probabilities(model_dir):
     np.testing.assert_array_equal(a.predict_proba(texts), b.predict_proba(texts))
 
 
+@pytest.mark.slow
 def test_cleaning_switches_travel_with_the_model(tmp_path):
     from sentirnn.preprocess.text import clean
 

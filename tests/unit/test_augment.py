@@ -116,6 +116,7 @@ def test_neighbours_from_vectors_stay_in_allowed_words():
     assert Neighbours(kv)("good")[0] == "outside" and Neighbours(kv)("nope") == []
 
 
+@pytest.mark.slow
 def test_fit_augments_training_texts_only():
     texts, labels = make_corpus("en", 80, seed=6)
     valid = make_corpus("en", 30, seed=7)

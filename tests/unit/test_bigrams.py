@@ -53,6 +53,7 @@ def test_embedding_adds_the_pair_vector_and_ignores_padding():
         emb.set_bigram_slot_rows(np.full(64, 9, dtype=np.int32))
 
 
+@pytest.mark.slow
 def test_auto_turns_bigrams_on_for_characters_only():
     zh = SentimentClassifier(**TINY).fit(*make_corpus("zh", 120, seed=3))
     assert zh.tokenizer_.kind == "char"
@@ -68,6 +69,7 @@ def test_auto_turns_bigrams_on_for_characters_only():
     assert off.model_config_.bigram_rows == 0
 
 
+@pytest.mark.slow
 def test_bigram_model_round_trips_and_is_padding_invariant(tmp_path):
     texts, labels = make_corpus("zh", 160, seed=4)
     clf = SentimentClassifier(**TINY).fit(texts, labels)

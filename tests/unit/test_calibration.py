@@ -177,8 +177,6 @@ def test_refit_without_calibrate_resets_the_temperature(noisy):
 
 
 def test_onnx_backend_applies_the_same_temperature(noisy, saved, tmp_path):
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
     from sentirnn.export.onnx import OnnxClassifier, export_onnx
 
     clf, (texts, labels) = noisy

@@ -82,15 +82,12 @@ def test_save_load_same_probabilities_and_short_texts(fitted, tmp_path):
 
 
 def test_textcnn_explains(fitted):
-    pytest.importorskip("captum")
     clf, _, _ = fitted
     result = clf.explain("the food was great")
     assert len(result.tokens) == len(result.scores) == 4
 
 
 def test_textcnn_exports_to_onnx_with_parity(fitted, tmp_path):
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
     from sentirnn.export.onnx import OnnxClassifier, export_onnx, read_export
 
     clf, texts, _ = fitted
@@ -102,6 +99,7 @@ def test_textcnn_exports_to_onnx_with_parity(fitted, tmp_path):
     np.testing.assert_allclose(got, clf.predict_proba(probe), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_train_arch_textcnn(tmp_path, capsys, monkeypatch):
     import pandas as pd
     from conftest import run_cli

@@ -381,6 +381,7 @@ def test_sentence_split_holds_out_whole_sentences_and_their_own_phrases():
     assert sentence_split(rows, ys, 0.2, seed=0) == (train, held, info)
 
 
+@pytest.mark.slow
 def test_fit_validates_phrase_level_data_on_whole_sentences():
     from conftest import FAST
 

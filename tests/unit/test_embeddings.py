@@ -187,6 +187,7 @@ def test_fit_refuses_an_explicit_dimension_that_differs(tmp_path):
         SentimentClassifier(embeddings=str(path), **FAST).fit(texts, labels)
 
 
+@pytest.mark.slow
 def test_cli_embeddings_train_then_train_with_them(tmp_path, capsys, monkeypatch, caplog):
     import logging
 

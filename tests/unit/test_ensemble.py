@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import FAST, make_corpus
 
-from sentirnn import SentimentClassifier
+from sentirnn import BaselineClassifier, SentimentClassifier
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from sentirnn.estimators.classifier import load
 from sentirnn.estimators.ensemble import EnsembleClassifier
@@ -93,6 +93,7 @@ def test_stack_fits_predicts_and_round_trips(members, valid, tmp_path):
     np.testing.assert_allclose(load(path).predict_proba(PROBE), probs, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_stack_with_three_labels(tmp_path):
     labels3 = ("negative", "neutral", "positive")
     texts, labels = make_corpus("en", 150, seed=3, labels=labels3)
@@ -106,6 +107,7 @@ def test_stack_with_three_labels(tmp_path):
                                atol=1e-9)
 
 
+@pytest.mark.slow
 def test_different_label_sets_are_one_line_error(members, tmp_path):
     texts, labels = make_corpus("en", 120, seed=2, labels=("bad", "good"))
     other = SentimentClassifier(arch="textcnn", **FAST).fit(texts, labels).save(tmp_path / "o")
@@ -151,9 +153,8 @@ def test_saving_over_a_member_is_refused(members):
 
 def test_mixed_ensemble_with_a_baseline(members, valid, tmp_path):
     """A TF-IDF baseline directory (format sentirnn.baseline) is a member like any other."""
-    baselines = pytest.importorskip("sentirnn.classic.baselines")
     texts, labels = make_corpus("en", 200, seed=1)
-    base = baselines.BaselineClassifier(arch="tfidf-lr").fit(texts, labels).save(tmp_path / "b")
+    base = BaselineClassifier(arch="tfidf-lr").fit(texts, labels).save(tmp_path / "b")
     ens = EnsembleClassifier([members[1], base], combiner="stack").fit(*valid)
     back = load(ens.save(tmp_path / "mixed"))
     formats = [m["format"] for m in json.loads((tmp_path / "mixed" / "config.json")

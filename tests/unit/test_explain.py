@@ -6,14 +6,11 @@ import json
 import random
 
 import pytest
+import torch
 
-pytest.importorskip("captum")
-
-import torch  # noqa: E402
-
-from sentirnn.errors import DataError  # noqa: E402
-from sentirnn.estimators.classifier import SentimentClassifier  # noqa: E402
-from sentirnn.inference.explain import Explanation  # noqa: E402
+from sentirnn.errors import DataError
+from sentirnn.estimators.classifier import SentimentClassifier
+from sentirnn.inference.explain import Explanation
 
 FILL = ["the", "a", "park", "saw", "we", "today", "near", "river", "big", "small", "walked",
         "and", "with", "old", "green"]

@@ -83,6 +83,7 @@ def test_encoder_is_copied_from_the_language_model(lm, corpus, monkeypatch):
                                        lm_state[f"layers.{i}.{name}"])
 
 
+@pytest.mark.slow
 def test_chinese_characters_add_token_pairs_that_train_from_the_first_epoch(tmp_path,
                                                                             monkeypatch):
     """A character LM's classifier gets a pair table, zero at first (so it starts as the LM
@@ -178,6 +179,7 @@ def test_a_long_max_len_reads_the_middle_of_long_documents(lm, corpus):
     np.testing.assert_array_equal(*short.predict_proba(docs))  # head+tail 400 cut the middle
 
 
+@pytest.mark.slow
 def test_a_backward_language_model_gives_a_classifier_that_reads_backwards(corpus, tmp_path):
     texts = make_corpus("en", 800, seed=41)[0]
     backward = LanguageModel(embedding_dim=16, hidden_size=20, layers=2, batch_size=8, bptt=16,
@@ -211,6 +213,7 @@ def test_new_labels_get_a_new_head_and_freeze_encoder(corpus):
         copy.deepcopy(base).fine_tune(texts, labels, freeze="head")
 
 
+@pytest.mark.slow
 def test_mismatched_data_and_params_are_clear_errors(corpus):
     zh = make_corpus("zh", 300, seed=44)[0]
     zh_lm = LanguageModel(embedding_dim=8, hidden_size=8, layers=1, batch_size=4, bptt=8,
@@ -231,6 +234,7 @@ def test_mismatched_data_and_params_are_clear_errors(corpus):
         SentimentClassifier(schedule="ulmfit", **CLF).fit(*corpus)
 
 
+@pytest.mark.slow
 def test_a_classifier_on_two_character_lms_adds_pairs_only_when_asked():
     """"auto" is off on two LMs (waimai_10k: the joint classifier validated better without
     pairs); "on" still adds them, with the pairs' embedding dropout."""
@@ -326,6 +330,7 @@ def test_two_lms_that_cannot_share_a_classifier_are_clear_errors(lm_pair, lm, co
         SentimentClassifier(init_from_backward="lm-b", **CLF).fit(*corpus)
 
 
+@pytest.mark.slow
 def test_a_self_training_student_from_a_language_model_ends_on_its_last_epoch(lm, corpus):
     from sentirnn.estimators.self_training import self_train
 

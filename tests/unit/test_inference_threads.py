@@ -40,6 +40,7 @@ def in_new_thread(fn):
     return box[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("params", [{}, {"truncation": "sentences"}, {"arch": "bigru"}],
                          ids=["bilstm", "sentences", "bigru"])
 def test_probabilities_are_identical_for_any_thread_count(corpus, params):
@@ -70,6 +71,7 @@ def test_workers_run_one_thread_each_and_leave_other_threads_alone(fitted):
         torch.set_num_threads(before)
 
 
+@pytest.mark.slow
 def test_the_pool_starts_on_first_use_and_survives_copies(corpus):
     clf = SentimentClassifier(**FAST).fit(*corpus)
     # fit itself predicts (validation report), so the pool exists; one per core by default
@@ -89,6 +91,7 @@ def test_bad_thread_counts_are_refused_in_one_sentence(fitted, bad):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_every_classifier_kind_accepts_set_threads(corpus, fitted, tmp_path):
     from sentirnn.classic.baselines import BaselineClassifier
     from sentirnn.estimators.ensemble import EnsembleClassifier
@@ -112,6 +115,7 @@ def test_every_classifier_kind_accepts_set_threads(corpus, fitted, tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(texts), want)
 
 
+@pytest.mark.slow
 def test_a_process_predicting_on_workers_exits_without_closing_them(fitted, tmp_path):
     path = fitted.save(tmp_path / "model")
     script = (f"import sentirnn\nclf = sentirnn.load({str(path)!r}).set_threads(2)\n"

@@ -147,6 +147,7 @@ def test_fine_tune_continues_from_the_weights(fitted, texts):
     assert len(lm.history_) == len(fitted.history_) + 2
 
 
+@pytest.mark.slow
 def test_subword_language_model(texts, tmp_path):
     lm = LanguageModel(tokenizer="subword", vocab_size=80, max_epochs=1, **TINY).fit(texts)
     assert lm.tokenizer_.kind == "subword" and len(lm.vocab_) <= 80
@@ -179,6 +180,7 @@ def test_errors(tmp_path):
         LanguageModel.load(tmp_path)
 
 
+@pytest.mark.slow
 def test_backward_model_reads_documents_from_their_end(tmp_path):
     texts = ["alpha beta gamma delta"] * 2000
     kw = {**TINY, "max_epochs": 2, "seed": 0}
@@ -215,6 +217,7 @@ def test_precision_auto_is_bf16_only_where_the_cpu_multiplies_bf16(monkeypatch):
         LanguageModel(precision="fp16", **TINY).fit(["a b"])
 
 
+@pytest.mark.slow
 def test_bf16_pretraining_learns_as_fp32_does_and_keeps_fp32_weights(texts, tmp_path):
     kw = {**TINY, "max_epochs": 2}
     full = LanguageModel(precision="32", **kw).fit(texts)
@@ -232,6 +235,7 @@ def test_bf16_pretraining_learns_as_fp32_does_and_keeps_fp32_weights(texts, tmp_
     assert loaded.perplexity(texts[:30]) == pytest.approx(half.perplexity(texts[:30]), rel=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["32", "bf16"])
 def test_gradients_are_clipped_in_either_precision(texts, precision):
     kw = {**TINY, "max_epochs": 2, "precision": precision}

@@ -87,6 +87,7 @@ def test_unknown_label_in_validation_is_one_clear_error():
         MultiLabelClassifier(**FAST).fit(texts, labels, valid=(texts[:3], ["food|drinks"] * 3))
 
 
+@pytest.mark.slow
 def test_cli_trains_evaluates_and_predicts_label_sets(tmp_path, capsys, monkeypatch):
     import pandas as pd
 

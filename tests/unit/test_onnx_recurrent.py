@@ -6,13 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("onnxruntime")
-pytest.importorskip("onnx")
-
-from sentirnn.config import ModelConfig  # noqa: E402
-from sentirnn.export.onnx import _export_net, _session, parity_batch  # noqa: E402
-from sentirnn.inference.postprocess import softmax  # noqa: E402
-from sentirnn.models import build_net  # noqa: E402
+from sentirnn.config import ModelConfig
+from sentirnn.export.onnx import _export_net, _session, parity_batch
+from sentirnn.inference.postprocess import softmax
+from sentirnn.models import build_net
 
 CASES = [("lstm", True, 1, "maxmean", False, False), ("lstm", True, 2, "last", False, False),
          ("lstm", False, 1, "last", False, False), ("gru", True, 1, "attention", False, False),

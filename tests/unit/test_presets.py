@@ -37,6 +37,7 @@ def test_unknown_preset_names_the_valid_ones():
         SentimentClassifier.preset("keras")
 
 
+@pytest.mark.slow
 def test_tutorial_preset_trains_on_three_classes_and_is_recorded(tmp_path):
     texts, labels = make_corpus("en", 240, seed=4, labels=THREE)
     clf = SentimentClassifier.preset("tutorial", max_epochs=3, progress=False, num_threads=1)

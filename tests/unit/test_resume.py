@@ -19,6 +19,8 @@ from sentirnn.training import loop as training
 from sentirnn.training.checkpoints import RUN, read_checkpoint, write_checkpoint
 
 EXACT = dict(FAST, precision="32", seed=0)
+# Every test trains, interrupts and resumes a run, then trains it again uninterrupted.
+pytestmark = pytest.mark.slow
 
 
 class Interrupted(Exception):

@@ -51,6 +51,7 @@ def accuracy(clf, data) -> float:
     return float(np.mean(np.array(clf.predict(data[0])) == np.array(data[1])))
 
 
+@pytest.mark.slow
 def test_the_student_learns_words_only_the_unlabelled_texts_have(labelled, pool):
     new_only = texts_with([NEW], 100, seed=3)
     teacher = make().fit(*labelled)
@@ -68,6 +69,7 @@ def test_the_student_learns_words_only_the_unlabelled_texts_have(labelled, pool)
     assert student.restore_best  # from scratch: the best epoch, as early stopping left it
 
 
+@pytest.mark.slow
 def test_pseudo_labels_are_the_surest_texts_of_each_predicted_class(labelled, pool):
     clf = make().fit(*labelled)
     texts, labels, report = pseudo_label(clf, pool, {"negative": 30, "positive": 50})
@@ -84,6 +86,7 @@ def test_pseudo_labels_are_the_surest_texts_of_each_predicted_class(labelled, po
             min(proba[i, c] for i in chosen))
 
 
+@pytest.mark.slow
 def test_a_class_takes_no_more_than_the_texts_predicted_as_it(labelled, pool):
     clf = make().fit(*labelled)
     texts, labels, report = pseudo_label(clf, pool[:20], {"negative": 1000, "positive": 0})
@@ -106,6 +109,7 @@ def test_labelled_and_empty_texts_are_not_pseudo_labelled(labelled):
         self_train(make, texts, labels[:3], ["a great film"])
 
 
+@pytest.mark.slow
 def test_a_pool_of_one_class_is_reported_as_unbalanced(labelled, caplog):
     texts, labels = texts_with([KNOWN, NEW], 200, seed=7)
     positive_only = [t for t, y in zip(texts, labels) if y == "positive"]
@@ -116,6 +120,7 @@ def test_a_pool_of_one_class_is_reported_as_unbalanced(labelled, caplog):
     assert "too few unlabelled texts as 'negative'" in caplog.text
 
 
+@pytest.mark.slow
 def test_each_round_the_student_becomes_the_teacher(labelled, pool):
     seen = []
     student = self_train(make, *labelled, pool, ratio=1.0, rounds=2,

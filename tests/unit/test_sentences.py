@@ -180,8 +180,6 @@ def test_save_load_round_trips_truncation_and_pooling(sentence_model, documents,
 
 
 def test_onnx_pools_like_torch(sentence_model, documents, tmp_path):
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
     from sentirnn.export.onnx import OnnxClassifier, export_onnx
 
     texts = documents[1][0][:30] + ["", "Great.", "no terminator at all here"]
@@ -195,6 +193,7 @@ def test_onnx_pools_like_torch(sentence_model, documents, tmp_path):
         np.testing.assert_allclose(onnx.predict_proba(texts), want, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_chinese_documents_and_calibration():
     texts, labels = make_corpus("zh", 120, seed=4)
     docs = [a + "。" + b + "！" for a, b in zip(texts, texts[2:] + texts[:2])]  # same labels
@@ -217,6 +216,7 @@ def test_bad_pooling_and_multi_label_are_refused():
         MultiLabelClassifier(truncation="sentences").fit(texts, labels)
 
 
+@pytest.mark.slow
 def test_cli_train_with_sentence_truncation(tmp_path, capsys, monkeypatch):
     texts, labels = long_documents(60, seed=5)
     pd.DataFrame({"text": texts, "label": labels}).to_csv(tmp_path / "d.csv", index=False)

@@ -27,6 +27,7 @@ def test_jieba_words(jieba_word):
     assert jieba_word.tokenize("") == []
 
 
+@pytest.mark.slow
 def test_jieba_user_dict(tmp_path):
     path = tmp_path / "user.txt"
     path.write_text("真的很棒 10 a\n", encoding="utf-8")

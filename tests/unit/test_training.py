@@ -64,6 +64,7 @@ def test_epoch_average_is_the_mean_and_swaps_back():
     assert torch.equal(net.weight, states[-1]["weight"])
 
 
+@pytest.mark.slow
 def test_fit_keeps_the_epoch_or_the_epoch_mean_that_validated_best(monkeypatch):
     import copy
 
@@ -107,6 +108,7 @@ def test_fit_keeps_the_epoch_or_the_epoch_mean_that_validated_best(monkeypatch):
         SentimentClassifier(average_epochs="yes").fit(texts, labels)
 
 
+@pytest.mark.slow
 def test_epoch_averaging_leaves_the_training_path_alone():
     # validating the mean opens the validation loader once more, which draws a seed from the
     # global RNG: without care every later shuffle and dropout mask differs (IMDb, 2026-12-02:
@@ -120,6 +122,7 @@ def test_epoch_averaging_leaves_the_training_path_alone():
     assert own == [h["val_macro_f1"] for h in runs["off"]]
 
 
+@pytest.mark.slow
 def test_bf16_training_learns_as_fp32_does_with_fp32_weights_and_fp32_validation(monkeypatch):
     from sentirnn.training.loop import ClassifierModule
 
@@ -145,6 +148,7 @@ def test_bf16_training_learns_as_fp32_does_with_fp32_weights_and_fp32_validation
     assert {p.dtype for p in half.net_.parameters()} == {torch.float32}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["32", "bf16"])
 def test_gradients_are_clipped_in_either_precision(precision):
     texts, labels = make_corpus("en", 300, seed=12)
@@ -162,6 +166,7 @@ def test_an_unknown_precision_is_refused_before_training():
         SentimentClassifier(**FAST, precision="fp16").fit(texts, labels)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("restore_best", [True, False])
 def test_the_model_ends_on_the_best_or_on_the_last_epochs_weights(monkeypatch, restore_best):
     from sentirnn.training.loop import BestWeights
@@ -189,6 +194,7 @@ def test_the_model_ends_on_the_best_or_on_the_last_epochs_weights(monkeypatch, r
     assert s["kept_epoch"] == (1 if restore_best else 3) and s["epochs_run"] == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("monitor,epoch", [("macro_f1", 1), ("accuracy", 2), ("loss", 3)])
 def test_the_kept_epoch_is_the_best_by_the_monitored_figure(monkeypatch, monitor, epoch):
     from sentirnn.training.loop import ClassifierModule
@@ -209,6 +215,7 @@ def test_the_kept_epoch_is_the_best_by_the_monitored_figure(monkeypatch, monitor
     assert clf.train_summary_["best_val_macro_f1"] == pytest.approx([0.9, 0.5, 0.4][epoch - 1])
 
 
+@pytest.mark.slow
 def test_the_plateau_scheduler_halves_the_lr_when_validation_stops_improving():
     """It was never created: the optimiser was built before Lightning attached the validation
     loader, so every run with scheduler="plateau" kept a constant lr."""
@@ -250,6 +257,7 @@ def _near_zero_share(net: torch.nn.Module) -> float:
     return float((weights.abs() < 1e-3).float().mean())
 
 
+@pytest.mark.slow
 def test_l1_makes_the_weights_sparser_as_lambda_grows():
     texts, labels = make_corpus("en", 200, seed=21)
     params = dict(FAST, max_epochs=4, valid_fraction=0.0)

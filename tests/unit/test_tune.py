@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import sys
 
+import optuna
 import pytest
 from conftest import FAST, make_corpus
 
-optuna = pytest.importorskip("optuna")
-
-from sentirnn.errors import ConfigError  # noqa: E402
-from sentirnn.estimators.classifier import SentimentClassifier  # noqa: E402
-from sentirnn.estimators.tune import (  # noqa: E402
+from sentirnn.errors import ConfigError
+from sentirnn.estimators.classifier import SentimentClassifier
+from sentirnn.estimators.tune import (
     ReportToTrial,
     _require_optuna,
     _train_with,
@@ -34,6 +33,7 @@ def result():
                 base_params=dict(FAST, max_epochs=2), search_space=SPACE)
 
 
+@pytest.mark.slow
 def test_two_trials_give_a_fitted_best_model(result):
     assert [t["state"] for t in result.trials] == ["COMPLETE", "COMPLETE"]
     assert result.best_score == max(t["value"] for t in result.trials)
@@ -46,6 +46,7 @@ def test_two_trials_give_a_fitted_best_model(result):
     assert all(len(t["epoch_scores"]) == t["epochs"] for t in result.trials)
 
 
+@pytest.mark.slow
 def test_best_model_saves_and_loads_with_tuning_json(result, tmp_path):
     clf = result.best_classifier
     clf.save(tmp_path / "best")
