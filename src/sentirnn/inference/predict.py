@@ -166,12 +166,14 @@ class Predictor:
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most probable label of each text, as a list of str."""
-
-        return self.decide(self.predict_proba(check_texts(texts, "predict")))
+        texts = check_texts(texts, "predict")
+        self._check_fitted("predict")  # here, so that the message names the call made
+        return self.decide(self.predict_proba(texts))
 
     def classify(self, texts, top_k: int = 1):
         """``{"label", "score"}`` records: one list per text; a single str gives a single list."""
         single = isinstance(texts, str)
+        self._check_fitted("classify")
         records = top_k_records(self.predict_proba([texts] if single else texts),
                                 self.classes_, top_k)
         return records[0] if single else records
