@@ -5,7 +5,8 @@ under docs/ that the nav leaves out, a nav entry without its page, an API refere
 (mkdocstrings) to a moved or renamed object, and a CLI reference
 (scripts/mkdocs_cli_reference.py) whose Typer app cannot be loaded. The proxy variables
 point at a closed local port, so a plugin that tried to download something fails here too.
-A quick check beside it: every `sentirnn.…` module path named in the docs' prose exists.
+Quick checks beside it: every `sentirnn.…` module path named in the docs' prose exists, and
+every file the README links to.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ def test_module_paths_named_in_docs_exist():
                       if not _defined(name)})
     assert not missing, "docs name modules or objects that src/ does not have:\n" + "\n".join(
         missing)
+
+
+def test_readme_links_to_files_that_exist():
+    # the README is not part of the site, so the strict build does not check its links
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = {m.split("#")[0] for m in re.findall(r"\]\(([^)\s]+)\)", readme)
+               if "://" not in m and not m.startswith("#")}
+    missing = sorted(t for t in targets if not (ROOT / t).exists())
+    assert not missing, f"README.md links to missing files: {missing}"
 
 
 @pytest.mark.slow
