@@ -21,8 +21,6 @@ NET = ["--embedding-dim", "16", "--hidden-size", "16", "--min-freq", "1", "--bat
 TUNE = ["--batch-size", "16", "--epochs", "6", "--precision", "32", "--num-threads", "1",
         "--no-progress"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-# Each test kills a `sentirnn` subprocess mid-training and resumes it (10–15 s apiece).
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +66,7 @@ def assert_same_model(resumed, reference, texts):
                                load(reference).predict_proba(texts), rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow  # kills a `sentirnn` subprocess mid-training, resumes it
 def test_train_killed_and_resumed_equals_an_uninterrupted_run(files, capsys, monkeypatch):
     out, runs = files / "killed", files / "runs"
     args = ["train", files / "train.csv", "--out", out, *NET]
@@ -89,6 +88,7 @@ def test_train_killed_and_resumed_equals_an_uninterrupted_run(files, capsys, mon
     assert_same_model(out, files / "whole", pd.read_csv(files / "other.csv").text.tolist())
 
 
+@pytest.mark.slow  # kills a `sentirnn` subprocess mid-training, resumes it
 def test_finetune_killed_and_resumed_reuses_the_fine_tuned_lm(files, lm_dir, capsys,
                                                              monkeypatch):
     out, work = files / "tuned", files / "runs" / "tuned"
