@@ -218,7 +218,8 @@ def test_finetune_a_classifier_on_new_labels(files, capsys, monkeypatch):
     (["generate", "{tmp}/nomodel", "hi"], "no config.json"),
     (["generate", "{tmp}/classifier", "hi"], "is a sentirnn.classifier directory"),
     (["finetune", "{tmp}/nomodel", "{files}/train.csv", "--out", "{tmp}/y"], "no config.json"),
-    (["finetune", "{tmp}/zh-lm", "{files}/train.csv", "--out", "{tmp}/y"], "vocabulary"),
+    pytest.param(["finetune", "{tmp}/zh-lm", "{files}/train.csv", "--out", "{tmp}/y"],
+                 "vocabulary", marks=pytest.mark.slow),  # pretrains a Chinese LM first
     (["finetune", "{tmp}/classifier", "{files}/train.csv", "--self-train",
       "{files}/unlabelled.txt"], "apply to a language model only"),
     (["finetune", "{tmp}/classifier", "{files}/train.csv", "--bigrams", "off"],

@@ -327,6 +327,7 @@ def test_language_model_save_load_and_same_seed(lm, corpus, tmp_path):
 
 
 # ---- SentimentClassifier only -----------------------------------------------------------
+@pytest.mark.slow
 def test_chinese_auto_language_and_quality(zh_corpus):
     texts, labels = zh_corpus
     clf = SentimentClassifier(**FAST).fit(texts, labels)
@@ -335,6 +336,7 @@ def test_chinese_auto_language_and_quality(zh_corpus):
     assert clf.evaluate(held_texts, held_labels).accuracy >= 0.95
 
 
+@pytest.mark.slow
 def test_three_classes_balanced_weights_and_explicit_valid():
     labels = ("negative", "neutral", "positive")
     texts, ys = make_corpus("en", 240, seed=4, labels=labels)
@@ -345,6 +347,7 @@ def test_three_classes_balanced_weights_and_explicit_valid():
     assert len(clf.history_) >= 1 and "val_macro_f1" in clf.history_[0]
 
 
+@pytest.mark.slow
 def test_long_texts_truncated_head_and_tail(corpus):
     texts, labels = corpus
     clf = SentimentClassifier(max_len=5, truncation="head+tail", **FAST).fit(texts, labels)
