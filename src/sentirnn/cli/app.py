@@ -1,7 +1,8 @@
 """The command line: one thin command per API call, and the only place that prints errors.
 
 Every error a user can cause is one line on stderr with exit code 1 (2 for usage
-errors, from Typer); ``--debug`` shows the traceback instead.
+errors, from Typer); ``--debug`` shows the traceback instead. Commands import the API
+inside themselves so that ``sentirnn --help`` starts without loading torch.
 """
 
 from __future__ import annotations

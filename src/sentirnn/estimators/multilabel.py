@@ -17,7 +17,8 @@ import numpy as np
 
 from sentirnn.errors import ConfigError, DataError
 from sentirnn.estimators.classifier import SentimentClassifier
-from sentirnn.metrics import tune_thresholds
+from sentirnn.metrics import load_pyplot, tune_thresholds
+from sentirnn.preprocess.encode import check_texts
 
 FORMAT = "sentirnn.multilabel"
 SEP = "|"
@@ -76,8 +77,6 @@ class MultiLabelReport:
 
     def plot_confusion(self, path) -> None:
         """Per-class F1 as a bar chart (a multi-label model has no single confusion matrix)."""
-        from sentirnn.metrics import load_pyplot
-
         plt = load_pyplot()
         fig, ax = plt.subplots(figsize=(2.5 + 0.6 * len(self.labels), 3.5))
         ax.bar(self.labels, [self.per_class[c]["f1"] for c in self.labels])
@@ -186,8 +185,6 @@ class MultiLabelClassifier(SentimentClassifier):
         return records[0] if single else records
 
     def evaluate(self, texts: Sequence[str], labels: Sequence) -> MultiLabelReport:
-        from sentirnn.preprocess.encode import check_texts
-
         texts = check_texts(texts, "evaluate")
         self._check_fitted("evaluate")
         if len(texts) != len(labels):

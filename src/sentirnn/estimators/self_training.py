@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from sentirnn.errors import ConfigError, DataError
+from sentirnn.estimators.multilabel import MultiLabelClassifier
 from sentirnn.preprocess.encode import check_texts
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,6 @@ def self_train(make: Callable[[], object], texts: Sequence[str], labels: Sequenc
     if len(texts) != len(labels):
         raise DataError(f"self_train got {len(texts)} texts but {len(labels)} labels")
     model = make()
-    from sentirnn.estimators.multilabel import MultiLabelClassifier
-
     if isinstance(model, MultiLabelClassifier):
         # pseudo_label gives each text the one class it is surest of
         raise ConfigError("self-training pseudo-labels one class a text; it does not combine "

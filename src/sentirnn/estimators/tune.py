@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import lightning as L
 
 from sentirnn.errors import ConfigError, SentirnnError
+from sentirnn.estimators.classifier import SentimentClassifier
 
 log = logging.getLogger("sentirnn")
 TUNING_FILE = "tuning.json"
@@ -95,8 +96,6 @@ class ReportToTrial(L.Callback):
 
 def check_space(space: dict) -> dict:
     """Validate a search space (see ``DEFAULT_SPACE``); returns it in JSON form."""
-    from sentirnn.estimators.classifier import SentimentClassifier
-
     names = SentimentClassifier._param_names()
     if not isinstance(space, dict) or not space:
         raise ConfigError("the search space must be a non-empty mapping of parameter → "
@@ -165,8 +164,6 @@ def tune(texts: Sequence[str], labels: Sequence[str],
     >>> result = tune(texts, labels, n_trials=20, timeout=3600)  # doctest: +SKIP
     >>> result.best_classifier.save("models/tuned")  # doctest: +SKIP
     """
-    from sentirnn.estimators.classifier import SentimentClassifier
-
     optuna = _require_optuna()
     if n_trials is None and timeout is None:
         raise ConfigError("tune needs n_trials or timeout (or both), or it would never stop")

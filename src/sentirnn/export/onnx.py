@@ -25,10 +25,13 @@ import numpy as np
 from sentirnn import __version__, artifacts
 from sentirnn.config import TextConfig
 from sentirnn.errors import ArtifactError, ConfigError
+from sentirnn.inference.calibration import temperature_from_config
 from sentirnn.inference.postprocess import softmax
 from sentirnn.inference.predict import Predictor, check_threads
 from sentirnn.preprocess.batching import pad
 from sentirnn.preprocess.encode import encode_texts
+from sentirnn.preprocess.tokenize import Tokenizer
+from sentirnn.preprocess.vocab import Vocab
 
 FORMAT = "sentirnn.classifier"
 EXPORT_FORMAT = "sentirnn.onnx_export"
@@ -111,6 +114,7 @@ def export_onnx(model_dir, *, int8: bool = False, opset: int = 17) -> list[Path]
     [PosixPath('models/waimai/model.onnx'), PosixPath('models/waimai/model.int8.onnx'), ...]
     """
     _require_onnx()
+    # torch comes with the estimator: imported here so OnnxClassifier alone never loads it
     from sentirnn.estimators.classifier import SentimentClassifier
 
     model_dir = Path(model_dir)
@@ -191,6 +195,7 @@ def _export_net(net, path: Path, opset: int) -> None:
 def _exportable(net):
     """The network with each recurrent layer as one ONNX op that reads ``lengths``
     (see ``onnx_recurrent``); networks without an RNNEncoder export as they are."""
+    # torch modules: imported here so OnnxClassifier alone never loads torch
     from sentirnn.export.onnx_recurrent import ExportNet
     from sentirnn.models.rnn import RNNEncoder
 
@@ -365,9 +370,6 @@ class OnnxClassifier(Predictor):
             ``sentirnn.inference.pipeline``). Each session holds its own copy of the weights.
         batch_size : texts per onnxruntime call (batches are sorted by length).
         """
-        from sentirnn.preprocess.tokenize import Tokenizer
-        from sentirnn.preprocess.vocab import Vocab
-
         check_threads(num_threads, "OnnxClassifier.load", "num_threads")
         model_dir = Path(model_dir)
         config = artifacts.read_config(model_dir, FORMAT)
@@ -390,8 +392,6 @@ class OnnxClassifier(Predictor):
                    vocab, max_len, truncation, "int8" if int8 else "fp32", batch_size,
                    language=config.get("language"), sentence_pooling=pooling)
         if config.get("calibration"):  # the same temperature as torch, so backends agree
-            from sentirnn.inference.calibration import temperature_from_config
-
             onnx.temperature_ = temperature_from_config(config, model_dir)
             onnx.calibration_ = dict(config["calibration"])
         return onnx

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sentirnn.models.rnn import RNNEncoder
+from sentirnn.models.rnn import RNNEncoder, reverse_within_length
 
 ONNX_OPS = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "RNN"}
 # PyTorch stacks gates as LSTM (i, f, g, o) and GRU (r, z, n); ONNX as LSTM (i, o, f, c)
@@ -74,8 +74,6 @@ class _Layer(nn.Module):
         self.fwd, self.bwd, self.direction = fwd, bwd, direction
 
     def forward(self, x, lengths):
-        from sentirnn.models.rnn import reverse_within_length
-
         if self.direction == "reverse":  # a backward stack's layer (separate stacks)
             out, _ = self.fwd(reverse_within_length(x, lengths))
             return reverse_within_length(out, lengths)

@@ -19,6 +19,7 @@ import numpy as np
 
 from sentirnn.errors import ArtifactError, DataError
 from sentirnn.inference.postprocess import softmax
+from sentirnn.metrics import load_pyplot
 
 # Searched range of T. NLL is convex in 1/T, so the bounded 1-D search finds the optimum
 # whenever it lies inside; a validation set the model labels perfectly pushes T to the lower
@@ -148,8 +149,6 @@ def plot_reliability(probs_before, probs_after, y, path, bins: int = ECE_BINS,
 
     A perfectly calibrated model lies on the diagonal; points below it are over-confident.
     """
-    from sentirnn.metrics import load_pyplot
-
     plt = load_pyplot()
     fig, (curve, hist) = plt.subplots(2, 1, figsize=(4.8, 6), sharex=True,
                                       gridspec_kw={"height_ratios": [3, 1]})

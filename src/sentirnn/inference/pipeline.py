@@ -2,11 +2,8 @@
 
 onnxruntime and PyTorch release the GIL while they run a batch, so on a machine with N
 cores N single-threaded calls side by side keep every core busy, and the Python that cleans
-and tokenizes the next texts (which holds the GIL) runs meanwhile instead of before. Measured
-2026-11-29 on 2 cores (default BiLSTM, network only): two single-threaded int8 sessions
-side by side scored SST-2 sentences at 10,746 docs/s against 9,000 for one two-threaded
-session, and IMDb reviews at 865 against 822; cleaning and tokenizing alone cost 38 µs a
-sentence and 284 µs a review, time the pipeline hides behind the network.
+and tokenizes the next texts (which holds the GIL) runs meanwhile instead of before
+(docs/lab-notes.md, "Inference on a thread pool").
 
 In fp32 the scores do not depend on how texts are grouped: every network here is
 padding-invariant, so the order of work (by character length, then by token length inside a

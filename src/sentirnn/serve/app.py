@@ -254,6 +254,7 @@ def serving_threads(workers: int, backend: str = "torch") -> int:
 # ---- helpers -----------------------------------------------------------------------------------
 def _load_model(model_dir: Path, backend: str, num_threads: int | None):
     if backend == "torch":
+        # imported here: the ONNX backends never load torch
         from sentirnn.estimators.classifier import SentimentClassifier
 
         return SentimentClassifier.load(model_dir).set_threads(num_threads)

@@ -4,18 +4,13 @@ Every training step allocates and frees the same large blocks (gate activations,
 masks, gradients: tens of MB a batch). glibc serves blocks above its mmap threshold with
 fresh ``mmap`` pages and hands them back with ``munmap`` when freed, so each step pays page
 faults and zeroing for memory it had a moment ago; and it trims the heap top back to the
-system whenever more than the trim threshold is free. On the 2-core machine of 2026-12-02
-(py-spy: ``munmap`` alone was ~5% of a ULMFiT fine-tuning run's samples) raising both
-thresholds made that fine-tuning 1.5× faster, the from-scratch BiLSTM 1.36× and
-language-model pretraining 1.19–1.23×, with identical results (docs/results.md "Memory
-allocator"; ``benchmarks/bench_allocator.py``).
+system whenever more than the trim threshold is free. Raising both thresholds makes
+training faster with identical results (docs/results.md, "Memory allocator";
+``benchmarks/bench_allocator.py``).
 
-The price: memory a step freed stays with the process instead of going back to the system,
-and it can grow far past the peak a step needs: a ULMFiT fine-tuning on IMDb with documents
-up to 1,440 tokens was killed for memory at 24 GB (2026-12-02), where glibc's defaults stayed
-under 4 GB on a slice of it (fragmentation by batches of many lengths, we think). So training
-hands the free pages back every TRIM_EVERY steps and after each validation (``malloc_trim``);
-at 400 tokens that left training times within their run-to-run spread (docs/results.md).
+The price: memory a step freed stays with the process and can grow far past the peak a step
+needs (fragmentation by batches of many lengths, we think). So training hands the free pages
+back every TRIM_EVERY steps and after each validation (``malloc_trim``).
 ``SENTIRNN_MALLOC=system`` leaves glibc's defaults alone. Elsewhere (macOS, Windows, musl)
 this does nothing.
 """
@@ -46,9 +41,7 @@ def keep_freed_memory() -> bool:
     """Raise glibc's mmap and trim thresholds once per process; True when they are set.
 
     Called when training starts (classifier and language model) and when a PyTorch
-    classifier first predicts (inference of a loaded model, 2026-12-03: 1.08–1.21× on IMDb
-    for classifiers made from an LM, 0.95–1.13× for the BiLSTM; onnxruntime has its own
-    allocator); safe to call again.
+    classifier first predicts (onnxruntime has its own allocator); safe to call again.
     """
     global _applied, _libc
     if _applied is not None:
