@@ -14,11 +14,11 @@ from conftest import make_corpus
 from sentirnn.data.dataset import (
     DataReport,
     Dataset,
-    detect_format,
     iter_frames,
     read_dataset,
     read_texts,
 )
+from sentirnn.data.readers import detect_format
 from sentirnn.data.splits import sentence_split, stratified_split
 from sentirnn.data.tables import TableWriter
 from sentirnn.errors import ConfigError, DataError

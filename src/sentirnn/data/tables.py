@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentirnn.data.dataset import SEPARATORS, split_suffix
+from sentirnn.data.readers import SEPARATORS, split_suffix
 from sentirnn.errors import DataError
 
 
