@@ -44,6 +44,13 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on 
 
 
 # shared by every command that writes a model directory
+# the labelled-data options that train and tune share
+TEXT_COL = typer.Option(None, help="Text column (default: detected).")
+LABEL_COL = typer.Option(None, help="Label column (default: detected).")
+LABEL_MAP = typer.Option(None, help="'from=to,...' or a JSON file.")
+LABELS = typer.Option(None, help="Comma-separated labels to keep.")
+STRICT = typer.Option(False, help="Stop at the first bad row instead of skipping.")
+ENCODING = typer.Option(None, help="Force the file encoding.")
 FORCE = typer.Option(False, "--force", help="Write into --out even when it is a non-empty "
                      "folder that is not a model directory (its other files are kept).")
 

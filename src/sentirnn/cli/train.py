@@ -8,11 +8,17 @@ from pathlib import Path
 import typer
 
 from sentirnn.cli.common import (
+    ENCODING,
     FORCE,
+    LABEL_COL,
+    LABEL_MAP,
+    LABELS,
     PRECISION,
     PSEUDO_RATIO,
     RESUME,
     SELF_TRAIN_ROUNDS,
+    STRICT,
+    TEXT_COL,
     app,
     check_out,
     checked,
@@ -39,12 +45,12 @@ def train(
     valid_fraction: float | None = typer.Option(
         None, help="Share held out for validation without --valid (default 0.1; 0 trains on "
         "everything for --max-epochs)."),
-    text_col: str | None = typer.Option(None, help="Text column (default: detected)."),
-    label_col: str | None = typer.Option(None, help="Label column (default: detected)."),
-    label_map: str | None = typer.Option(None, help="'from=to,...' or a JSON file."),
-    labels: str | None = typer.Option(None, help="Comma-separated labels to keep."),
-    strict: bool = typer.Option(False, help="Stop at the first bad row instead of skipping."),
-    encoding: str | None = typer.Option(None, help="Force the file encoding."),
+    text_col: str | None = TEXT_COL,
+    label_col: str | None = LABEL_COL,
+    label_map: str | None = LABEL_MAP,
+    labels: str | None = LABELS,
+    strict: bool = STRICT,
+    encoding: str | None = ENCODING,
     config: Path | None = typer.Option(None, help="JSON file of SentimentClassifier params."),
     preset: str | None = typer.Option(
         None, help="tutorial: the source tutorial's Keras model (embedding 50, SimpleRNN 50, "
@@ -316,12 +322,12 @@ def tune(
     max_epochs: int | None = typer.Option(None, "--max-epochs", "--epochs"),
     language: str | None = typer.Option(None, help="auto|zh|en"),
     num_threads: int | None = typer.Option(None),
-    text_col: str | None = typer.Option(None, help="Text column (default: detected)."),
-    label_col: str | None = typer.Option(None, help="Label column (default: detected)."),
-    label_map: str | None = typer.Option(None, help="'from=to,...' or a JSON file."),
-    labels: str | None = typer.Option(None, help="Comma-separated labels to keep."),
-    strict: bool = typer.Option(False, help="Stop at the first bad row instead of skipping."),
-    encoding: str | None = typer.Option(None, help="Force the file encoding."),
+    text_col: str | None = TEXT_COL,
+    label_col: str | None = LABEL_COL,
+    label_map: str | None = LABEL_MAP,
+    labels: str | None = LABELS,
+    strict: bool = STRICT,
+    encoding: str | None = ENCODING,
     progress: bool = typer.Option(False, help="Show a progress bar per trial."),
     force: bool = FORCE,
 ):
