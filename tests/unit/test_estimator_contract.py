@@ -46,22 +46,8 @@ SAFE_SUFFIXES = {".json", ".safetensors", ".png", ".csv", ".txt"}
 POSITIVE, NEGATIVE = "great excellent wonderful movie", "awful terrible boring movie"
 
 
-# Contract gaps found by this battery, each an xfail(strict=True) so the fix must remove it.
-GAP_SET_PARAMS = "gap: EnsembleClassifier has get_params but no set_params, so set_params, " \
-    "GridSearchCV and friends cannot change its hyper-parameters"
-GAP_REPR = "gap: EnsembleClassifier's repr shows members and combiner only, never weights or C"
-GAP_CLASS_NAME = "gap: MultiLabelClassifier's errors name SentimentClassifier (the not-fitted " \
-    "message and the parameter template hard-code the parent's name)"
-GAP_CALL_NAME = "gap: MultiLabelClassifier names SentimentClassifier, and its own classify " \
-    "reaches the fitted check through predict_proba, so the message says 'before predict_proba'"
-
-
-def classes(**gaps):
-    """CLASSES as parameters, each class named in ``gaps`` marked xfail with its reason."""
-    return [pytest.param(cls, id=cls.__name__,
-                         marks=[pytest.mark.xfail(strict=True, reason=gaps[cls.__name__])]
-                         if cls.__name__ in gaps else [])
-            for cls in CLASSES]
+# every constructible class, as parameters with readable ids
+CLASS_PARAMS = [pytest.param(cls, id=cls.__name__) for cls in CLASSES]
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +126,7 @@ def fitted_case(case: str, request):
 
 
 # ---- unfitted: constructor, parameters, repr, errors ---------------------------------------
-@pytest.mark.parametrize("cls", classes(EnsembleClassifier=GAP_SET_PARAMS))
+@pytest.mark.parametrize("cls", CLASS_PARAMS)
 def test_default_constructible_and_params_echo(cls):
     changed, _ = CONSTRUCTIBLE[cls]
     clf = cls(**changed)
@@ -154,7 +140,7 @@ def test_default_constructible_and_params_echo(cls):
         cls().set_params(bogus=1)
 
 
-@pytest.mark.parametrize("cls", classes())
+@pytest.mark.parametrize("cls", CLASS_PARAMS)
 def test_clone_gives_an_unfitted_copy_with_equal_params(cls, corpus):
     changed, _ = CONSTRUCTIBLE[cls]
     clf = cls(**changed)
@@ -162,7 +148,7 @@ def test_clone_gives_an_unfitted_copy_with_equal_params(cls, corpus):
     assert type(copy) is cls and copy is not clf and copy.get_params() == clf.get_params()
 
 
-@pytest.mark.parametrize("cls", classes(EnsembleClassifier=GAP_REPR))
+@pytest.mark.parametrize("cls", CLASS_PARAMS)
 def test_repr_names_the_class_and_the_changed_params(cls):
     changed, _ = CONSTRUCTIBLE[cls]
     text = repr(cls(**changed))
@@ -175,7 +161,7 @@ def not_fitted(cls, method: str) -> str:
     return rf"This {cls.__name__} instance is not fitted yet. Call 'fit' .* before '{method}'"
 
 
-@pytest.mark.parametrize("cls", classes(MultiLabelClassifier=GAP_CLASS_NAME))
+@pytest.mark.parametrize("cls", CLASS_PARAMS)
 def test_unfitted_use_raises_not_fitted_naming_the_call(cls, tmp_path):
     calls = {"save": lambda c: c.save(tmp_path / "m")}
     if cls is LanguageModel:  # not a classifier: its calls are perplexity and generate
@@ -189,7 +175,7 @@ def test_unfitted_use_raises_not_fitted_naming_the_call(cls, tmp_path):
             call(cls())
 
 
-@pytest.mark.parametrize("cls", [p for p in classes(MultiLabelClassifier=GAP_CALL_NAME)
+@pytest.mark.parametrize("cls", [p for p in CLASS_PARAMS
                                  if p.values[0] is not LanguageModel])
 def test_not_fitted_names_predict_and_classify(cls):
     for method in ("predict", "classify"):
@@ -197,7 +183,7 @@ def test_not_fitted_names_predict_and_classify(cls):
             getattr(cls(), method)(["x"])
 
 
-@pytest.mark.parametrize("cls", classes(MultiLabelClassifier=GAP_CLASS_NAME))
+@pytest.mark.parametrize("cls", CLASS_PARAMS)
 def test_invalid_param_uses_sklearn_template(cls, corpus):
     _, (name, value) = CONSTRUCTIBLE[cls]
     clf = cls(**{name: value})

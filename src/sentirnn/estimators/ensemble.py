@@ -10,13 +10,13 @@ the stacker's coefficients are safetensors), so every command that takes a model
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from sentirnn import artifacts
 from sentirnn.config import check_choice
@@ -32,7 +32,7 @@ COMBINERS = ("mean", "stack")
 MEMBERS = "members"  # members are copied to members/0, members/1, … inside the directory
 
 
-class EnsembleClassifier(Predictor):
+class EnsembleClassifier(Predictor, BaseEstimator):
     """Several trained classifiers answering as one.
 
     Parameters
@@ -64,17 +64,11 @@ class EnsembleClassifier(Predictor):
         self.weights = weights
         self.C = C
 
-    def get_params(self, deep: bool = True) -> dict:
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
-
-    def __repr__(self) -> str:
-        return (f"EnsembleClassifier(members={[str(m) for m in self.members]}, "
-                f"combiner={self.combiner!r})")
+    # get_params, set_params and the repr (changed parameters only) come from BaseEstimator.
 
     def _check_fitted(self, method: str) -> None:
         if not hasattr(self, "members_"):
-            raise NotFittedError(f"This EnsembleClassifier instance is not fitted yet. Call "
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call "
                                  f"'fit' (or sentirnn.load) before {method!r}.")
 
     # ---- fit -----------------------------------------------------------------------------
@@ -87,7 +81,7 @@ class EnsembleClassifier(Predictor):
         texts, labels : held-out labelled data. Required by "stack"; with "mean" they are
             optional and only give ``report_``.
         """
-        check_choice("EnsembleClassifier", "combiner", self.combiner, COMBINERS)
+        check_choice(type(self).__name__, "combiner", self.combiner, COMBINERS)
         paths = [Path(p) for p in self.members]
         if len(paths) < 2:
             raise ConfigError(f"an ensemble needs at least two models, got {len(paths)}")

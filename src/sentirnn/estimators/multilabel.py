@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from sentirnn.errors import ConfigError, DataError
+from sentirnn.config import ParamError
+from sentirnn.errors import ConfigError, DataError, NotFittedError
 from sentirnn.estimators.classifier import SentimentClassifier
 from sentirnn.metrics import load_pyplot, tune_thresholds
 from sentirnn.preprocess.encode import check_texts
@@ -126,7 +127,12 @@ class MultiLabelClassifier(SentimentClassifier):
     auto_monitor = "macro_f1"
 
     def _check_params(self) -> None:
-        super()._check_params()
+        try:
+            super()._check_params()
+        except ParamError as e:  # the parent's template names the parent; name this class
+            message = str(e).replace(f" of {SentimentClassifier.__name__} ",
+                                     f" of {type(self).__name__} ", 1)
+            raise ParamError(message, e.param, e.value, e.allowed) from None
         for name, why in (("calibrate", "temperature scaling calibrates a softmax"),
                           ("init_from", "language-model transfer trains single-label heads")):
             if getattr(self, name):
@@ -135,6 +141,12 @@ class MultiLabelClassifier(SentimentClassifier):
         if self.truncation == "sentences":  # sentence pooling averages softmax probabilities
             raise ConfigError("MultiLabelClassifier does not support truncation='sentences'; "
                               "use 'head', 'tail' or 'head+tail'")
+
+    def _check_fitted(self, method: str) -> None:
+        # The parent's message hard-codes its own name; this one names the class in use.
+        if not hasattr(self, "net_"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call "
+                                 f"'fit' (or sentirnn.load) before {method!r}.")
 
     def _label_targets(self, labels: Sequence) -> tuple[list[str], list]:
         sets = parse_label_sets(labels)
@@ -177,6 +189,7 @@ class MultiLabelClassifier(SentimentClassifier):
     def classify(self, texts, top_k: int | None = None):
         """Per text, every class with its probability and whether it is on, best first."""
         single = isinstance(texts, str)
+        self._check_fitted("classify")  # before predict_proba, so the message names this call
         probabilities = self.predict_proba([texts] if single else texts)
         thresholds = self._thresholds()
         records = [[{"label": self.classes_[j], "score": float(row[j]),
