@@ -34,6 +34,30 @@ def test_train_writes_a_model_directory(model):
     assert (model / "config.json").exists() and (model / "curves.png").exists()
 
 
+def test_train_passes_every_classifier_flag_on(files, tmp_path, capsys, monkeypatch):
+    """train names each flag it hands to the classifier: every option named like a
+    SentimentClassifier parameter is among them, and nothing else is."""
+    import typer.main
+
+    from sentirnn.cli import train as train_cli
+    from sentirnn.errors import ConfigError
+    from sentirnn.estimators.classifier import SentimentClassifier
+
+    seen = {}
+
+    def stop(cls, config, flags, preset=None):
+        seen.update(flags)
+        raise ConfigError("stopped after the flags were gathered")
+
+    monkeypatch.setattr(train_cli, "params_for", stop)
+    code, _, err = run_cli(capsys, monkeypatch, "train", files / "train.csv.gz",
+                           "--out", tmp_path / "m", "--max-len", "7")
+    assert code == 1 and "stopped after" in err
+    options = {p.name for p in typer.main.get_command(train_cli.app).commands["train"].params}
+    assert set(seen) == options & set(SentimentClassifier().get_params())
+    assert seen["max_len"] == 7 and seen["arch"] is None
+
+
 @pytest.mark.slow
 def test_train_saves_l1_and_the_cleaning_switches(files, tmp_path, capsys, monkeypatch):
     out = tmp_path / "m"

@@ -130,7 +130,25 @@ def train(
     check_out(out, force, resumable=not self_train and not _baseline_arch(arch, config))
     from sentirnn.estimators.classifier import SentimentClassifier
 
-    flags = {k: v for k, v in locals().items() if k in SentimentClassifier._param_names()}
+    # The flags that are classifier parameters, by name; None means "not given" (params_for
+    # keeps the default, --preset or --config value then).
+    flags = dict(
+        arch=arch, language=language, tokenizer=tokenizer, pooling=pooling,
+        embedding_dim=embedding_dim, hidden_size=hidden_size, layers=layers, dropout=dropout,
+        bigrams=bigrams, embedding_dropout=embedding_dropout, embeddings=embeddings,
+        freeze_embeddings=freeze_embeddings,
+        augment=augment, augment_copies=augment_copies,
+        max_epochs=max_epochs, max_minutes=max_minutes, batch_size=batch_size, lr=lr,
+        min_steps=min_steps, weight_decay=weight_decay, l1=l1, optimizer=optimizer,
+        scheduler=scheduler, patience=patience, monitor=monitor, class_weights=class_weights,
+        average_epochs=average_epochs, valid_fraction=valid_fraction,
+        max_len=max_len, truncation=truncation, sentence_pooling=sentence_pooling,
+        min_freq=min_freq, max_vocab=max_vocab,
+        traditional_to_simplified=traditional_to_simplified, remove_stopwords=remove_stopwords,
+        strip_digits=strip_digits, strip_punct=strip_punct,
+        seed=seed, device=device, num_threads=num_threads, precision=precision,
+        calibrate=calibrate, progress=progress, checkpoint_dir=checkpoint_dir,
+    )
     if _baseline_arch(arch, config):  # tfidf-lr etc.: scikit-learn, see sentirnn.classic.baselines
         if preset:
             raise ConfigError(f"--preset {preset} sets a recurrent net's parameters; --arch "
