@@ -7,6 +7,7 @@ sentiment words a text holds), so quality floors on them can fail for real.
 from __future__ import annotations
 
 import random
+import signal
 
 import pytest
 
@@ -46,6 +47,19 @@ def en_corpus():
 @pytest.fixture
 def zh_corpus():
     return make_corpus("zh", 240, seed=2)
+
+
+@pytest.fixture(autouse=True)
+def sigint_handler_unchanged():
+    """Every test leaves SIGINT's handler as it found it. Lightning ignores SIGINT when it
+    sees Ctrl-C; a handler left that way made later child processes deaf to Ctrl-C."""
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    after = signal.getsignal(signal.SIGINT)
+    if after is not before:
+        if before is not None:  # so that one leak fails one test, not every later one
+            signal.signal(signal.SIGINT, before)
+        pytest.fail(f"the test left SIGINT's handler at {after!r} (it was {before!r})")
 
 
 FAST = dict(embedding_dim=16, hidden_size=16, max_epochs=6, batch_size=16, lr=1e-2,

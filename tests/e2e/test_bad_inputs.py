@@ -314,8 +314,8 @@ def test_ctrl_c_exits_130_and_writes_nothing(files, tmp_path):
         [sys.executable, "-m", "sentirnn", "train", files / "data.csv", "--out", out,
          "--epochs", "300", "--patience", "0", *TINY],
         env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        # a child inherits an ignored SIGINT: an earlier in-process Lightning interrupt in
-        # this pytest process can leave it ignored, and the child would never see Ctrl-C
+        # a child inherits an ignored SIGINT (pytest started in the background by a
+        # non-interactive shell has one), and would then never see Ctrl-C
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:

@@ -299,3 +299,46 @@ def test_l1_zero_leaves_training_as_it_was(monkeypatch):
 def test_a_bad_l1_is_refused_before_training(l1):
     with pytest.raises(ConfigError, match="The 'l1' parameter of SentimentClassifier"):
         SentimentClassifier(**FAST, l1=l1).fit(["a"], ["b"])
+
+
+def _ctrl_c_trainer():
+    """A Trainer and a module whose first training step is a Ctrl-C (KeyboardInterrupt)."""
+    import lightning as L
+
+    class CtrlC(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def training_step(self, batch, batch_idx):
+            raise KeyboardInterrupt
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False,
+                        accelerator="cpu", devices=1)
+    loader = torch.utils.data.DataLoader(torch.zeros(4, 1), batch_size=2)
+    return trainer, CtrlC(), loader
+
+
+@pytest.mark.filterwarnings("ignore:.*LeafSpec")  # Lightning's own, about a torch API
+@pytest.mark.parametrize("handler", ["default", "ignored", "own"])
+def test_ctrl_c_in_fit_is_keyboard_interrupt_and_the_handler_is_put_back(handler):
+    """Lightning answers Ctrl-C by ignoring SIGINT and calling sys.exit(1); the loop gives the
+    caller a KeyboardInterrupt and the SIGINT handler that was in place before."""
+    import signal
+
+    from sentirnn.training.loop import fit_interruptibly
+
+    own = {"default": signal.default_int_handler, "ignored": signal.SIG_IGN,
+           "own": lambda signum, frame: None}[handler]
+    before = signal.signal(signal.SIGINT, own)
+    try:
+        trainer, module, loader = _ctrl_c_trainer()
+        with pytest.raises(KeyboardInterrupt):
+            fit_interruptibly(trainer, module, loader)
+        assert signal.getsignal(signal.SIGINT) is own
+    finally:
+        signal.signal(signal.SIGINT, before)

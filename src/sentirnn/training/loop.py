@@ -508,15 +508,20 @@ def _checkpoints(run, net, train_loader, config: TrainConfig, class_weights, dat
 def fit_interruptibly(trainer: L.Trainer, *args) -> None:
     """``trainer.fit``, but Ctrl-C arrives as KeyboardInterrupt: Lightning turns it into
     ``sys.exit(1)`` after ignoring SIGINT, which would end a script silently with the wrong
-    status and leave a notebook deaf to the next Ctrl-C."""
+    status. The SIGINT handler in place before is put back however fit ends, or a notebook
+    (or a test session) would stay deaf to the next Ctrl-C."""
+    main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = signal.getsignal(signal.SIGINT) if main else None
     try:
         trainer.fit(*args)
     except SystemExit:
         if not trainer.interrupted:
             raise
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.default_int_handler)
         raise KeyboardInterrupt from None
+    finally:
+        if main:  # None: a handler not set from Python, which cannot be put back
+            signal.signal(signal.SIGINT, signal.default_int_handler if previous is None
+                          else previous)
 
 
 DEVICES = ("auto", "cpu", "cuda", "gpu")
