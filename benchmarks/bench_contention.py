@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/bench_contention.py [--n 1000] [--repeat 3] [--model DIR]
         [--out benchmarks/results/contention.json]
+    python benchmarks/bench_contention.py --report    # the table of --out, no measuring
 
 Two layouts of the same PyTorch classifier scoring the same texts (``predict_proba``, raw
 text to probabilities):
@@ -158,8 +159,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="Timed calls per row.")
     parser.add_argument("--model", default=None, help="Model directory (default: train one).")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "contention.json")
+    parser.add_argument("--report", action="store_true",
+                        help="print the table of --out (its machine, rows, ratios); measure "
+                             "nothing")
     parser.add_argument("--row", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.report:
+        info = json.loads(args.out.read_text(encoding="utf-8"))
+        print(f"machine: {info['machine']}\nargs: {info['args']}")
+        print(table(info["rows"], info["ratios"]))
+        return
     if args.row:
         model, data, n, layout, repeat = args.row
         print(json.dumps(row(model, data, int(n), layout, int(repeat))))
