@@ -20,6 +20,7 @@ from sentirnn.estimators.finetune import (
 from sentirnn.estimators.language_model import LanguageModel
 from sentirnn.models import build_net
 from sentirnn.models.rnn import reverse_within_length
+from sentirnn.training import loop
 from sentirnn.training.schedules import slanted_triangular
 
 CLF = dict(max_epochs=1, batch_size=16, num_threads=1, progress=False, seed=0)
@@ -71,8 +72,13 @@ def test_ulmfit_schedule_plans_its_steps_with_the_smaller_batch_and_lr(lm, corpu
 
 
 def test_encoder_is_copied_from_the_language_model(lm, corpus, monkeypatch):
-    captured = {}  # the classifier's weights just before training starts
-    monkeypatch.setattr(finetune, "_train", lambda c, *a, **k: captured.update(snapshot(c.net_)))
+    captured, real = {}, loop.train_net  # the classifier's weights as the fit loop gets them
+
+    def spy(net, *args, **kwargs):
+        captured.update(snapshot(net))
+        return real(net, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_net", spy)
     SentimentClassifier.from_language_model(lm, **CLF).fit(*corpus)
     lm_state = lm.net_.state_dict()
     torch.testing.assert_close(captured["embedding.table.weight"],
@@ -92,9 +98,9 @@ def test_chinese_characters_add_token_pairs_that_train_from_the_first_epoch(tmp_
                        min_freq=1, max_epochs=1, num_threads=1,
                        progress=False).fit(make_corpus("zh", 600, seed=43)[0])
     texts, labels = make_corpus("zh", 160, seed=44)
-    start, real = {}, finetune._train
-    monkeypatch.setattr(finetune, "_train",
-                        lambda c, *a, **k: (start.update(snapshot(c.net_)), real(c, *a, **k)))
+    start, real = {}, loop.train_net
+    monkeypatch.setattr(loop, "train_net",
+                        lambda net, *a, **k: (start.update(snapshot(net)), real(net, *a, **k))[1])
     params = {**CLF, "valid_fraction": 0.0}  # no best-epoch restore: epoch 1 is what is left
     clf = SentimentClassifier.from_language_model(lm, **params).fit(texts, labels)
     assert clf.tokenizer_.kind == "char" and clf.model_config_.bigram_rows > 100

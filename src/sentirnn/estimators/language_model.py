@@ -1,12 +1,12 @@
 """The language-model facade: unlabelled text in, a next-token model out (``LanguageModel``).
 
-It composes the stages as SentimentClassifier does — text.clean → tokenize → vocab (with an
-``<eos>`` special that ends every document) → lm_batching → LanguageModelNet — and leaves
-the loop to pretrain.py. ``fit`` starts from scratch (or resumes an interrupted run from its
-checkpoint folder); ``fine_tune`` continues from the current weights on target-domain text
-(ULMFiT's second step: the vocabulary is kept, unknown tokens become ``<unk>``, and text the
-vocabulary hardly covers is refused); ``save``/``load`` use the model-directory layout with
-``"format": "sentirnn.language_model"``.
+Its text path is a ``TextPipeline`` (clean → tokenize → vocab, with an ``<eos>`` special
+that ends every document) — the one a classifier made from it shares — then lm_batching →
+LanguageModelNet; the loop is pretrain.py's. ``fit`` starts from scratch (or resumes an
+interrupted run from its checkpoint folder); ``fine_tune`` continues from the current
+weights on target-domain text (ULMFiT's second step: the vocabulary is kept, unknown tokens
+become ``<unk>``, and text the vocabulary hardly covers is refused); ``save``/``load`` use
+the model-directory layout with ``"format": "sentirnn.language_model"``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from sklearn.base import BaseEstimator
 
 from sentirnn import artifacts
 from sentirnn.config import PRECISIONS, TextConfig, check_choice
-from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from sentirnn.errors import ArtifactError, ConfigError, DataError
+from sentirnn.estimators.base import check_fitted
 from sentirnn.metrics import write_curves
 from sentirnn.models.language_model_net import (
     LanguageModelConfig,
@@ -33,6 +34,7 @@ from sentirnn.models.language_model_net import (
 )
 from sentirnn.preprocess.encode import check_coverage, check_texts
 from sentirnn.preprocess.lm_batching import BPTTBatches
+from sentirnn.preprocess.pipeline import TextPipeline
 from sentirnn.preprocess.text import clean_many
 from sentirnn.preprocess.tokenize import Tokenizer, detect_language, resolve_kind
 from sentirnn.preprocess.vocab import PAD_TOKEN, UNK_TOKEN, Vocab
@@ -61,8 +63,7 @@ class LanguageModel(BaseEstimator):
     min_freq : tokens seen fewer times become ``<unk>``.
     embedding_dim, hidden_size, layers : network sizes (the top layer has embedding_dim units).
         The defaults (256/256/2, 2 epochs) are sized for a 2-core CPU: AWD-LSTM's 400/1150/3
-        trains ~13× slower (about 700 vs 9,300 tokens/s on one core of the reference machine),
-        i.e. ~8 h per epoch of IMDb's 20M tokens instead of ~35 min.
+        trains an order of magnitude slower there.
     embedding_dropout, input_dropout, hidden_dropout, output_dropout, weight_dropout :
         AWD-LSTM's dropouts (whole words, locked dropouts, DropConnect); the defaults are
         about half of AWD's, because one or two epochs over a large corpus underfit rather
@@ -145,25 +146,27 @@ class LanguageModel(BaseEstimator):
             precision=self.precision)
 
     def _check_fitted(self, method: str) -> None:
-        if not hasattr(self, "net_"):
-            raise NotFittedError(f"This LanguageModel instance is not fitted yet. Call 'fit' "
-                                 f"(or LanguageModel.load) before {method!r}.")
+        check_fitted(self, "net_", method, "LanguageModel.load")
 
-    # ---- stages ------------------------------------------------------------------------------
-    def _ids(self, cleaned: list[str]) -> list[list[int]]:
-        return self.vocab_.encode_many(self.tokenizer_.tokenize_many(cleaned))
+    # ---- the text path: a TextPipeline, shared with the classifiers made from this model ----
+    text_config_ = property(lambda self: self.pipeline_.text, doc="The cleaning settings.")
+    tokenizer_ = property(lambda self: self.pipeline_.tokenizer, doc="The fitted tokenizer.")
+    vocab_ = property(lambda self: self.pipeline_.vocab, doc="The vocabulary (with <eos>).")
 
-    def _build_preprocessing(self, cleaned: list[str]) -> list[list[int]]:
+    def _ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """raw texts → vocabulary ids (not cut: the LM reads whole documents)."""
+        return self.pipeline_.ids(self.pipeline_.tokenize(texts))
+
+    def _build_preprocessing(self, cleaned: list[str], text: TextConfig) -> list[list[int]]:
         """Learn language, tokenizer, vocabulary and softmax clusters from the texts."""
         self.language_ = self.language if self.language != "auto" else detect_language(cleaned)
         kind = resolve_kind("char" if self.tokenizer == "auto" and self.language_ == "zh"
                             else self.tokenizer, self.language_)
         subword = {"vocab_size": self.vocab_size} if kind == "subword" else {}
-        self.tokenizer_ = Tokenizer(kind, self.language_, **subword).fit(cleaned)
-        tokens = self.tokenizer_.tokenize_many(cleaned)
-        self.vocab_ = Vocab.build(tokens, min_freq=self.min_freq, max_size=self.vocab_size,
-                                  specials=SPECIALS)
-        ids = self.vocab_.encode_many(tokens)
+        self.pipeline_, tokens = TextPipeline.fit_cleaned(
+            cleaned, text, Tokenizer(kind, self.language_, **subword), self.min_freq,
+            self.vocab_size, SPECIALS)
+        ids = self.pipeline_.ids(tokens)
         counts = np.bincount(np.fromiter((i for s in ids for i in s), dtype=np.int64),
                              minlength=len(self.vocab_))
         counts[EOS] = len(ids)  # every document ends with <eos>
@@ -208,21 +211,21 @@ class LanguageModel(BaseEstimator):
         if resume and run_dir is None:
             raise ConfigError("resume needs the checkpoint folder of the interrupted run: "
                               "set checkpoint_dir (--checkpoint-dir)")
-        self.text_config_ = TextConfig(lowercase=self.lowercase, strip_html=self.strip_html,
-                                       traditional_to_simplified=self.traditional_to_simplified)
+        text = TextConfig(lowercase=self.lowercase, strip_html=self.strip_html,
+                          traditional_to_simplified=self.traditional_to_simplified)
         run = Run(run_dir, resume) if run_dir is not None else None
-        cleaned = clean_many(texts, self.text_config_)
+        cleaned = clean_many(texts, text)  # once: the fingerprint and the ids use it
         state = None
         if run is not None:
             run.check(self._fingerprint(cleaned))
         if resume:  # the run's own tokenizer and vocabulary, and its checkpoint if any
-            self._restore_preprocessing(run.record)
-            ids = self._ids(cleaned)
+            self._restore_preprocessing(run.record, text)
+            ids = self.pipeline_.ids(self.tokenizer_.tokenize_many(cleaned))
             state = run.begin()
             if state is not None:
                 log.info("resuming at epoch %d, step %d", state["epoch"] + 1, state["step"])
         else:
-            ids = self._build_preprocessing(cleaned)
+            ids = self._build_preprocessing(cleaned, text)
             if run is not None:
                 run.begin(language=self.language_, tokenizer=self.tokenizer_.to_dict(),
                           vocab=self.vocab_.to_dict(), model=self.net_config_.to_dict())
@@ -242,7 +245,7 @@ class LanguageModel(BaseEstimator):
         fewer than half the tokens are known raise a DataError (other language or tokenizer).
         """
         self._check_fitted("fine_tune")
-        ids = self._ids(clean_many(check_texts(texts, "fine_tune"), self.text_config_))
+        ids = self._ids(check_texts(texts, "fine_tune"))
         check_coverage(ids, "the fine-tuning texts", "language model", self.tokenizer_)
         train_docs, valid_docs = self._split(ids)
         history, summary = pretrain.train_lm(self.net_, train_docs, valid_docs,
@@ -269,18 +272,18 @@ class LanguageModel(BaseEstimator):
         """What a run computes from: its settings, and a digest of its cleaned texts."""
         return {"settings": settings(self.get_params()), "texts": digest(cleaned)}
 
-    def _restore_preprocessing(self, run: dict) -> None:
+    def _restore_preprocessing(self, run: dict, text: TextConfig) -> None:
         """The tokenizer, vocabulary and network sizes of the run being resumed (run.json)."""
         self.language_ = run["language"]
-        self.tokenizer_ = Tokenizer.from_dict(run["tokenizer"])
-        self.vocab_ = Vocab.from_dict(run["vocab"])
+        self.pipeline_ = TextPipeline(text, Tokenizer.from_dict(run["tokenizer"]),
+                                      Vocab.from_dict(run["vocab"]))
         self.net_config_ = LanguageModelConfig.from_dict(run["model"])
 
     # ---- use -----------------------------------------------------------------------------------
     def perplexity(self, texts: Sequence[str]) -> float:
         """exp(mean next-token NLL) over the texts (each ending with ``<eos>``); lower is better."""
         self._check_fitted("perplexity")
-        ids = self._ids(clean_many(check_texts(texts, "perplexity"), self.text_config_))
+        ids = self._ids(check_texts(texts, "perplexity"))
         docs = self._docs(ids)
         total = sum(len(d) + 1 for d in docs)
         if total < 2:
@@ -302,7 +305,7 @@ class LanguageModel(BaseEstimator):
         self._check_fitted("generate")
         if not temperature > 0:
             raise ConfigError(f"temperature must be > 0, not {temperature!r}")
-        cleaned = clean_many([prompt], self.text_config_)[0]
+        cleaned = self.pipeline_.clean([prompt])[0]
         backward = self.direction == "backward"
         prompt_ids = self.vocab_.encode(self.tokenizer_.tokenize(cleaned))
         context = [EOS, *(prompt_ids[::-1] if backward else prompt_ids)]
@@ -331,20 +334,17 @@ class LanguageModel(BaseEstimator):
         """
 
         self._check_fitted("save")
-        settings = {k: v for k, v in self.tokenizer_.to_dict().items() if k != "model"}
         config = {
             "format": FORMAT, "format_version": 1, "language": self.language_,
-            "params": self.get_params(), "text": self.text_config_.to_dict(),
-            "tokenizer": settings, "model": self.net_config_.to_dict(),
+            "params": self.get_params(), **self.pipeline_.config(),  # "text", "tokenizer"
+            "model": self.net_config_.to_dict(),
             "train_summary": getattr(self, "train_summary_", {}), "data": data or {},
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        tokenizer = {"tokenizer": self.tokenizer_.to_dict(), "vocab": self.vocab_.to_dict()}
-        files = {"tokenizer.json": json.dumps(tokenizer, ensure_ascii=False).encode("utf-8")}
         history = getattr(self, "history_", None)
         extras = {"curves.csv": lambda p: write_curves(history, p)} if history else {}
-        written = artifacts.write_dir(path, config, self.net_.state_dict(), files, extras,
-                                       force=force)
+        written = artifacts.write_dir(path, config, self.net_.state_dict(),
+                                      self.pipeline_.files(), extras, force=force)
         saved = json.loads((written / "config.json").read_text(encoding="utf-8"))
         self.source_ = {"format": FORMAT, "path": str(path),
                         "sha256": saved["checksums"][artifacts.WEIGHTS]}
@@ -359,12 +359,9 @@ class LanguageModel(BaseEstimator):
             params = config["params"]
             lm = cls(**{k: v for k, v in params.items() if k in cls._param_names()})
             lm.language_ = config["language"]
-            lm.text_config_ = TextConfig.from_dict(config["text"], f"{path}/config.json text")
             lm.net_config_ = LanguageModelConfig.from_dict(config["model"],
                                                            f"{path}/config.json model")
-            tok = artifacts.read_json_file(path, "tokenizer.json")
-            lm.tokenizer_ = Tokenizer.from_dict(tok["tokenizer"])
-            lm.vocab_ = Vocab.from_dict(tok["vocab"])
+            lm.pipeline_ = TextPipeline.read(path, config)
         except (KeyError, TypeError, ValueError) as e:
             raise ArtifactError(f"{path}/config.json is incomplete or invalid ({e!r}); "
                                 "the directory was not written by this sentirnn") from None

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from sentirnn.errors import ConfigError, DataError
+from sentirnn.estimators.fit_data import hold_out
 from sentirnn.estimators.multilabel import MultiLabelClassifier
 from sentirnn.preprocess.encode import check_texts
 
@@ -107,7 +108,8 @@ def self_train(make: Callable[[], object], texts: Sequence[str], labels: Sequenc
         # pseudo_label gives each text the one class it is surest of
         raise ConfigError("self-training pseudo-labels one class a text; it does not combine "
                           "with a multi-label classifier (--multi-label)")
-    train_x, train_y, valid = model._split(texts, labels, valid)
+    train_x, train_y, valid, _ = hold_out(texts, labels, valid, model.valid_fraction,
+                                          model.seed)
     known = set(train_x) | set(valid[0] if valid else ())
     pool = [t for t in dict.fromkeys(check_texts(unlabelled, "self_train"))
             if t.strip() and t not in known]
