@@ -10,7 +10,7 @@ from conftest import FAST, make_corpus
 
 from sentirnn import SentimentClassifier
 from sentirnn.errors import ConfigError
-from sentirnn.training.loop import small_data_batch
+from sentirnn.training.optim import small_data_batch
 
 
 def test_small_sets_get_smaller_batches():
@@ -48,7 +48,7 @@ def test_min_steps_must_be_a_count():
 
 
 def test_epoch_average_is_the_mean_and_swaps_back():
-    from sentirnn.training.loop import EpochAverage
+    from sentirnn.training.selection import EpochAverage
 
     net, avg = torch.nn.Linear(3, 2), EpochAverage()
     states = []
@@ -169,7 +169,7 @@ def test_an_unknown_precision_is_refused_before_training():
 @pytest.mark.slow
 @pytest.mark.parametrize("restore_best", [True, False])
 def test_the_model_ends_on_the_best_or_on_the_last_epochs_weights(monkeypatch, restore_best):
-    from sentirnn.training.loop import BestWeights
+    from sentirnn.training.selection import BestWeights
 
     seen, original = [], BestWeights.on_validation_end
     scores = [0.9, 0.5, 0.4]  # validation as it will be reported: the first epoch is best
@@ -271,7 +271,7 @@ def test_l1_makes_the_weights_sparser_as_lambda_grows():
 
 
 def test_l1_penalises_weight_matrices_only():
-    from sentirnn.training.loop import l1_norm
+    from sentirnn.training.optim import l1_norm
 
     net = torch.nn.Sequential(torch.nn.Embedding(4, 3), torch.nn.Linear(3, 2))
     for p in net.parameters():
@@ -330,7 +330,7 @@ def test_ctrl_c_in_fit_is_keyboard_interrupt_and_the_handler_is_put_back(handler
     caller a KeyboardInterrupt and the SIGINT handler that was in place before."""
     import signal
 
-    from sentirnn.training.loop import fit_interruptibly
+    from sentirnn.training.machine import fit_interruptibly
 
     own = {"default": signal.default_int_handler, "ignored": signal.SIG_IGN,
            "own": lambda signum, frame: None}[handler]

@@ -1,20 +1,16 @@
-"""The fit loop: a Lightning module around a ClassifierNet, and the Trainer set-up.
+"""The classifier's fit loop: a Lightning module around a ClassifierNet, and ``train_net``.
 
-Lightning owns the loop (devices, DDP under torchrun, gradient clipping, progress
-bar, early stopping); this file owns what is specific to us: bucketed batches, the
-loss with class weights, macro-F1 on validation, restoring the best weights and a
-per-epoch history (the CSV log and ``curves.png``). Given a run folder, the whole loop state
-is checkpointed after every epoch and a killed run resumes from it (checkpoints.py).
+Lightning owns the loop (devices, DDP under torchrun, progress bar, early stopping); this
+file owns what is specific to us: bucketed batches, the loss with class weights, macro-F1 on
+validation and a per-epoch history (the CSV log and ``curves.png``). Its neighbours hold the
+rest: the optimiser and its schedule (optim.py), which weights a run keeps (selection.py),
+the Trainer's device, precision, threads and Ctrl-C (machine.py), and the per-epoch
+checkpoints a killed run resumes from (checkpoints.py).
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-import math
-import os
-import signal
-import threading
 import time
 import warnings
 from dataclasses import replace
@@ -26,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import f1_score
 
-from sentirnn.config import PRECISIONS, TrainConfig, check_choice, check_range
+from sentirnn.config import TrainConfig
 from sentirnn.metrics import tune_thresholds
 from sentirnn.preprocess.batching import (
     BucketSampler,
@@ -36,117 +32,36 @@ from sentirnn.preprocess.batching import (
 )
 from sentirnn.training.allocator import TrimFreedMemory, keep_freed_memory
 from sentirnn.training.checkpoints import NOT_FINGERPRINTED, EpochCheckpoints, digest
+from sentirnn.training.machine import (
+    check_run_params,
+    distributed_layout,
+    fit_interruptibly,
+    is_number,
+    lightning_accelerator,
+    lightning_precision,
+    set_threads,
+)
+from sentirnn.training.optim import (
+    FUSED_ADAM,
+    OPTIMIZERS,
+    SCHEDULERS,
+    clip_gradients,
+    configure_optimizer,
+    l1_norm,
+    small_data_batch,
+)
 from sentirnn.training.runtime import world
+from sentirnn.training.selection import BestWeights, EpochAverage
+
+# Names that the estimators, the other fit loops and the benchmarks import from here; their
+# homes are machine.py and optim.py.
+__all__ = [
+    "FUSED_ADAM", "OPTIMIZERS", "SCHEDULERS", "ClassifierModule", "check_run_params",
+    "clip_gradients", "fit_interruptibly", "is_number", "lightning_accelerator",
+    "lightning_precision", "make_loaders", "set_threads", "small_data_batch", "train_net",
+]
 
 log = logging.getLogger("sentirnn")
-OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
-# One fused kernel per Adam step (CPU since torch 2.4): 35% less step time with the 50k-row
-# token-pair table, 8% without it (demo-scale BiLSTM, batch 64 × 60, 2026-11-29).
-FUSED_ADAM = tuple(int(x) for x in torch.__version__.split(".")[:2]) >= (2, 4)
-SCHEDULERS = ("none", "plateau", "cosine", "linear")
-MIN_BATCH = 8  # small_data_batch never shrinks a batch below this
-
-
-def lightning_precision(precision: str, device: str, owner: str = "SentimentClassifier") -> str:
-    """"auto" | "32" | "bf16" → Lightning's precision setting for this machine.
-
-    "auto" is bf16 autocast on a CPU that multiplies bf16 natively (AVX512-BF16 or AMX):
-    there the default IMDb LM trained at 1.37× the fp32 tokens/s and the ULMFiT classifier
-    at 2.18× (docs/results.md "bf16 training"), while on a CPU without it bf16 is emulated and
-    slower. Weights, optimizer state and losses stay fp32 (autocast). GPUs keep fp32
-    unless asked.
-    """
-    precision = str(precision)  # 32 from a JSON config or --set means "32"
-    check_choice(owner, "precision", precision, PRECISIONS)
-    if precision == "auto":
-        on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
-        precision = "bf16" if on_cpu and native_bf16() else "32"
-    return {"32": "32-true", "bf16": "bf16-mixed"}[precision]
-
-
-def native_bf16() -> bool:
-    """Whether this CPU multiplies bf16 in hardware (the probes are private torch API)."""
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
-
-
-def clip_gradients(optimizer: torch.optim.Optimizer, max_norm: float | None) -> None:
-    """Clip the optimizer's gradients to a total norm of ``max_norm`` (None/0: no clipping).
-
-    Done by the modules rather than by the Trainer: Lightning's mixed-precision plugin
-    refuses to clip for a fused optimizer (it guards fp16's loss scaling, which bf16 has
-    not). Same parameters and arithmetic as the Trainer's own clipping.
-    """
-    if max_norm:
-        torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]],
-                                       max_norm)
-
-
-def small_data_batch(n: int, batch_size: int, min_steps: int) -> int:
-    """The batch size for ``n`` training texts: ``batch_size``, or smaller (not below
-    ``MIN_BATCH``) where an epoch would have fewer than ``min_steps`` optimizer steps.
-
-    With 450 IMDb reviews, batches of 64 are 8 steps an epoch: the default BiLSTM stopped at
-    chance (0.50); batches of 9 reached 0.79 with the same lr (docs/results.md). ``min_steps`` < 1
-    keeps ``batch_size``.
-    """
-    if min_steps < 1:
-        return batch_size
-    return max(min(batch_size, MIN_BATCH), min(batch_size, n // min_steps))
-
-
-def l1_norm(net: torch.nn.Module) -> torch.Tensor:
-    """Σ|w| over the trainable weights: every parameter of two or more dimensions (matrices,
-    embedding tables, convolution kernels). Biases and other vectors are left out: the
-    sparsity sought is in which inputs a unit uses, and an offset uses none."""
-    weights = [p for p in net.parameters() if p.requires_grad and p.dim() >= 2]
-    if not weights:
-        return torch.zeros(())
-    return torch.stack([w.abs().sum() for w in weights]).sum()
-
-
-class EpochAverage:
-    """The running mean of a network's weights at each epoch's end (from the first epoch).
-
-    On SST-2's phrases the from-scratch BiLSTM overfits within two epochs and single epochs
-    scored 0.82-0.87 on dev depending on the seed; in two of three per-epoch probes a mean
-    of epochs 1..k beat every single epoch of its run (docs/results.md, "SST-2: validating on
-    sentences, and epoch averaging").
-    """
-
-    def __init__(self):
-        self.count, self.chosen = 0, 0
-        self.own_f1: float | None = None  # the last validation's score of the epoch's weights
-        self.sum: dict[str, torch.Tensor] = {}
-        self.raw: dict[str, torch.Tensor] | None = None
-
-    def add(self, net: torch.nn.Module) -> None:
-        for name, value in net.state_dict().items():
-            if value.is_floating_point():
-                value = value.detach().float()
-                self.sum[name] = self.sum[name] + value if name in self.sum else value.clone()
-        self.count += 1
-
-    def swap_in(self, net: torch.nn.Module) -> None:
-        """Load the mean into ``net``, remembering the weights it replaced."""
-        self.raw = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        net.load_state_dict({k: (self.sum[k] / self.count).to(v.dtype) if k in self.sum else v
-                             for k, v in self.raw.items()})
-
-    def swap_out(self, net: torch.nn.Module) -> None:
-        """Put back the weights ``swap_in`` replaced (nothing when none are out)."""
-        if self.raw is not None:
-            net.load_state_dict(self.raw)
-            self.raw = None
-
-    def state_dict(self) -> dict:
-        """The running sum and counts, for a checkpoint (taken between epochs: nothing out)."""
-        return {"count": self.count, "chosen": self.chosen, "own_f1": self.own_f1,
-                "sum": self.sum}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.count, self.chosen, self.own_f1 = state["count"], state["chosen"], state["own_f1"]
-        self.sum = dict(state["sum"])
 
 
 class ClassifierModule(L.LightningModule):
@@ -308,93 +223,10 @@ class ClassifierModule(L.LightningModule):
             self.average.load_state_dict(checkpoint["average"])
 
     def configure_optimizers(self):
-        c = self.config
-        check_choice("SentimentClassifier", "optimizer", c.optimizer, OPTIMIZERS)
-        check_choice("SentimentClassifier", "scheduler", c.scheduler, SCHEDULERS)
         params = self.param_groups or [p for p in self.net.parameters() if p.requires_grad]
-        kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-                 "rmsprop": torch.optim.RMSprop}
-        if c.optimizer == "sgd":
-            opt = torch.optim.SGD(params, lr=c.lr, momentum=0.9, weight_decay=c.weight_decay)
-        else:
-            extra = {"fused": True} if c.optimizer != "rmsprop" and FUSED_ADAM else {}
-            opt = kinds[c.optimizer](params, lr=c.lr, weight_decay=c.weight_decay, **extra)
-        if self.make_scheduler is not None:  # e.g. finetune's slanted triangular schedule
-            sched = self.make_scheduler(opt, max(1, int(self.trainer.estimated_stepping_batches)))
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-        if c.scheduler == "none":
-            return opt
-        if c.scheduler == "plateau" and not self.has_valid:
-            return opt  # nothing to watch: no validation data
-        if c.scheduler == "plateau":
-            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5,
-                                                               patience=0)
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched,
-                                                       "monitor": "val_watched"}}
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = max(1, total // 20)
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            rest = (step - warmup) / max(1, total - warmup)
-            return 0.5 * (1 + np.cos(np.pi * rest)) if c.scheduler == "cosine" else 1 - rest
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-
-class BestWeights(L.Callback):
-    """Track the best validation figure (``monitor``, logged as val_watched); keep that
-    epoch's weights in memory and restore them at the end (``restore=False``: only track,
-    the last epoch's weights stay)."""
-
-    def __init__(self, restore: bool = True):
-        self.restore = restore
-        self.best_score = -math.inf
-        self.best_f1: float | None = None  # the kept epoch's macro-F1, whatever was watched
-        self.best_epoch = 0
-        self.state = None
-
-    def on_validation_end(self, trainer, module):
-        score = trainer.callback_metrics.get("val_watched")
-        if score is not None and float(score) > self.best_score:
-            self.best_score, self.best_epoch = float(score), trainer.current_epoch + 1
-            self.best_f1 = float(trainer.callback_metrics["val_macro_f1"])
-            if self.restore:
-                self.state = copy.deepcopy(module.net.state_dict())
-
-    def on_fit_end(self, trainer, module):
-        if self.state is not None:
-            module.net.load_state_dict(self.state)
-
-    def state_dict(self) -> dict:
-        return {"best_score": self.best_score, "best_f1": self.best_f1,
-                "best_epoch": self.best_epoch,
-                "state": self.state}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
-        self.best_f1 = state.get("best_f1", state["best_score"])
-        self.state = state["state"]
-
-
-def set_threads(num_threads: int | None) -> None:
-    """Use every core unless told otherwise (torch's default can be lower in containers)."""
-    torch.set_num_threads(num_threads or os.cpu_count() or 1)
-
-
-def distributed_layout() -> dict:
-    """Trainer devices/nodes/strategy: under torchrun, one process per device (DDP).
-
-    Lightning counts one CPU device per process by default and then refuses torchrun's world
-    size, so the local process count and the node count are passed explicitly.
-    """
-    size = world()[1]
-    if size == 1:
-        return {"devices": "auto", "strategy": "auto"}
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", size))
-    return {"devices": local, "num_nodes": max(1, size // local), "strategy": "ddp"}
+        return configure_optimizer(
+            params, self.config, lambda: max(1, int(self.trainer.estimated_stepping_batches)),
+            self.make_scheduler, self.has_valid)
 
 
 def make_loaders(train_ids, train_labels, valid_ids, valid_labels, config: TrainConfig):
@@ -430,8 +262,8 @@ def train_net(net: torch.nn.Module, train_ids, train_labels, valid_ids, valid_la
     keep_freed_memory()
     batch = small_data_batch(len(train_ids) // world()[1], config.batch_size, config.min_steps)
     if batch != config.batch_size:
-        # The lr stays: on IMDb's 500 and 100 labels, Adam's square-root rule (lr scaled by
-        # √(batch ratio)) scored 7 and 10 points lower than the unchanged 2e-3 (docs/results.md).
+        # The lr stays: with few IMDb labels, Adam's square-root rule (lr scaled by
+        # √(batch ratio)) scored lower than the unchanged lr (docs/results.md).
         log.info("%d training texts: batches of %d instead of %d, so that an epoch has at "
                  "least %d steps (min_steps)", len(train_ids), batch, config.batch_size,
                  config.min_steps)
@@ -505,51 +337,3 @@ def _checkpoints(run, net, train_loader, config: TrainConfig, class_weights, dat
     return EpochCheckpoints(run, state, train_loader.batch_sampler, {"precision": precision})
 
 
-def fit_interruptibly(trainer: L.Trainer, *args) -> None:
-    """``trainer.fit``, but Ctrl-C arrives as KeyboardInterrupt: Lightning turns it into
-    ``sys.exit(1)`` after ignoring SIGINT, which would end a script silently with the wrong
-    status. The SIGINT handler in place before is put back however fit ends, or a notebook
-    (or a test session) would stay deaf to the next Ctrl-C."""
-    main = threading.current_thread() is threading.main_thread()  # only it may set handlers
-    previous = signal.getsignal(signal.SIGINT) if main else None
-    try:
-        trainer.fit(*args)
-    except SystemExit:
-        if not trainer.interrupted:
-            raise
-        raise KeyboardInterrupt from None
-    finally:
-        if main:  # None: a handler not set from Python, which cannot be put back
-            signal.signal(signal.SIGINT, signal.default_int_handler if previous is None
-                          else previous)
-
-
-DEVICES = ("auto", "cpu", "cuda", "gpu")
-
-
-def check_device(owner: str, device: str) -> None:
-    """A known device, and a GPU only where there is one (Lightning would say so only in the
-    name of one of its exception classes, after the data was read)."""
-    check_choice(owner, "device", device, DEVICES)
-    check_range(owner, "device", device, device not in ("cuda", "gpu")
-                or torch.cuda.is_available(),
-                "auto or cpu: this machine has no CUDA GPU that PyTorch can use")
-
-
-def check_run_params(owner: str, model) -> None:
-    """What every trained model (classifier, language model) checks before reading data:
-    the device, the lr and the training threads."""
-    check_device(owner, model.device)
-    check_range(owner, "lr", model.lr, is_number(model.lr) and model.lr > 0, "a number > 0")
-    check_range(owner, "num_threads", model.num_threads, model.num_threads is None
-                or isinstance(model.num_threads, int) and model.num_threads >= 1,
-                "an integer ≥ 1, or None (all cores)")
-
-
-def is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def lightning_accelerator(device: str) -> str:
-    check_device("SentimentClassifier", device)
-    return {"cuda": "gpu"}.get(device, device)

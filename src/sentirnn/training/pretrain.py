@@ -29,16 +29,15 @@ from sentirnn.models.language_model_net import LanguageModelNet, detach_hidden
 from sentirnn.preprocess.lm_batching import BPTTBatches
 from sentirnn.training.allocator import keep_freed_memory
 from sentirnn.training.checkpoints import write_checkpoint
-from sentirnn.training.loop import (
-    FUSED_ADAM,
-    clip_gradients,
+from sentirnn.training.machine import (
     distributed_layout,
     fit_interruptibly,
     lightning_accelerator,
     lightning_precision,
     set_threads,
-    world,
 )
+from sentirnn.training.optim import FUSED_ADAM, clip_gradients
+from sentirnn.training.runtime import world
 from sentirnn.training.schedules import slanted_triangular
 
 log = logging.getLogger("sentirnn")
