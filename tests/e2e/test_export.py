@@ -86,7 +86,8 @@ def test_more_calling_threads_than_sessions_wait_for_a_free_one(exported, monkey
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from sentirnn.export import onnx as export
+    from sentirnn.export import onnx_predictor
+    from sentirnn.export.onnx import parity_batch
 
     path, _, _ = exported
     lock, active, peak, used = threading.Lock(), {}, {}, set()
@@ -107,10 +108,10 @@ def test_more_calling_threads_than_sessions_wait_for_a_free_one(exported, monkey
                 with lock:
                     active[id(self)] -= 1
 
-    real = export._session
-    monkeypatch.setattr(export, "_session", lambda model: Counting(real(model)))
+    real = onnx_predictor.onnx_session
+    monkeypatch.setattr(onnx_predictor, "onnx_session", lambda model: Counting(real(model)))
     clf = OnnxClassifier.load(path, num_threads=2, batch_size=4)
-    ids, lengths = export.parity_batch(len(clf.vocab_), clf.max_len)
+    ids, lengths = parity_batch(len(clf.vocab_), clf.max_len)
     want = clf._batch_logits(ids, lengths)
     with ThreadPoolExecutor(6) as pool:  # a server's request threads, say
         results = list(pool.map(lambda _: clf._batch_logits(ids, lengths), range(24)))

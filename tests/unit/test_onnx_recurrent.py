@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sentirnn.config import ModelConfig
-from sentirnn.export.onnx import _export_net, _session, parity_batch
+from sentirnn.export.onnx import export_net, onnx_session, parity_batch
 from sentirnn.inference.postprocess import softmax
 from sentirnn.models import build_net
 
@@ -30,7 +30,7 @@ def test_one_op_per_layer_and_same_probabilities(tmp_path, cell, bidirectional, 
                          num_classes=3, reverse=reverse, separate_directions=separate)
     net = build_net(config).eval()
     path = tmp_path / "m.onnx"
-    _export_net(net, path, opset=17)
+    export_net(net, path, opset=17)
 
     ops = [node.op_type for node in onnx.load(str(path)).graph.node]
     # one op per layer; separate stacks: one per layer of each direction's stack
@@ -40,7 +40,7 @@ def test_one_op_per_layer_and_same_probabilities(tmp_path, cell, bidirectional, 
     ids, lengths = parity_batch(50, 64)
     with torch.inference_mode():
         want = softmax(net(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy())
-    session = _session(path, num_threads=1)
+    session = onnx_session(path, num_threads=1)
     got = softmax(session.run(["logits"], {"ids": ids, "lengths": lengths})[0])
     np.testing.assert_allclose(got, want, atol=1e-5)
     # The backward direction starts at each text's own end: a text alone, unpadded,

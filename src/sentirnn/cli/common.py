@@ -185,7 +185,7 @@ def load_backend(model: Path, backend: str, threads: int | None = None):
 
         return load(model).set_threads(threads)
     if backend in ("onnx", "onnx-int8"):
-        from sentirnn.export.onnx import OnnxClassifier
+        from sentirnn.export.onnx_predictor import OnnxClassifier
 
         return OnnxClassifier.load(model, int8=backend == "onnx-int8", num_threads=threads)
     raise ConfigError(f"--backend must be torch, onnx or onnx-int8, not {backend!r}")

@@ -259,7 +259,7 @@ def _load_model(model_dir: Path, backend: str, num_threads: int | None):
 
         return SentimentClassifier.load(model_dir).set_threads(num_threads)
     # Imported here: onnxruntime is an optional extra, and the torch backend never needs it.
-    from sentirnn.export.onnx import OnnxClassifier
+    from sentirnn.export.onnx_predictor import OnnxClassifier
 
     return OnnxClassifier.load(model_dir, int8=backend == "onnx-int8", num_threads=num_threads)
 

@@ -1,0 +1,225 @@
+"""exported ONNX files → labels: ``OnnxClassifier``, the same predict API without torch.
+
+It serves a model directory that ``export_onnx`` (``sentirnn export``) has run on, after
+checking every file it reads against ``export.json`` and ``config.json``; preprocessing comes
+from the torch-free ``encode``/``batching``/``predict`` stages, so torch is never imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from sentirnn import artifacts
+from sentirnn.config import TextConfig
+from sentirnn.errors import ArtifactError, ConfigError
+from sentirnn.inference.calibration import temperature_from_config
+from sentirnn.inference.predict import Predictor, check_threads
+from sentirnn.preprocess.encode import encode_texts
+from sentirnn.preprocess.tokenize import Tokenizer
+from sentirnn.preprocess.vocab import Vocab
+
+FORMAT = "sentirnn.classifier"
+EXPORT_FORMAT = "sentirnn.onnx_export"
+ONNX_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+EXPORT_FILE = "export.json"
+
+
+def _require_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ImportError("the ONNX predictor needs onnxruntime: pip install onnxruntime"
+                          ) from None
+    return onnxruntime
+
+
+def onnx_session(model, num_threads: int = 1):
+    """An onnxruntime CPU session on a path or serialized bytes (single-threaded calls by
+    default: parallelism comes from calls side by side, see ``sentirnn.inference.pipeline``)."""
+    ort = _require_onnxruntime()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = num_threads
+    options.log_severity_level = 3  # onnxruntime's own warnings are not the user's problem
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), options,
+                                providers=["CPUExecutionProvider"])
+
+
+def read_export(model_dir) -> dict:
+    """The validated ``export.json`` of a model directory."""
+    model_dir = Path(model_dir)
+    path = model_dir / EXPORT_FILE
+    if not path.exists():
+        raise ArtifactError(f"{model_dir} has no exported ONNX model ({EXPORT_FILE} is missing); "
+                            f"run 'sentirnn export {model_dir}' first")
+    record = artifacts.read_json_file(model_dir, EXPORT_FILE)
+    if not isinstance(record, dict) or record.get("format") != EXPORT_FORMAT \
+            or not isinstance(record.get("files"), dict):
+        raise ArtifactError(f"{path} is not a sentirnn export record; "
+                            f"re-run 'sentirnn export {model_dir}'")
+    return record
+
+
+class OnnxClassifier(Predictor):
+    """A sentiment classifier served by onnxruntime: same predict API, no torch.
+
+    Build one with :meth:`OnnxClassifier.load` on a model directory that
+    ``sentirnn export`` (or :func:`export_onnx`) has run on.
+
+    Attributes
+    ----------
+    classes_ : list of str
+        The label names, in the column order of ``predict_proba``.
+    precision_ : {"fp32", "int8"}
+        Which exported file is in use.
+
+    Examples
+    --------
+    >>> clf = OnnxClassifier.load("models/waimai", int8=True)  # doctest: +SKIP
+    >>> clf.predict(["送餐太慢了"])  # doctest: +SKIP
+    ['negative']
+    """
+
+    def __init__(self, sessions, classes: Sequence[str], text_config: TextConfig, tokenizer,
+                 vocab, max_len: int, truncation: str, precision: str = "fp32",
+                 batch_size: int = Predictor.inference_batch_size, language: str | None = None,
+                 sentence_pooling: str = "mean"):
+        # One session per worker, so len(sessions) calls run side by side: two calls on
+        # two sessions scale better than on one shared session (docs/lab-notes.md).
+        # Whoever calls takes a free session and gives it back, so any number of threads
+        # (a server's request threads included) is safe; they wait when all are busy.
+        sessions = list(sessions) if isinstance(sessions, (list, tuple)) else [sessions]
+        self.sessions_ = sessions
+        self.classes_ = list(classes)
+        self.text_config_ = text_config
+        self.tokenizer_ = tokenizer
+        self.vocab_ = vocab
+        self.max_len = max_len
+        self.truncation = truncation
+        self.precision_ = precision
+        self.inference_batch_size = batch_size
+        # truncation="sentences": split in this language, pool as PyTorch does (numpy only)
+        self.language_ = language
+        self.sentence_pooling = sentence_pooling
+        self._use_sessions(len(sessions))
+
+    def _use_sessions(self, n: int) -> None:
+        """Score with the first n sessions, n calls side by side (sentirnn.inference.pipeline)."""
+        self.idle_sessions_ = queue.SimpleQueue()
+        for session in self.sessions_[:n]:
+            self.idle_sessions_.put(session)
+        old, self.workers_, self.executor_ = self.executor_, n, None
+        if n > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.executor_ = ThreadPoolExecutor(n, thread_name_prefix="sentirnn-onnx")
+        if old is not None:
+            old.shutdown(wait=False)
+
+    def set_threads(self, threads: int | None) -> OnnxClassifier:
+        """See :meth:`Predictor.set_threads`. Each thread needs an onnxruntime session of its
+        own, made at load: up to as many as were loaded (``load(..., num_threads=N)``);
+        None = all of them. Not while another thread is predicting with this classifier."""
+        super().set_threads(threads)
+        n = self.threads_ or len(self.sessions_)
+        if n > len(self.sessions_):
+            raise ConfigError(f"this OnnxClassifier was loaded with {len(self.sessions_)} "
+                              f"onnxruntime session(s), too few for {n} threads; load it with "
+                              f"OnnxClassifier.load(..., num_threads={n})")
+        self._use_sessions(n)
+        return self
+
+    @classmethod
+    def load(cls, model_dir, int8: bool = False, num_threads: int | None = None,
+             batch_size: int = Predictor.inference_batch_size) -> OnnxClassifier:
+        """Load an exported model directory (checksums verified; torch never imported).
+
+        Parameters
+        ----------
+        model_dir : path of a model directory with ``model.onnx`` and ``export.json``.
+        int8 : use ``model.int8.onnx`` (written by ``sentirnn export DIR --int8``).
+        num_threads : cores to use; None = all. Each onnxruntime call is single-threaded and
+            up to ``num_threads`` calls run side by side, each on a session of its own
+            (faster than one multi-threaded call on these small recurrent matrices; see
+            ``sentirnn.inference.pipeline``). Each session holds its own copy of the weights.
+        batch_size : texts per onnxruntime call (batches are sorted by length).
+        """
+        check_threads(num_threads, "OnnxClassifier.load", "num_threads")
+        model_dir = Path(model_dir)
+        config = artifacts.read_config(model_dir, FORMAT)
+        model = _read_onnx(model_dir, config, INT8_FILE if int8 else ONNX_FILE)
+        _verify(model_dir, config, "tokenizer.json")
+        try:
+            params = config["params"]
+            text_config = TextConfig.from_dict(config["text"], f"{model_dir}/config.json text")
+            tok = artifacts.read_json_file(model_dir, "tokenizer.json")
+            tokenizer = Tokenizer.from_dict(tok["tokenizer"])
+            vocab = Vocab.from_dict(tok["vocab"])
+            max_len, truncation = int(params["max_len"]), str(params["truncation"])
+            pooling = str(params.get("sentence_pooling", "mean"))  # older models: none
+            classes = list(config["labels"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ArtifactError(f"{model_dir}/config.json is incomplete or invalid ({e!r}); "
+                                "the directory was not written by this sentirnn") from None
+        workers = max(1, num_threads or os.cpu_count() or 1)
+        onnx = cls([onnx_session(model) for _ in range(workers)], classes, text_config, tokenizer,
+                   vocab, max_len, truncation, "int8" if int8 else "fp32", batch_size,
+                   language=config.get("language"), sentence_pooling=pooling)
+        if config.get("calibration"):  # the same temperature as torch, so backends agree
+            onnx.temperature_ = temperature_from_config(config, model_dir)
+            onnx.calibration_ = dict(config["calibration"])
+        return onnx
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        return encode_texts(texts, self.text_config_, self.tokenizer_, self.vocab_,
+                            self.max_len, self.truncation)
+
+    def _batch_logits(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """One padded batch → (B, C) logits from onnxruntime."""
+        session = self.idle_sessions_.get()
+        try:
+            return session.run(["logits"], {"ids": ids, "lengths": lengths})[0]
+        finally:
+            self.idle_sessions_.put(session)
+
+    def __repr__(self) -> str:
+        return f"OnnxClassifier(classes={self.classes_}, precision={self.precision_!r})"
+
+
+def _verify(model_dir: Path, config: dict, name: str) -> None:
+    """Check one file against config.json's checksum (the weights are not needed here)."""
+    digest = (config.get("checksums") or {}).get(name)
+    path = model_dir / name
+    if digest is None or not path.exists():
+        raise ArtifactError(f"{model_dir} is incomplete: {name} is missing or has no checksum "
+                            "in config.json; restore the model directory")
+    if artifacts.sha256(path) != digest:
+        raise ArtifactError(f"{path} does not match the checksum in config.json: the file was "
+                            "truncated or modified; restore the model directory")
+
+
+def _read_onnx(model_dir: Path, config: dict, name: str) -> bytes:
+    """The bytes of an exported file, checked against export.json (and export.json against
+    the weights it was exported from)."""
+    flag = " --int8" if name == INT8_FILE else ""
+    record = read_export(model_dir)
+    entry = record["files"].get(name)
+    path = model_dir / name
+    if entry is None or not path.exists():
+        raise ArtifactError(f"{model_dir} has no {name}; run 'sentirnn export {model_dir}{flag}' "
+                            "first")
+    weights = (config.get("checksums") or {}).get(artifacts.WEIGHTS)
+    if record.get("weights_sha256") != weights:
+        raise ArtifactError(f"{path} was exported from other weights than this directory's "
+                            f"{artifacts.WEIGHTS}; re-run 'sentirnn export {model_dir}{flag}'")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        raise ArtifactError(f"{path} does not match the checksum in {EXPORT_FILE}: the file was "
+                            f"truncated or modified; re-run 'sentirnn export {model_dir}{flag}'")
+    return data
