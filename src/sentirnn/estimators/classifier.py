@@ -25,13 +25,11 @@ from sentirnn.estimators import classifier_config as settings
 from sentirnn.estimators import finetune, fit_data
 from sentirnn.estimators.base import check_fitted
 from sentirnn.estimators.fitting import FitSteps
-from sentirnn.estimators.language_model import LanguageModel
 from sentirnn.estimators.model_dir import ModelDirectory
 from sentirnn.estimators.presets import preset_params
 from sentirnn.estimators.scoring import NetScorer
 from sentirnn.inference.explain import explain_text
 from sentirnn.inference.predict import Predictor
-from sentirnn.inference.sentences import SENTENCES, split_many
 from sentirnn.metrics import EvaluationReport
 from sentirnn.models import build_net
 from sentirnn.preprocess.encode import check_texts
@@ -262,12 +260,9 @@ class SentimentClassifier(FitSteps, ModelDirectory, NetScorer, Predictor, BaseEs
         >>> clf = SentimentClassifier.from_language_model("models/imdb-lm")  # doctest: +SKIP
         >>> clf.fit(texts, labels)  # doctest: +SKIP
         """  # noqa: E501
-        def loaded(m):
-            return m if isinstance(m, LanguageModel) else LanguageModel.load(m)
-
-        model = loaded(lm)
+        model = finetune.as_language_model(lm)
         if backward is not None:
-            back = loaded(backward)
+            back = finetune.as_language_model(backward)
             source = getattr(back, "source_", None)
             params = {**params,
                       "init_from_backward": source["path"] if source else "<unsaved LanguageModel>"}
@@ -328,14 +323,7 @@ class SentimentClassifier(FitSteps, ModelDirectory, NetScorer, Predictor, BaseEs
         """
         texts = check_texts(texts, "embed")
         self._check_fitted("embed")
-        width = self.net_.feature_size
-        if self.truncation != SENTENCES:
-            return self._text_rows(texts, self._batch_features, width)
-        sentences, owner = split_many(texts, self.language_)
-        rows = self._batched(self._encode(sentences), self._batch_features, width)  # (S, P)
-        total = np.zeros((len(texts), width), dtype=np.float64)
-        np.add.at(total, owner, rows)  # every text has at least one sentence
-        return (total / np.bincount(owner, minlength=len(texts))[:, None]).astype(np.float32)
+        return self._features(texts)
 
     def set_threads(self, threads: int | None) -> SentimentClassifier:
         """See :meth:`Predictor.set_threads`; the worker threads start now."""

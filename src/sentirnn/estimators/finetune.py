@@ -148,6 +148,11 @@ def lm_params(lm, params: dict) -> dict:
     return {**base, **params}
 
 
+def as_language_model(lm) -> LanguageModel:
+    """A LanguageModel as given, or loaded from its directory."""
+    return lm if isinstance(lm, LanguageModel) else LanguageModel.load(lm)
+
+
 def language_models(init_from, init_from_backward=None, loaded=None, loaded_backward=None):
     """(forward LM, backward LM or None): the given LanguageModels, else loaded from the
     paths; a pair is checked to fit one classifier (:func:`check_pair`)."""

@@ -15,6 +15,7 @@ import threading
 import numpy as np
 import torch
 
+from sentirnn.inference.sentences import SENTENCES, split_many
 from sentirnn.inference.workers import single_threaded_pool
 from sentirnn.training.allocator import keep_freed_memory
 
@@ -33,6 +34,18 @@ class NetScorer:
     def _batch_features(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """One padded batch → (B, P) pooled encoder states (the head's input)."""
         return self._run_net("features", ids, lengths)
+
+    def _features(self, texts: list[str]) -> np.ndarray:
+        """(n,) raw texts → (n, P) pooled encoder states; with ``truncation="sentences"``
+        the mean of each text's sentences' (what ``embed`` returns)."""
+        width = self.net_.feature_size
+        if self.truncation != SENTENCES:
+            return self._text_rows(texts, self._batch_features, width)
+        sentences, owner = split_many(texts, self.language_)
+        rows = self._batched(self._encode(sentences), self._batch_features, width)  # (S, P)
+        total = np.zeros((len(texts), width), dtype=np.float64)
+        np.add.at(total, owner, rows)  # every text has at least one sentence
+        return (total / np.bincount(owner, minlength=len(texts))[:, None]).astype(np.float32)
 
     def _run_net(self, method: str, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         keep_freed_memory()  # once per process (bench_allocator measures it)
