@@ -245,8 +245,8 @@ def demo(
     arch: str = typer.Option("bilstm", help="bilstm or bigru (any arch works)."),
     max_epochs: int = typer.Option(3, help="Training epochs (early stopping may end sooner)."),
     max_minutes: float = typer.Option(
-        4.0, help="Training budget: the demo promises under 5 minutes in all on 2 cores "
-        "(an epoch took ~80 s there on 2026-11-29); the best validated weights are kept."),
+        4.0, help="Training budget, so that the whole demo ends within about 5 minutes on 2 "
+        "cores; the best validated weights are kept."),
     seed: int = typer.Option(0),
     progress: bool = typer.Option(True, help="Show a progress bar."),
     force: bool = FORCE,

@@ -43,11 +43,10 @@ PARITY_ATOL = 1e-4  # on probabilities; fp32 ONNX vs eager agree to ~1e-7 in pra
 # Dynamic int8 quantisation covers the LSTM cells (DynamicQuantizeLSTM), the embedding
 # table (Gather) and any MatMul. onnxruntime has no quantised GRU or RNN kernel, so those
 # cells stay fp32; the head is a Gemm, which dynamic quantisation does not cover either.
-# Measured on a default-size BiLSTM (SST-2, 1 thread, AVX-512 VNNI CPU): every variant
-# tried (per-tensor/per-channel, reduce_range, u8/s8 weights, shape pre-processing, with
-# or without Gather) ran 1.75–1.9× faster than fp32, within noise of each other. Quantising
-# Gather makes the file 4× smaller instead of 1.2× at no cost; per-channel weights agreed
-# with fp32 on every SST-2 dev sentence, where per-tensor ones flipped one of 872.
+# Every variant tried (per-tensor/per-channel, reduce_range, u8/s8 weights, shape
+# pre-processing, with or without Gather) ran at about the same speed, well above fp32;
+# quantising Gather makes the file much smaller at no cost, and per-channel weights agree
+# with fp32 more often than per-tensor ones (docs/lab-notes.md).
 QUANTIZED_OPS = ("MatMul", "LSTM", "Gather")
 PER_CHANNEL = True
 

@@ -48,9 +48,9 @@ class Predictor:
     also provides ``language_`` and ``sentence_pooling`` (see ``_text_logits``).
     """
 
-    # Texts per network call, after sorting by length. Measured 2026-11-29 (2 cores, default
-    # BiLSTM): 64 matched 256 on SST-2 sentences and was 1.2–1.5× faster on IMDb reviews for
-    # PyTorch and onnxruntime alike (less padding in the long tail, smaller working set).
+    # Texts per network call, after sorting by length: 64 matched 256 on short sentences and
+    # was faster on long reviews, for PyTorch and onnxruntime alike (less padding in the long
+    # tail, a smaller working set; docs/lab-notes.md).
     inference_batch_size = 64
     # Probabilities are softmax(logits / temperature_); 1.0 unless the model was calibrated
     # (``calibrate=True``, see ``sentirnn.inference.calibration``), when ``calibration_`` holds

@@ -29,9 +29,9 @@ _PRIME = 1_000_003
 def pairs_wanted(bigrams: str, tokenizer_kind: str, two_lms: bool = False) -> bool:
     """Whether a classifier's ``bigrams`` setting ("auto", "on", "off") adds the pair table
     for this tokenizer: "auto" means characters (Chinese), where pairs carry the words, read
-    by one encoder. On two LMs' encoders (``init_from_backward``) "auto" is off: on waimai_10k
-    that classifier validated better without pairs on both seeds tried (macro-F1 0.8801 vs
-    0.8695, 0.8877 vs 0.8833; docs/results.md, "Token pairs on two LMs")."""
+    by one encoder. On two LMs' encoders (``init_from_backward``) "auto" is off: that
+    classifier validated better without pairs on both seeds tried (docs/results.md, "Token
+    pairs on two LMs")."""
     return bigrams == "on" or (bigrams == "auto" and tokenizer_kind == "char" and not two_lms)
 
 
