@@ -20,7 +20,8 @@ from sklearn.base import BaseEstimator
 
 from sentirnn import artifacts
 from sentirnn.config import check_choice
-from sentirnn.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from sentirnn.errors import ArtifactError, ConfigError, DataError
+from sentirnn.estimators.base import check_fitted
 from sentirnn.estimators.classifier import LOADERS, load
 from sentirnn.inference.postprocess import softmax
 from sentirnn.inference.predict import Predictor
@@ -67,9 +68,7 @@ class EnsembleClassifier(Predictor, BaseEstimator):
     # get_params, set_params and the repr (changed parameters only) come from BaseEstimator.
 
     def _check_fitted(self, method: str) -> None:
-        if not hasattr(self, "members_"):
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call "
-                                 f"'fit' (or sentirnn.load) before {method!r}.")
+        check_fitted(self, "members_", method)
 
     # ---- fit -----------------------------------------------------------------------------
     def fit(self, texts: Sequence[str] | None = None,

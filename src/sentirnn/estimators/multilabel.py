@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from sentirnn.config import ParamError
-from sentirnn.errors import ConfigError, DataError, NotFittedError
+from sentirnn.errors import ConfigError, DataError
 from sentirnn.estimators.classifier import SentimentClassifier
 from sentirnn.metrics import load_pyplot, tune_thresholds
 from sentirnn.preprocess.encode import check_texts
@@ -141,12 +141,6 @@ class MultiLabelClassifier(SentimentClassifier):
         if self.truncation == "sentences":  # sentence pooling averages softmax probabilities
             raise ConfigError("MultiLabelClassifier does not support truncation='sentences'; "
                               "use 'head', 'tail' or 'head+tail'")
-
-    def _check_fitted(self, method: str) -> None:
-        # The parent's message hard-codes its own name; this one names the class in use.
-        if not hasattr(self, "net_"):
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call "
-                                 f"'fit' (or sentirnn.load) before {method!r}.")
 
     def _label_targets(self, labels: Sequence) -> tuple[list[str], list]:
         sets = parse_label_sets(labels)
