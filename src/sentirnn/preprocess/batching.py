@@ -1,7 +1,7 @@
 """ids → batches: truncation for long texts, length bucketing, padding + lengths.
 
-Batches of texts of similar length waste little compute on padding; that alone made
-a BiLSTM train about 10× faster than random batches on these 2-core machines.
+Batches of texts of similar length waste little compute on padding, which makes training
+much faster than random batches do (DESIGN.md).
 Everything but ``collate`` and ``collate_labelled`` is numpy/Python only: the ONNX
 predictor batches with these helpers and must not import torch.
 """
