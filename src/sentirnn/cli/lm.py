@@ -64,7 +64,16 @@ def pretrain(
     from sentirnn.data.dataset import read_texts
     from sentirnn.estimators.language_model import LanguageModel
 
-    flags = {k: v for k, v in locals().items() if k in LanguageModel._param_names()}
+    # The flags that are LanguageModel parameters, by name; None means "not given".
+    flags = dict(
+        language=language, tokenizer=tokenizer, vocab_size=vocab_size, min_freq=min_freq,
+        embedding_dim=embedding_dim, hidden_size=hidden_size, layers=layers,
+        weight_dropout=weight_dropout, direction=direction,
+        max_epochs=max_epochs, batch_size=batch_size, bptt=bptt, lr=lr,
+        valid_fraction=valid_fraction, checkpoint_every=checkpoint_every,
+        checkpoint_dir=checkpoint_dir, seed=seed, device=device, num_threads=num_threads,
+        progress=progress, precision=precision,
+    )
     params = params_for(LanguageModel, config, flags)
     params["checkpoint_dir"] = str(checkpoint_dir
                                    or out.resolve().parent / "runs" / out.resolve().name)
@@ -131,8 +140,13 @@ def finetune(
     from sentirnn.estimators.classifier import SentimentClassifier, load
 
     kind = artifacts.read_config(source, LM_FORMATS)["format"]
-    flags = {k: v for k, v in locals().items() if k in SentimentClassifier._param_names()
-             and v is not None and k != "schedule"}
+    # The flags given that are classifier parameters (schedule goes to fine_tune instead).
+    given = dict(
+        max_epochs=max_epochs, batch_size=batch_size, lr=lr, min_steps=min_steps,
+        pooling=pooling, dropout=dropout, bigrams=bigrams, max_len=max_len, seed=seed,
+        device=device, num_threads=num_threads, precision=precision, progress=progress,
+    )
+    flags = {k: v for k, v in given.items() if v is not None}
     runs = out.resolve().parent / "runs" / out.resolve().name
     run_dir = run_dir_for(checkpoint_dir, runs / "classifier", self_train, resume)
     flags["checkpoint_dir"] = str(run_dir) if run_dir else None
