@@ -76,9 +76,11 @@ def test_fit_keeps_the_epoch_or_the_epoch_mean_that_validated_best(monkeypatch):
         def on_train_epoch_end(self, trainer, module):
             snapshots.append(copy.deepcopy(module.net.state_dict()))
 
-    original = SentimentClassifier._train
-    monkeypatch.setattr(SentimentClassifier, "_train",
-                        lambda self, *a, **kw: original(self, *a, callbacks=[Capture()], **kw))
+    from sentirnn.training import loop
+
+    original = loop.train_net
+    monkeypatch.setattr(loop, "train_net", lambda *a, callbacks=(), **kw: original(
+        *a, callbacks=[*callbacks, Capture()], **kw))
     # a quarter of the labels flipped and a high lr: epochs disagree, so their mean can win
     # (with this seed it does, at the best epoch)
     texts, labels = make_corpus("en", 300, seed=8)
