@@ -23,4 +23,14 @@ if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
          "install it yourself, or tests/e2e/test_browser.py skips (and fails under CI)"
   fi
 fi
+# attention.png of a translator labels its axes with Chinese characters: matplotlib's own fonts
+# have none (boxes), so a CJK font comes from the system (WenQuanYi Micro Hei, 5 MB).
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null
+  else
+    echo "setup: no font with Chinese characters; translation heat-maps will show boxes" \
+         "(install one, e.g. apt-get install fonts-wqy-microhei)"
+  fi
+fi
 echo "sentirnn is set up in .venv ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

@@ -10,8 +10,9 @@ Train, measure and apply a classifier in a few lines::
     clf.save("models/reviews")                   # safetensors + JSON; load() reads it back
 
 Public names: SentimentClassifier, LanguageModel (pretrain, then fine-tune),
-BaselineClassifier (TF-IDF/bag-of-words + scikit-learn), EnsembleClassifier, load,
-read_dataset, read_texts. The command line is ``sentirnn --help``.
+BaselineClassifier (TF-IDF/bag-of-words + scikit-learn), EnsembleClassifier, Translator
+(English ↔ Chinese, a recurrent encoder–decoder), load, read_dataset, read_texts. The
+command line is ``sentirnn --help``.
 """
 
 __version__ = "0.1.0"
@@ -21,7 +22,7 @@ __version__ = "0.1.0"
 _LAZY = {"SentimentClassifier": "estimators.classifier", "load": "estimators.classifier",
          "LanguageModel": "estimators.language_model", "BaselineClassifier": "classic.baselines",
          "EnsembleClassifier": "estimators.ensemble", "read_dataset": "data.dataset",
-         "read_texts": "data.dataset"}
+         "read_texts": "data.dataset", "Translator": "estimators.translator"}
 
 
 def __getattr__(name):

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     import torch
 
 FORMAT_VERSIONS = {"sentirnn.classifier": 1, "sentirnn.language_model": 1,
-                   "sentirnn.baseline": 1, "sentirnn.ensemble": 1, "sentirnn.multilabel": 1}
+                   "sentirnn.baseline": 1, "sentirnn.ensemble": 1, "sentirnn.multilabel": 1,
+                   "sentirnn.translator": 1}
 WEIGHTS = "model.safetensors"
 log = logging.getLogger("sentirnn")
 

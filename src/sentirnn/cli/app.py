@@ -16,6 +16,7 @@ from sentirnn.cli import apply  # noqa: F401  evaluate, predict, embed, explain
 from sentirnn.cli import deploy  # noqa: F401  serve, export
 from sentirnn.cli import lm  # noqa: F401  pretrain, finetune, generate
 from sentirnn.cli import vectors  # noqa: F401  embeddings train
+from sentirnn.cli import mt  # noqa: F401  mt train, evaluate, translate, demo
 # isort: on
 from sentirnn.cli.common import app, say, state
 from sentirnn.errors import SentirnnError

@@ -386,11 +386,18 @@ LOADERS = {FORMAT: "sentirnn.estimators.classifier:SentimentClassifier",
            "sentirnn.multilabel": "sentirnn.estimators.multilabel:MultiLabelClassifier"}
 
 
-def load(path):
-    """Load any classifier directory (``sentirnn train``, a baseline or an ensemble).
+# not classifiers (an ensemble cannot hold one), but sentirnn.load reads them too
+OTHER_LOADERS = {"sentirnn.translator": "sentirnn.estimators.translator:Translator"}
 
-    Every kind offers ``predict``, ``predict_proba``, ``evaluate`` and ``classes_``.
+
+def load(path):
+    """Load any model directory sentirnn wrote: a classifier (``sentirnn train``, a
+    baseline, an ensemble, multi-label) or a translator (``sentirnn mt train``).
+
+    Every classifier offers ``predict``, ``predict_proba``, ``evaluate`` and ``classes_``; a
+    translator offers ``translate`` and ``score``.
     """
-    kind = artifacts.read_config(path, tuple(LOADERS))["format"]
-    module, name = LOADERS[kind].split(":")
+    loaders = {**LOADERS, **OTHER_LOADERS}
+    kind = artifacts.read_config(path, tuple(loaders))["format"]
+    module, name = loaders[kind].split(":")
     return getattr(importlib.import_module(module), name).load(path)

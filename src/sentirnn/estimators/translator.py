@@ -1,0 +1,366 @@
+"""Translator: a recurrent encoder–decoder with attention, in the estimator style.
+
+``fit(sources, targets)`` learns both text sides and the network, choosing the epoch on
+validation BLEU; ``translate`` decodes greedily or with a beam; ``score`` gives BLEU and chrF
+against every reference of each source; ``save``/``sentirnn.load`` keep it as config.json,
+model.safetensors and the two sides' tokenizer files (JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+
+from sentirnn import artifacts
+from sentirnn.data.splits import group_split
+from sentirnn.errors import ConfigError, DataError, NotFittedError
+from sentirnn.inference.decode import Hypothesis, beam_search, greedy
+from sentirnn.inference.mt_metrics import corpus_scores, group_references
+from sentirnn.inference.mt_plots import plot_attention, plot_translation_curves
+from sentirnn.models.seq2seq import Seq2SeqConfig, Seq2SeqNet
+from sentirnn.preprocess.batching import pad
+from sentirnn.preprocess.parallel import TextSide
+from sentirnn.training.seq2seq import Seq2SeqTrainConfig, train_seq2seq
+
+log = logging.getLogger("sentirnn")
+FORMAT = "sentirnn.translator"
+SIDE_FILES = ("source.json", "target.json")
+_TIED = "decoder.output.weight"  # the same tensor as the target embedding when tied
+
+
+class Translator(BaseEstimator):
+    """Translate sentences with a recurrent encoder–decoder (English → Chinese by default).
+
+    Parameters
+    ----------
+    source_language, target_language : {"en", "zh"}
+        The languages of the source and the target sentences.
+    source_tokenizer, target_tokenizer : str, optional
+        "char", "en-word", "jieba-word" or "subword"; Chinese as characters and English as
+        words by default.
+    subword_size : int, default 8000
+        BPE vocabulary size of a "subword" side.
+    lowercase_source : bool, default True
+        Lowercase the source before tokenizing (the output is never lowercased).
+    min_freq : int, default 1
+        Tokens seen fewer times in training become ``<unk>``.
+    cell : {"gru", "lstm"}, default "gru"
+        The recurrent cell of encoder and decoder.
+    embedding_dim : int, default 256
+        Size of the source and target embeddings.
+    encoder_hidden : int, default 256
+        Encoder state size per direction.
+    encoder_layers, decoder_layers : int, default 1
+        Stacked recurrent layers.
+    decoder_hidden : int, default 512
+        Decoder state size.
+    attention : {"bahdanau", "general", "dot", "none"}, default "bahdanau"
+        Additive or multiplicative attention, or none (the plain encoder–decoder).
+    input_feeding : bool, default True
+        Feed each step's attentional vector into the next step.
+    dropout : float, default 0.3
+        Dropout on embeddings and before the output layer.
+    tie_embeddings : bool, default False
+        Share the target embedding with the output layer.
+    label_smoothing : float, default 0.1
+        Share of the target probability spread over the other tokens in training.
+    lr : float, default 2e-3
+        Adam's learning rate, decayed by ``lr_decay`` every epoch.
+    lr_decay : float, default 0.9
+        Per-epoch factor of the learning rate.
+    batch_size : int, default 64
+        Sentence pairs per training step.
+    max_epochs : int, default 30
+        Most passes over the training pairs.
+    max_minutes : float, optional
+        Stop training after this many minutes (the best epoch so far is kept).
+    patience : int, default 3
+        Epochs without a better validation figure before stopping.
+    monitor : {"bleu", "loss"}, default "bleu"
+        What chooses the epoch kept: validation BLEU (greedy) or validation loss.
+    valid_fraction : float, default 0.05
+        Share of the training sources held out for validation when ``fit`` gets no ``valid``.
+    max_source_tokens : int, default 100
+        Longer sources are cut (with a warning).
+    beam : int, default 5
+        Beam width of ``translate`` and ``score`` (1 = greedy).
+    alpha : float, default 1.0
+        Length normalisation of beam search (score / length ** alpha).
+    max_ratio : float, default 2.0
+        An output stops after ``max_ratio × source tokens + 10`` tokens.
+    seed : int, default 0
+        Seeds the split, the initial weights and the batch order.
+    num_threads : int, optional
+        CPU threads (all cores by default).
+    progress : bool, default True
+        Show a progress bar while training.
+    """
+
+    def __init__(self, source_language: str = "en", target_language: str = "zh",
+                 source_tokenizer: str | None = None, target_tokenizer: str | None = None,
+                 subword_size: int = 8000, lowercase_source: bool = True, min_freq: int = 1,
+                 cell: str = "gru", embedding_dim: int = 256, encoder_hidden: int = 256,
+                 encoder_layers: int = 1, decoder_hidden: int = 512, decoder_layers: int = 1,
+                 attention: str = "bahdanau", input_feeding: bool = True, dropout: float = 0.3,
+                 tie_embeddings: bool = False, label_smoothing: float = 0.1, lr: float = 2e-3,
+                 lr_decay: float = 0.9, batch_size: int = 64, max_epochs: int = 30,
+                 max_minutes: float | None = None, patience: int = 3, monitor: str = "bleu",
+                 valid_fraction: float = 0.05, max_source_tokens: int = 100, beam: int = 5,
+                 alpha: float = 1.0, max_ratio: float = 2.0, seed: int = 0,
+                 num_threads: int | None = None, progress: bool = True) -> None:
+        self.source_language = source_language
+        self.target_language = target_language
+        self.source_tokenizer = source_tokenizer
+        self.target_tokenizer = target_tokenizer
+        self.subword_size = subword_size
+        self.lowercase_source = lowercase_source
+        self.min_freq = min_freq
+        self.cell = cell
+        self.embedding_dim = embedding_dim
+        self.encoder_hidden = encoder_hidden
+        self.encoder_layers = encoder_layers
+        self.decoder_hidden = decoder_hidden
+        self.decoder_layers = decoder_layers
+        self.attention = attention
+        self.input_feeding = input_feeding
+        self.dropout = dropout
+        self.tie_embeddings = tie_embeddings
+        self.label_smoothing = label_smoothing
+        self.lr = lr
+        self.lr_decay = lr_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.max_minutes = max_minutes
+        self.patience = patience
+        self.monitor = monitor
+        self.valid_fraction = valid_fraction
+        self.max_source_tokens = max_source_tokens
+        self.beam = beam
+        self.alpha = alpha
+        self.max_ratio = max_ratio
+        self.seed = seed
+        self.num_threads = num_threads
+        self.progress = progress
+
+    # ---- configuration --------------------------------------------------------------------
+    def _net_config(self) -> Seq2SeqConfig:
+        return Seq2SeqConfig(
+            source_vocab=len(self.source_.vocab), target_vocab=len(self.target_.vocab),
+            cell=self.cell, embedding_dim=self.embedding_dim,
+            encoder_hidden=self.encoder_hidden, encoder_layers=self.encoder_layers,
+            decoder_hidden=self.decoder_hidden, decoder_layers=self.decoder_layers,
+            attention=self.attention, input_feeding=self.input_feeding, dropout=self.dropout,
+            tie_embeddings=self.tie_embeddings)
+
+    def _train_config(self) -> Seq2SeqTrainConfig:
+        return Seq2SeqTrainConfig(
+            lr=self.lr, batch_size=self.batch_size, max_epochs=self.max_epochs,
+            max_minutes=self.max_minutes, patience=self.patience, monitor=self.monitor,
+            label_smoothing=self.label_smoothing, lr_decay=self.lr_decay, seed=self.seed,
+            num_threads=self.num_threads, progress=self.progress)
+
+    def _check_fitted(self, method: str) -> None:
+        if not hasattr(self, "net_"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call "
+                                 f"'fit' (or sentirnn.load) before {method!r}.")
+
+    # ---- fit ------------------------------------------------------------------------------
+    def fit(self, sources: Sequence[str], targets: Sequence[str],
+            valid: tuple[Sequence[str], Sequence[str]] | None = None) -> Translator:
+        """Learn the text sides and the network from parallel sentences; returns self.
+
+        ``valid`` (sources, references) chooses the epoch kept; without it, a
+        ``valid_fraction`` of the distinct training sources (with all their translations) is
+        held out.
+        """
+        sources, targets = _pairs(sources, targets, "training")
+        if valid is None:
+            train_rows, valid_rows = group_split(sources, [1 - self.valid_fraction,
+                                                           self.valid_fraction], self.seed)
+            valid = ([sources[i] for i in valid_rows], [targets[i] for i in valid_rows])
+            sources = [sources[i] for i in train_rows]
+            targets = [targets[i] for i in train_rows]
+        valid = _pairs(*valid, "validation")
+        self.source_ = TextSide(self.source_language, self.source_tokenizer,
+                                self.lowercase_source, subword_size=self.subword_size)
+        self.target_ = TextSide(self.target_language, self.target_tokenizer, False,
+                                target=True, subword_size=self.subword_size)
+        src_tokens = self.source_.fit(sources, self.min_freq)
+        tgt_tokens = self.target_.fit(targets, self.min_freq)
+        src_ids = [ids[:self.max_source_tokens]
+                   for ids in self.source_.encode_tokens(src_tokens)]
+        tgt_ids = self.target_.encode_tokens(tgt_tokens)
+        keep = [i for i in range(len(src_ids)) if src_ids[i] and len(tgt_ids[i]) > 1]
+        if not keep:
+            raise DataError("no training pair has tokens on both sides after cleaning.")
+        torch.manual_seed(self.seed)
+        self.net_ = Seq2SeqNet(self._net_config())
+        valid_src = self._source_ids(valid[0], warn=False)
+        valid_tgt = self.target_.encode(valid[1])
+        valid_keep = [i for i in range(len(valid_src)) if valid_src[i] and len(valid_tgt[i]) > 1]
+        grouped = group_references(*valid)
+
+        def score(net: Seq2SeqNet) -> dict:
+            hyps = self._translate(grouped[0], beam=1, net=net)
+            return corpus_scores([h for h, _ in hyps], grouped[1], self.target_language)
+
+        self.history_, self.train_summary_ = train_seq2seq(
+            self.net_, ([src_ids[i] for i in keep], [tgt_ids[i] for i in keep]),
+            ([valid_src[i] for i in valid_keep], [valid_tgt[i] for i in valid_keep]),
+            self._train_config(), score)
+        self.train_summary_["train_pairs"] = len(keep)
+        self.train_summary_["skipped_pairs"] = len(src_ids) - len(keep)
+        self.valid_ = grouped
+        return self
+
+    # ---- translate ------------------------------------------------------------------------
+    def _source_ids(self, texts: Sequence[str], warn: bool = True) -> list[list[int]]:
+        ids = self.source_.encode(texts)
+        long = sum(len(row) > self.max_source_tokens for row in ids)
+        if long and warn:
+            log.warning("%d sentence(s) longer than %d tokens were cut to that length",
+                        long, self.max_source_tokens)
+        return [row[:self.max_source_tokens] for row in ids]
+
+    def _translate(self, texts: Sequence[str], beam: int | None = None, batch_size: int = 64,
+                   net: Seq2SeqNet | None = None) -> list[tuple[str, Hypothesis | None]]:
+        net = net or self.net_
+        beam = self.beam if beam is None else int(beam)
+        if beam < 1:
+            raise ConfigError(f"beam must be >= 1, not {beam}.")
+        ids = self._source_ids(texts)
+        order = sorted((i for i in range(len(ids)) if ids[i]), key=lambda i: len(ids[i]))
+        out: list[tuple[str, Hypothesis | None]] = [("", None)] * len(ids)  # empty → ""
+        was_training = net.training
+        net.eval()
+        try:
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                src, lengths = (torch.from_numpy(a) for a in pad([ids[i] for i in rows]))
+                decode = greedy if beam == 1 else beam_search
+                kwargs = {} if beam == 1 else {"beam": beam, "alpha": self.alpha}
+                hyps = decode(net, src, lengths, max_ratio=self.max_ratio, **kwargs)
+                for i, hyp in zip(rows, hyps):
+                    out[i] = (self.target_.decode(hyp.ids), hyp)
+        finally:
+            net.train(was_training)
+        return out
+
+    def translate(self, texts: Sequence[str] | str, beam: int | None = None,
+                  batch_size: int = 64) -> list[str]:
+        """Translate sentences; an empty sentence gives an empty string."""
+        self._check_fitted("translate")
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        return [t for t, _ in self._translate(texts, beam, batch_size)]
+
+    def translate_with_attention(self, texts: Sequence[str], beam: int | None = None
+                                 ) -> list[dict]:
+        """Each translation with its source and output tokens and the attention weights
+        (one row per output token, ``</s>`` included, one column per source token)."""
+        self._check_fitted("translate_with_attention")
+        texts = list(texts)
+        results = []
+        for text, (translation, hyp) in zip(texts, self._translate(texts, beam)):
+            source = self.source_.tokenize([text])[0][:self.max_source_tokens]
+            output = [self.target_.vocab.itos[i] for i in hyp.ids] if hyp else []
+            weights = hyp.attention if hyp else np.zeros((0, len(source)))
+            results.append({"source": text, "translation": translation,
+                            "source_tokens": source, "output_tokens": output + ["</s>"],
+                            "attention": weights.round(4).tolist()})
+        return results
+
+    def score(self, sources: Sequence[str], references: Sequence[str],
+              beam: int | None = None) -> dict:
+        """BLEU and chrF; rows sharing a source are that source's alternative references."""
+        self._check_fitted("score")
+        sources, references = _pairs(sources, references, "test", skip=False)
+        distinct, refs = group_references(sources, references)
+        refs = [self.target_.clean(r) for r in refs]  # simplified Chinese, like the output
+        hyps = self.translate(distinct, beam)
+        return corpus_scores(hyps, refs, self.target_language)
+
+    # ---- persistence ----------------------------------------------------------------------
+    def save(self, path, metrics: dict | None = None, force: bool = False) -> Path:
+        """Write the model directory; returns its path."""
+        self._check_fitted("save")
+        tensors = dict(self.net_.state_dict())
+        if self.tie_embeddings:
+            tensors.pop(_TIED)  # safetensors stores a tensor once; load ties it again
+        config = {"format": FORMAT, "format_version": 1, "params": self.get_params(),
+                  "model": self.net_.config.to_dict(),
+                  "train": self._train_config().to_dict(),
+                  "train_summary": getattr(self, "train_summary_", {}),
+                  "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        files = {name: json.dumps(side.to_dict(), ensure_ascii=False).encode("utf-8")
+                 for name, side in zip(SIDE_FILES, (self.source_, self.target_))}
+        extras = {}
+        history = getattr(self, "history_", None)
+        if metrics is not None or history:
+            body = {"history": history or [], **(metrics or {})}
+            extras["metrics.json"] = lambda p: p.write_text(
+                json.dumps(body, ensure_ascii=False, indent=2), encoding="utf-8")
+        if history:
+            extras["curves.png"] = lambda p: plot_translation_curves(history, p)
+        valid = getattr(self, "valid_", None)
+        if valid is not None and valid[0]:
+            extras["attention.png"] = lambda p: self.plot_attention(valid[0][:3], p)
+        return artifacts.write_dir(path, config, tensors, files, extras, force=force)
+
+    def plot_attention(self, texts: Sequence[str], path, beam: int | None = None) -> None:
+        """Draw the attention of each text's translation as a heat-map PNG."""
+        examples = [(r["source_tokens"], r["output_tokens"],
+                     np.asarray(r["attention"]).reshape(len(r["output_tokens"]), -1))
+                    for r in self.translate_with_attention(texts, beam)]
+        plot_attention(examples, path)
+
+    @classmethod
+    def load(cls, path) -> Translator:
+        """Read a directory written by :meth:`save`."""
+        config = artifacts.read_config(path, FORMAT)
+        artifacts.verify_files(path, config)
+        for name in SIDE_FILES:
+            if name not in (config.get("checksums") or {}):
+                raise artifacts.ArtifactError(f"{path} lacks {name}; save the model again")
+        model = cls(**config["params"])
+        model.source_, model.target_ = (TextSide.from_dict(artifacts.read_json_file(path, n))
+                                        for n in SIDE_FILES)
+        net_config = Seq2SeqConfig.from_dict(config["model"])
+        model.net_ = Seq2SeqNet(net_config)
+        tensors = artifacts.read_tensors(path)
+        if net_config.tie_embeddings and "decoder.embedding.weight" in tensors:
+            tensors[_TIED] = tensors["decoder.embedding.weight"]
+        artifacts.load_state(model.net_, tensors, path)
+        model.net_.eval()
+        model.train_summary_ = config.get("train_summary", {})
+        return model
+
+
+def _pairs(sources, targets, what: str, skip: bool = True) -> tuple[list[str], list[str]]:
+    """Check a parallel corpus; drop pairs with an empty side (counted in the log)."""
+    if isinstance(sources, str) or isinstance(targets, str):
+        raise DataError(f"the {what} sources and targets must be lists of sentences, "
+                        "not one string.")
+    sources, targets = list(sources), list(targets)
+    if len(sources) != len(targets):
+        raise DataError(f"{len(sources)} {what} sources but {len(targets)} targets: give one "
+                        "target per source.")
+    def empty(s) -> bool:
+        return s is None or (isinstance(s, float) and math.isnan(s)) or not str(s).strip()
+
+    keep = [i for i in range(len(sources)) if not (empty(sources[i]) or empty(targets[i]))]
+    if skip and len(keep) < len(sources):
+        log.warning("%d %s pair(s) with an empty side were skipped", len(sources) - len(keep),
+                    what)
+    if not keep:
+        raise DataError(f"the {what} data has no pair with text on both sides.")
+    if not skip:
+        keep = list(range(len(sources)))
+    return [str(sources[i]) for i in keep], [str(targets[i]) for i in keep]
