@@ -1,11 +1,9 @@
 """The facade: strings in, labels out. ``SentimentClassifier`` composes every stage.
 
-raw text ─TextPipeline (clean → tokenize → vocab)→ ids ─batching→ (B, T) batches ─models→
-logits ─predict→ labels and probabilities. It follows scikit-learn's conventions
-(constructor arguments are hyper-parameters, ``fit`` does the work and returns self, learned
-state ends in ``_``). Its parts live beside it: parameter checks and configs
-(classifier_config.py), training rows (fit_data.py), language-model transfer (finetune.py),
-network calls (scoring.py), the text path (``sentirnn.preprocess.pipeline``).
+raw text ─TextPipeline→ ids ─batching→ (B, T) batches ─models→ logits ─predict→ labels. It
+follows scikit-learn's conventions (constructor = hyper-parameters, ``fit`` returns self,
+learned state ends in ``_``). Its parts live beside it: classifier_config (checks, configs),
+fit_data and fitting (training), finetune (LM transfer), model_dir (saving), scoring.
 """
 
 from __future__ import annotations
@@ -345,9 +343,8 @@ class SentimentClassifier(FitSteps, ModelDirectory, NetScorer, Predictor, BaseEs
              force: bool = False) -> Path:
         """Write the model directory; returns its path.
 
-        A new folder appears whole; in an existing model directory only the files sentirnn
-        wrote are replaced. ``force`` writes into a non-empty folder that is not a model
-        directory (its other files are kept).
+        A new folder appears whole; in a model directory only sentirnn's files are replaced;
+        ``force`` writes into a non-empty folder that is not one (keeping its other files).
         """
         self._check_fitted("save")
         report = report or getattr(self, "report_", None)
