@@ -1,6 +1,9 @@
 """labels + probabilities over HTTP: the FastAPI app behind ``sentirnn serve``.
 
-One loaded model answers ``POST /v1/predict`` (labels and probabilities for a batch of
+A translation model directory gets the app of ``sentirnn.serve.translate`` instead
+(``POST /v1/translate``); what both share is in ``sentirnn.serve.base``.
+
+One loaded classifier answers ``POST /v1/predict`` (labels and probabilities for a batch of
 texts), ``POST /v1/explain`` (signed per-token scores), ``GET /v1/model`` (what is being
 served) and ``GET /healthz``, and ``GET /`` serves a small page (``static/index.html``) that
 calls them. Every request size is bounded (texts per request, characters per text, body
@@ -11,23 +14,21 @@ while a batch is scored.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
-from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
-from fastapi_offline import FastAPIOffline
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sentirnn import __version__, artifacts
 from sentirnn.config import check_choice
-from sentirnn.errors import ConfigError, DataError, SentirnnError
+from sentirnn.errors import ConfigError
+from sentirnn.serve.base import base_app, check_length, check_texts, read_metrics, refuse_paths
+from sentirnn.serve.translate import TRANSLATOR, create_translator_app
 
 log = logging.getLogger("sentirnn")
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -67,6 +68,8 @@ class PredictResponse(BaseModel):
 
 class ModelInfo(BaseModel):
     model: str
+    kind: Literal["classifier"] = Field("classifier", description="What the model does: "
+                                        "a translator's server answers 'translator'.")
     labels: list[str]
     architecture: dict[str, Any]
     params: dict[str, Any]
@@ -90,12 +93,14 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
     Parameters
     ----------
     model_dir : str or Path
-        A directory written by ``SentimentClassifier.save`` or ``sentirnn train``.
+        A directory written by ``SentimentClassifier.save`` or ``sentirnn train``, or a
+        translation model (``Translator.save``, ``sentirnn mt train``): that one is served
+        by ``sentirnn.serve.translate`` (torch backend only).
     backend : {"torch", "onnx", "onnx-int8"}
         "onnx"/"onnx-int8" score with onnxruntime (``sentirnn export`` must have run);
         they cannot explain.
     max_texts : int
-        Most texts in one ``/v1/predict`` request.
+        Most texts in one ``/v1/predict`` (or ``/v1/translate``) request.
     max_chars : int
         Most characters in one text.
     max_body_bytes : int
@@ -128,36 +133,29 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, not {value!r}")
     model_dir = Path(model_dir)
-    config = artifacts.read_config(model_dir)
+    config = artifacts.read_config(model_dir, ("sentirnn.classifier", TRANSLATOR))
+    limits = {"max_texts": max_texts, "max_chars": max_chars, "max_body_bytes": max_body_bytes}
+    if config["format"] == TRANSLATOR:
+        if backend != "torch":
+            raise ConfigError(f"{model_dir} is a translation model, which only the torch "
+                              f"backend serves, not {backend!r}: leave out --backend")
+        return create_translator_app(model_dir, config, limits, num_threads)
     clf = _load_model(model_dir, backend, num_threads)
     name = model_dir.resolve().name
-    limits = {"max_texts": max_texts, "max_chars": max_chars, "max_body_bytes": max_body_bytes}
     info = ModelInfo(model=name, labels=list(clf.classes_), architecture=config.get("model", {}),
                      params=config.get("params", {}),
                      train_summary=config.get("train_summary", {}),
-                     metrics=_read_metrics(model_dir), sentirnn_version=__version__,
+                     metrics=read_metrics(model_dir), sentirnn_version=__version__,
                      backend=backend, threads=clf.workers_, limits=limits)
     log.info("serving %s (%s backend, labels %s)", model_dir, backend, info.labels)
 
-    # FastAPIOffline serves Swagger UI's and ReDoc's scripts itself: FastAPI's /docs loads
-    # them from a CDN, which leaves the page blank on a machine without internet access.
-    app = FastAPIOffline(title="sentirnn", version=__version__,
-                         description=f"Sentiment classification with model **{name}** "
-                                     f"({', '.join(info.labels)}).")
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    app.add_exception_handler(SentirnnError, _sentirnn_error)
-    app.mount("/static", StaticFiles(directory=str(files("sentirnn.serve") / "static")),
-              name="static")
+    app = base_app(f"Sentiment classification with model **{name}** "
+                   f"({', '.join(info.labels)}).", max_body_bytes, "index.html")
+    refuse_paths(app, ("/v1/translate",),
+                 f"this server's model ({name}) classifies texts and does not translate: "
+                 "send {\"texts\": [...]} to POST /v1/predict, or serve a translation model "
+                 "for /v1/translate")
     explain_lock = threading.Lock()
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> HTMLResponse:
-        return HTMLResponse((files("sentirnn.serve") / "static" / "index.html").read_text("utf-8"))
-
-    @app.get("/healthz")
-    def healthz() -> dict:
-        """Liveness: answers as long as the server runs."""
-        return {"status": "ok"}
 
     @app.get("/v1/model", response_model=ModelInfo)
     def model_info() -> ModelInfo:
@@ -168,12 +166,8 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
     def predict(request: PredictRequest) -> PredictResponse:
         """The label and the probability of every label, for each text."""
         texts = request.texts
-        if len(texts) > max_texts:
-            raise HTTPException(413, f"the request holds {len(texts)} texts; the limit is "
-                                     f"{max_texts} per request (max_texts): send smaller "
-                                     "batches")
+        check_texts(texts, max_texts, max_chars)
         for i, text in enumerate(texts):
-            _check_length(text, max_chars, f"texts[{i}]")
             if not text.strip():  # as `sentirnn predict` leaves such rows unlabelled
                 raise HTTPException(422, f"texts[{i}] is empty; an empty text has no "
                                          "prediction: leave it out of the request")
@@ -193,7 +187,7 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
         token; positive pushed towards ``label``), ``label``, ``probabilities``, ``attention``
         (null unless the model pools with attention) and ``method``.
         """
-        _check_length(request.text, max_chars, "text")
+        check_length(request.text, max_chars, "text")
         if not hasattr(clf, "explain"):
             raise HTTPException(501, f"the {backend} backend cannot explain predictions; "
                                      "start the server with --backend torch for /v1/explain")
@@ -264,24 +258,6 @@ def _load_model(model_dir: Path, backend: str, num_threads: int | None):
     return OnnxClassifier.load(model_dir, int8=backend == "onnx-int8", num_threads=num_threads)
 
 
-def _read_metrics(model_dir: Path) -> dict | None:
-    path = model_dir / "metrics.json"
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        # Metrics are informative only: a damaged file must not keep the model from serving.
-        log.warning("%s cannot be read (%s); /v1/model will show no metrics", path, e)
-        return None
-
-
-def _check_length(text: str, max_chars: int, where: str) -> None:
-    if len(text) > max_chars:
-        raise HTTPException(413, f"{where} has {len(text)} characters; the limit is "
-                                 f"{max_chars} per text (max_chars): shorten or split it")
-
-
 def _plain(value):
     """numpy scalars and arrays → JSON-ready Python values (explanations may hold them)."""
     if isinstance(value, dict):
@@ -291,68 +267,3 @@ def _plain(value):
     if hasattr(value, "tolist"):  # numpy array or scalar, torch tensor
         return value.tolist()
     return value
-
-
-async def _sentirnn_error(request: Request, exc: Exception) -> JSONResponse:
-    # Bad input the model refuses (DataError, ConfigError) is the client's to fix: 422;
-    # anything else sentirnn raises on purpose is the server's problem: 500, still one line.
-    status = 422 if isinstance(exc, (DataError, ConfigError)) else 500
-    return JSONResponse({"detail": str(exc)}, status_code=status)
-
-
-class BodyLimit:
-    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413.
-
-    Checks the declared Content-Length first (cheap: nothing is read), then counts the
-    bytes actually received, since a chunked body declares no length and a client may
-    send more than it declared. The body is buffered (at most ``max_bytes``) and replayed
-    to the app.
-    """
-
-    def __init__(self, app, max_bytes: int):
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        try:
-            declared = int(declared) if declared is not None else None
-        except ValueError:
-            declared = None
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(declared, scope, receive, send)
-            return
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(None, scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body, replayed = b"".join(chunks), False
-
-        async def replay():
-            nonlocal replayed
-            if replayed:
-                return await receive()  # after the body: wait for the disconnect as usual
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, size: int | None, scope, receive, send) -> None:
-        what = f"{size} bytes" if size is not None else f"more than {self.max_bytes} bytes"
-        response = JSONResponse(
-            {"detail": f"the request body is {what}; the limit is {self.max_bytes} bytes "
-                       "(max_body_bytes): send fewer or shorter texts per request"},
-            status_code=413)
-        await response(scope, receive, send)
