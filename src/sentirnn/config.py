@@ -92,7 +92,7 @@ class TextConfig(JsonConfig):
 
 @dataclass
 class ModelConfig(JsonConfig):
-    """The network: embedding → recurrent encoder → pooling → linear (or TextCNN)."""
+    """The network: embedding → recurrent encoder → pooling → linear (or TextCNN, C-LSTM, RCNN)."""
 
     cell: str = "lstm"  # rnn | lstm | gru | cnn (TextCNN: see models/cnn.py)
     bidirectional: bool = True
@@ -105,7 +105,10 @@ class ModelConfig(JsonConfig):
     vocab_size: int = 0
     num_classes: int = 2
     hidden_sizes: list[int] | None = None  # per layer, overrides hidden_size (LM transfer)
-    kernel_sizes: list[int] | None = None  # cnn only: filter widths; None = [3, 4, 5]
+    kernel_sizes: list[int] | None = None  # cnn, clstm: filter widths; None = [3, 4, 5] / [3]
+    # clstm | rcnn: convolution and recurrence in one net (models/clstm.py, models/rcnn.py),
+    # ``cell`` being their recurrent cell; None: the plain recurrent classifier (or TextCNN)
+    hybrid: str | None = None
     bigram_rows: int = 0  # pair embedding rows, set by fit (0 = none; models/embedding.py)
     bigram_slots: int = 1 << 20  # hash slots of the pair table
     reverse: bool = False  # read each text last token first (made from a backward LM)

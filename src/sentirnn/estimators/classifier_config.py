@@ -25,7 +25,9 @@ from sentirnn.training.loop import is_number as number
 # arch → (cell, bidirectional)
 ARCHS = {"rnn": ("rnn", False), "birnn": ("rnn", True), "lstm": ("lstm", False),
          "bilstm": ("lstm", True), "gru": ("gru", False), "bigru": ("gru", True),
-         "textcnn": ("cnn", False)}
+         "textcnn": ("cnn", False), "clstm": ("lstm", True), "rcnn": ("lstm", True)}
+# arch → ModelConfig.hybrid: convolution and recurrence in one net (models/clstm.py, rcnn.py)
+HYBRIDS = {"clstm": "clstm", "rcnn": "rcnn"}
 NAME = "SentimentClassifier"
 
 
@@ -54,6 +56,10 @@ def check_params(clf) -> None:
     if clf.init_from_backward and not clf.init_from:
         raise ConfigError("init_from_backward is the backward LM beside a forward one: set "
                           "init_from to the forward language model too")
+    if clf.init_from and clf.arch in HYBRIDS:
+        raise ConfigError(f"arch={clf.arch!r} cannot start from a language model: init_from "
+                          "gives the LM's LSTM stack, which has no convolution or context "
+                          "layer to fill; leave arch out (or train the hybrid from scratch)")
     if clf.init_from and clf.embeddings:
         raise ConfigError("embeddings and init_from both set the embedding table; the "
                           "language model already has one, so drop embeddings")
@@ -129,11 +135,14 @@ def embedding_dropout(clf, bigram_rows: int) -> float:
 def model_config(clf, vocab_size: int, num_classes: int, bigram_rows: int = 0) -> ModelConfig:
     """The network of a classifier trained from scratch."""
     cell, bidirectional = ARCHS[clf.arch]
-    cnn = cell == "cnn"  # TextCNN: always max over time, recorded as such
+    cnn = cell == "cnn"
+    hybrid = HYBRIDS.get(clf.arch)
+    kernel_sizes = [3, 4, 5] if cnn else [3] if hybrid == "clstm" else None
+    max_only = cnn or hybrid == "rcnn"  # always max over time, recorded as such
     return ModelConfig(cell=cell, bidirectional=bidirectional, layers=clf.layers,
                        embedding_dim=clf.embedding_dim, hidden_size=clf.hidden_size,
-                       pooling="max" if cnn else clf.pooling,
+                       pooling="max" if max_only else clf.pooling,
                        embedding_dropout=embedding_dropout(clf, bigram_rows),
                        dropout=clf.dropout, vocab_size=vocab_size,
-                       num_classes=num_classes, kernel_sizes=[3, 4, 5] if cnn else None,
-                       bigram_rows=bigram_rows)
+                       num_classes=num_classes, kernel_sizes=kernel_sizes,
+                       bigram_rows=bigram_rows, hybrid=hybrid)

@@ -62,6 +62,10 @@ def layer_groups(net: nn.Module, pairs_on_top: bool = False) -> list[list[nn.Par
     pair_params = list(pairs.parameters()) if pairs_on_top and pairs is not None else []
     embedding = [p for p in net.embedding.parameters()
                  if not any(p is q for q in pair_params)]
+    if hasattr(net, "layer_groups"):  # C-LSTM, RCNN (models/): they name their own groups
+        groups = net.layer_groups()
+        return [[p for p in groups[0] if not any(p is q for q in pair_params)],
+                *groups[1:-1], groups[-1] + pair_params]
     if not hasattr(net, "encoder"):  # TextCNNNet: embedding, convolutions, head
         return [embedding, list(net.convs.parameters()),
                 list(net.head.parameters()) + pair_params]

@@ -135,7 +135,10 @@ class OnnxRecurrent(nn.Module):
 
 
 class ExportNet(nn.Module):
-    """A ClassifierNet with its encoder swapped for ``OnnxRecurrent``; same (ids, lengths)."""
+    """A network with an RNNEncoder (ClassifierNet, CLSTMNet, RCNNNet) with that encoder
+    swapped for ``OnnxRecurrent``; same (ids, lengths). Each such net's
+    ``features_embedded`` takes the stand-in encoder, so whatever comes before the encoder
+    (reading order, convolutions) and after it (contexts, pooling) is traced as it is."""
 
     def __init__(self, net: nn.Module):
         super().__init__()
@@ -143,5 +146,5 @@ class ExportNet(nn.Module):
         self.encoder = OnnxRecurrent(net.encoder)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        states = self.encoder(self.net.reading_order(self.net.embedding(ids), lengths), lengths)
-        return self.net.head(self.net.dropout(self.net.pooling(states, lengths)))
+        features = self.net.features_embedded(self.net.embedding(ids), lengths, self.encoder)
+        return self.net.head(self.net.dropout(features))  # (B, P) → (B, C)

@@ -43,19 +43,26 @@ class ClassifierNet(nn.Module):
         """(B, T, E) embedded inputs → (B, C); the entry point for attributions."""
         return self.head(self.dropout(self.features_embedded(x, lengths)))  # (B, C)
 
-    def features_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B, T, E) embedded inputs → (B, P) pooled states."""
-        states = self.states(x, lengths)  # (B, T, D·H)
+    def features_embedded(self, x: torch.Tensor, lengths: torch.Tensor,
+                          encoder: nn.Module | None = None) -> torch.Tensor:
+        """(B, T, E) embedded inputs → (B, P) pooled states.
+
+        ``encoder`` stands in for ``self.encoder`` (the ONNX exporter's one-op-per-layer
+        version, export/onnx_recurrent.py); every net with an RNNEncoder takes it.
+        """
+        states = self.states(x, lengths, encoder)  # (B, T, D·H)
         return self.pooling(states, lengths)  # (B, P)
 
-    def states(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def states(self, x: torch.Tensor, lengths: torch.Tensor,
+               encoder: nn.Module | None = None) -> torch.Tensor:
         """(B, T, E) → (B, T, D·H) encoder states in the order the encoder read the tokens.
 
         A reversed net (``config.reverse``, from a backward language model) reads each text
         from its last token, so its step ``lengths - 1`` — what "last" pooling takes — has
         seen the whole text, as the backward LM's state had.
         """
-        return self.encoder(self.reading_order(x, lengths), lengths)
+        encoder = self.encoder if encoder is None else encoder
+        return encoder(self.reading_order(x, lengths), lengths)
 
     def reading_order(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T, E) embedded tokens in the order the encoder reads them (also for ONNX)."""

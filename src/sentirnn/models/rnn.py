@@ -83,6 +83,12 @@ class RNNEncoder(nn.Module):
             x = out
         return x
 
+    def layer_parameters(self) -> list[list[nn.Parameter]]:
+        """Each layer's parameters, both directions', bottom to top (fine-tuning's groups)."""
+        backward = list(self.backward_layers) or [None] * len(self.forward_layers)
+        return [list(fwd.parameters()) + (list(bwd.parameters()) if bwd is not None else [])
+                for fwd, bwd in zip(self.forward_layers, backward)]
+
     def _stack(self, layers: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
         """One direction's layers in turn (separate stacks), dropout between them."""
         for i, layer in enumerate(layers):
