@@ -23,7 +23,7 @@ from sentirnn.errors import ConfigError, DataError, NotFittedError
 from sentirnn.estimators.multilabel import MultiLabelClassifier
 from sentirnn.export.onnx import OnnxClassifier, export_onnx
 
-ARCHS = ["rnn", "lstm", "gru", "bilstm", "bigru", "textcnn"]
+ARCHS = ["rnn", "lstm", "gru", "bilstm", "bigru", "textcnn", "clstm", "rcnn"]
 POOLING = {"rnn": "last", "lstm": "mean", "gru": "max", "bigru": "attention"}  # else maxmean
 BASELINES = ["tfidf-lr", "bow-nb", "tfidf-svm"]
 # every fitted classifier the battery runs on, by test id
