@@ -53,17 +53,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A tiny model served by uvicorn in a background thread → its base URL."""
-    from sentirnn.estimators.classifier import SentimentClassifier
-
-    clf = SentimentClassifier(embedding_dim=16, hidden_size=16, max_epochs=4, batch_size=16,
-                              lr=1e-2, min_freq=1, progress=False, num_threads=1)
-    model_dir = clf.fit(*make_corpus("en", 200)).save(tmp_path_factory.mktemp("web") / "tiny")
+def _serve(app):
+    """Run ``app`` with uvicorn in a background thread; yields its base URL."""
     port = _free_port()
-    config = uvicorn.Config(create_app(model_dir, max_chars=MAX_CHARS), host="127.0.0.1",
-                            port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
@@ -78,6 +71,26 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A tiny model served by uvicorn in a background thread → its base URL."""
+    from sentirnn.estimators.classifier import SentimentClassifier
+
+    clf = SentimentClassifier(embedding_dim=16, hidden_size=16, max_epochs=4, batch_size=16,
+                              lr=1e-2, min_freq=1, progress=False, num_threads=1)
+    model_dir = clf.fit(*make_corpus("en", 200)).save(tmp_path_factory.mktemp("web") / "tiny")
+    yield from _serve(create_app(model_dir, max_chars=MAX_CHARS))
+
+
+@pytest.fixture(scope="module")
+def mt_server(tmp_path_factory):
+    """A tiny English → Chinese translator served the same way → its base URL."""
+    from test_serve_mt import tiny_translator
+
+    model_dir = tiny_translator(tmp_path_factory.mktemp("web-mt") / "en-zh")
+    yield from _serve(create_app(model_dir, max_chars=MAX_CHARS, num_threads=1))
+
+
+@pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -86,11 +99,23 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, server):
+def _open(browser, url):
     page = browser.new_page()
     page.set_default_timeout(20_000)
-    page.goto(server + "/")
+    page.goto(url + "/")
+    return page
+
+
+@pytest.fixture
+def page(browser, server):
+    page = _open(browser, server)
+    yield page
+    page.close()
+
+
+@pytest.fixture
+def mt_page(browser, mt_server):
+    page = _open(browser, mt_server)
     yield page
     page.close()
 
@@ -148,3 +173,49 @@ def test_api_error_is_shown(page):
     expect(error).to_be_visible()
     expect(error).to_contain_text(f"limit is {MAX_CHARS}")
     assert page.locator("#result").is_hidden()
+
+
+# ---- the translation page ------------------------------------------------------------------------
+def test_translation_page_shows_the_model(mt_page):
+    expect(mt_page.locator("#model-info")).to_contain_text("translates en → zh")
+    assert mt_page.locator("#classify").count() == 0
+
+
+def test_translate_shows_the_translation_and_a_heat_map(mt_page):
+    mt_page.fill("#source", "i see two cats .")
+    mt_page.click("#translate")
+    expect(mt_page.locator("#translation")).to_have_text("我看见二只猫。")
+    heatmap = mt_page.locator("#heatmap")
+    expect(heatmap).to_be_visible()
+    sources = heatmap.locator(".heat-source").all_inner_texts()
+    outputs = heatmap.locator(".heat-output").all_inner_texts()
+    assert sources == ["i", "see", "two", "cats", "."]
+    assert outputs == ["我", "看", "见", "二", "只", "猫", "。", "</s>"]
+    cells = heatmap.locator(".heat-cell")
+    expect(cells).to_have_count(len(sources) * len(outputs))
+    boxes = cells.evaluate_all("cs => cs.map(c => c.getBoundingClientRect())"
+                               ".map(r => [r.width, r.height])")
+    assert all(w > 0 and h > 0 for w, h in boxes)
+    weights = [float(w) for w in cells.evaluate_all("cs => cs.map(c => c.dataset.weight)")]
+    alphas = cells.evaluate_all("cs => cs.map(c => getComputedStyle(c).backgroundColor)")
+    for row in range(len(outputs)):  # each output row is a distribution over the source
+        assert abs(sum(weights[row * len(sources):(row + 1) * len(sources)]) - 1) < 1e-2
+    strongest = max(range(len(weights)), key=weights.__getitem__)
+    assert alphas[strongest].startswith("rgba(37, 99, 235") or \
+        alphas[strongest] == "rgb(37, 99, 235)", alphas[strongest]
+    assert mt_page.locator("#error").is_hidden()
+
+
+def test_translation_beam_and_errors(mt_page):
+    mt_page.fill("#source", "i see five birds .")
+    mt_page.fill("#beam", "1")
+    mt_page.click("#translate")
+    expect(mt_page.locator("#translation")).to_have_text("我看见五只鸟。")
+    mt_page.fill("#source", "a" * (MAX_CHARS + 1))
+    mt_page.click("#translate")
+    error = mt_page.locator("#error")
+    expect(error).to_contain_text(f"limit is {MAX_CHARS}")
+    assert mt_page.locator("#result").is_hidden()
+    mt_page.fill("#source", "   ")
+    mt_page.click("#translate")
+    expect(error).to_have_text("write a sentence first")

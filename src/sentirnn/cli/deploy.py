@@ -20,8 +20,10 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="TCP port."),
     workers: int = typer.Option(1, help="Server processes, each with its own model copy."),
-    backend: str = typer.Option("torch", help="torch|onnx|onnx-int8 (onnx: export first)."),
-    max_texts: int = typer.Option(256, help="Most texts in one /v1/predict request."),
+    backend: str = typer.Option("torch", help="torch|onnx|onnx-int8 (onnx: export first; "
+                                "a translator: torch)."),
+    max_texts: int = typer.Option(256, help="Most texts in one /v1/predict or /v1/translate "
+                                  "request."),
     max_chars: int = typer.Option(5000, help="Most characters in one text."),
     max_body_bytes: int = typer.Option(1_000_000, help="Largest request body, in bytes."),
     threads: int | None = typer.Option(None, "--threads", help="Cores per worker process "
@@ -29,7 +31,8 @@ def serve(
     num_threads: int | None = typer.Option(None, "--num-threads", hidden=True,
                                            help="The old name of --threads."),
 ):
-    """Serve a model over HTTP: /v1/predict, /v1/explain, /v1/model, /docs and a web page."""
+    """Serve a model over HTTP: /v1/predict, /v1/explain (a translator: /v1/translate), /v1/model,
+    /docs and a web page."""
     import os
 
     if threads is not None and num_threads is not None:
