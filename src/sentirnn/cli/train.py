@@ -55,8 +55,10 @@ def train(
     preset: str | None = typer.Option(
         None, help="tutorial: the source tutorial's Keras model (embedding 50, SimpleRNN 50, "
         "softmax; 100 tokens, RMSprop, 10 epochs, batch 32). --config and flags override it."),
-    arch: str | None = typer.Option(None, help="rnn|birnn|lstm|bilstm|gru|bigru|textcnn, or a "
-                                    "baseline: bow-nb|bow-lr|tfidf-nb|tfidf-lr|tfidf-svm"),
+    arch: str | None = typer.Option(None, help="rnn|birnn|lstm|bilstm|gru|bigru|textcnn; "
+                                    "clstm (convolutions → BiLSTM) or rcnn (BiLSTM contexts "
+                                    "around each word → max); or a baseline: "
+                                    "bow-nb|bow-lr|tfidf-nb|tfidf-lr|tfidf-svm"),
     language: str | None = typer.Option(None, help="auto|zh|en"),
     tokenizer: str | None = typer.Option(None, help="auto|jieba-word|char|en-word"),
     pooling: str | None = typer.Option(None, help="last|mean|max|maxmean|attention|concat"),

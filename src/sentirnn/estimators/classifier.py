@@ -43,12 +43,12 @@ class SentimentClassifier(FitSteps, ModelDirectory, NetScorer, Predictor, BaseEs
 
     Parameters
     ----------
-    arch : "rnn", "birnn", "lstm", "bilstm", "gru", "bigru" (cell and direction) or "textcnn" (Kim's CNN).
+    arch : "rnn", "birnn", "lstm", "bilstm", "gru", "bigru" (cell and direction), "textcnn" (Kim's CNN), "clstm" or "rcnn" (convolution + BiLSTM: ``sentirnn.models.clstm``, ``sentirnn.models.rcnn``).
     language : "auto" (from the share of CJK characters), "zh" or "en".
     tokenizer : "auto" (characters for Chinese, words for English), "jieba-word", "char", "en-word", "subword".
     pooling : "last", "mean", "max", "maxmean", "attention" or "concat": states → one vector.
     embedding_dim : embedding size; with ``embeddings`` the default follows the vector file.
-    hidden_size : units per direction and layer (filters per width for "textcnn").
+    hidden_size : units per direction and layer (filters per width for "textcnn" and "clstm").
     layers : stacked recurrent layers.
     dropout : dropout between layers and before the head.
     embedding_dropout : dropout on embeddings; None is 0.3, or 0.5 with token pairs (they overfit fast).
