@@ -71,15 +71,33 @@ def export(
     int8: bool = typer.Option(False, "--int8", help="Also write model.int8.onnx."),
     opset: int = typer.Option(17, help="ONNX opset version."),
 ):
-    """Export the network to ONNX (and int8), checked against PyTorch on a padded batch."""
+    """Export the network to ONNX (and int8), checked against PyTorch on a padded batch.
+
+    A translator directory gets encoder.onnx and decoder_step.onnx (fp32), served by
+    'sentirnn mt translate --backend onnx'."""
+    from sentirnn import artifacts
     from sentirnn.export.onnx import export_onnx, read_export
 
-    written = export_onnx(model, int8=int8, opset=opset)
-    files = read_export(model)["files"]
+    kind = artifacts.read_config(model, ("sentirnn.classifier", "sentirnn.translator"))["format"]
+    if kind == "sentirnn.translator":
+        from sentirnn.export.mt_onnx import export_translator
+
+        if int8:
+            raise ConfigError("--int8 is for classifiers; a translator exports in fp32 only "
+                              f"(run 'sentirnn export {model}' without --int8)")
+        written = export_translator(model, opset=opset)
+    else:
+        written = export_onnx(model, int8=int8, opset=opset)
+    record = read_export(model)
     for path in written:
         size = path.stat().st_size
         typer.echo(f"wrote {path} ({size / 1e6:.2f} MB)" if size >= 100_000 else
                    f"wrote {path} ({size / 1e3:.1f} kB)")
+    if kind == "sentirnn.translator":
+        worst = max(entry["max_abs_diff"] for entry in record["files"].values())
+        typer.echo(f"parity with PyTorch on a padded batch: max |Δ| {worst:.1e}, greedy "
+                   f"translations agree {record['greedy_agreement']:.0%}")
+        return
     parts = [f"{entry['precision']} max |Δp| {entry['max_abs_diff']:.1e}, labels agree "
-             f"{entry['label_agreement']:.0%}" for entry in files.values()]
+             f"{entry['label_agreement']:.0%}" for entry in record["files"].values()]
     typer.echo("parity with PyTorch on a padded batch: " + "; ".join(parts))

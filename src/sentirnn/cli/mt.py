@@ -22,6 +22,21 @@ SOURCE_COL = typer.Option("en", help="Column of the source sentences.")
 TARGET_COL = typer.Option("zh", help="Column of the target sentences.")
 CHUNK = 1000  # sentences per written chunk of translate --input
 BEAM = typer.Option(None, help="Beam width (1 = greedy; default: the model's, 5).")
+BACKEND = typer.Option("torch", help="torch|onnx (onnx: run 'sentirnn export MODEL' first; "
+                       "needs no torch).")
+
+
+def _load(model: Path, backend: str):
+    """The translator of a model directory on the chosen backend."""
+    if backend == "onnx":
+        from sentirnn.export.onnx_translator import OnnxTranslator
+
+        return OnnxTranslator.load(model)
+    if backend != "torch":
+        raise ConfigError(f"--backend must be torch or onnx, not {backend!r}")
+    from sentirnn.estimators.translator import Translator
+
+    return Translator.load(model)
 
 
 def _attention(arch: str) -> str:
@@ -109,12 +124,12 @@ def evaluate(
     source_col: str | None = typer.Option(None, help="Default: the model's source language."),
     target_col: str | None = typer.Option(None, help="Default: the model's target language."),
     beam: int | None = BEAM, encoding: str | None = typer.Option(None),
+    backend: str = BACKEND,
 ):
     """BLEU and chrF of a translator on test pairs (multi-reference)."""
     from sentirnn.data.parallel import read_parallel
-    from sentirnn.estimators.translator import Translator
 
-    translator = Translator.load(model)
+    translator = _load(model, backend)
     pairs = read_parallel(data, source_col or translator.source_language,
                           target_col or translator.target_language, encoding)
     start = time.perf_counter()
@@ -146,15 +161,14 @@ def translate(
     attention: Path | None = typer.Option(None, "--attention", help="Draw the attention of the "
                                           "given sentences into this PNG."),
     encoding: str | None = typer.Option(None),
+    backend: str = BACKEND,
 ):
     """Translate sentences given on the command line or in a file."""
-    from sentirnn.estimators.translator import Translator
-
     if not sentences and input is None:
         raise ConfigError("give sentences to translate, or --input FILE")
     if sentences and input is not None:
         raise ConfigError("give sentences or --input FILE, not both")
-    translator = Translator.load(model)
+    translator = _load(model, backend)
     if input is None:
         for translation in translator.translate(sentences, beam=beam):
             typer.echo(translation)

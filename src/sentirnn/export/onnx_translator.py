@@ -161,7 +161,8 @@ class OnnxTranslator:
     def translate_with_attention(self, texts: Sequence[str], beam: int | None = None
                                  ) -> list[dict]:
         """Each translation with its source and output tokens and the attention weights
-        (one row per output token, ``</s>`` included, one column per source token)."""
+        (one row per output token, ``</s>`` included, one column per source token; none for
+        an empty source)."""
         texts = list(texts)
         results = []
         for text, (translation, hyp) in zip(texts, self._translate(texts, beam)):
@@ -169,7 +170,8 @@ class OnnxTranslator:
             output = [self.target_.vocab.itos[i] for i in hyp.ids] if hyp else []
             weights = hyp.attention if hyp else np.zeros((0, len(source)))
             results.append({"source": text, "translation": translation,
-                            "source_tokens": source, "output_tokens": output + ["</s>"],
+                            "source_tokens": source,
+                            "output_tokens": output + ["</s>"] if hyp else [],
                             "attention": weights.round(4).tolist()})
         return results
 
@@ -178,7 +180,8 @@ class OnnxTranslator:
         from sentirnn.inference.mt_plots import plot_attention
 
         examples = [(r["source_tokens"], r["output_tokens"],
-                     np.asarray(r["attention"]).reshape(len(r["output_tokens"]), -1))
+                     np.asarray(r["attention"]).reshape(len(r["output_tokens"]),
+                                                        len(r["source_tokens"])))
                     for r in self.translate_with_attention(texts, beam)]
         plot_attention(examples, path)
 
