@@ -96,6 +96,9 @@ class Translator(BaseEstimator):
         Length normalisation of beam search (score / length ** alpha).
     max_ratio : float, default 2.0
         An output stops after ``max_ratio × source tokens + 10`` tokens.
+    precision : {"auto", "32", "bf16"}, default "auto"
+        Training arithmetic: "auto" is bf16 autocast on a CPU with native bf16 (AVX512-BF16,
+        AMX), fp32 elsewhere; translation always runs in fp32.
     seed : int, default 0
         Seeds the split, the initial weights and the batch order.
     num_threads : int, optional
@@ -114,7 +117,8 @@ class Translator(BaseEstimator):
                  lr_decay: float = 0.9, batch_size: int = 64, max_epochs: int = 30,
                  max_minutes: float | None = None, patience: int = 3, monitor: str = "bleu",
                  valid_fraction: float = 0.05, max_source_tokens: int = 100, beam: int = 5,
-                 alpha: float = 1.0, max_ratio: float = 2.0, seed: int = 0,
+                 alpha: float = 1.0, max_ratio: float = 2.0, precision: str = "auto",
+                 seed: int = 0,
                  num_threads: int | None = None, progress: bool = True) -> None:
         self.source_language = source_language
         self.target_language = target_language
@@ -146,6 +150,7 @@ class Translator(BaseEstimator):
         self.beam = beam
         self.alpha = alpha
         self.max_ratio = max_ratio
+        self.precision = precision
         self.seed = seed
         self.num_threads = num_threads
         self.progress = progress
@@ -165,6 +170,7 @@ class Translator(BaseEstimator):
             lr=self.lr, batch_size=self.batch_size, max_epochs=self.max_epochs,
             max_minutes=self.max_minutes, patience=self.patience, monitor=self.monitor,
             label_smoothing=self.label_smoothing, lr_decay=self.lr_decay, seed=self.seed,
+            precision=self.precision,
             num_threads=self.num_threads, progress=self.progress)
 
     def _check_fitted(self, method: str) -> None:
@@ -273,7 +279,8 @@ class Translator(BaseEstimator):
             output = [self.target_.vocab.itos[i] for i in hyp.ids] if hyp else []
             weights = hyp.attention if hyp else np.zeros((0, len(source)))
             results.append({"source": text, "translation": translation,
-                            "source_tokens": source, "output_tokens": output + ["</s>"],
+                            "source_tokens": source,
+                            "output_tokens": output + ["</s>"] if hyp else [],
                             "attention": weights.round(4).tolist()})
         return results
 
@@ -317,7 +324,8 @@ class Translator(BaseEstimator):
     def plot_attention(self, texts: Sequence[str], path, beam: int | None = None) -> None:
         """Draw the attention of each text's translation as a heat-map PNG."""
         examples = [(r["source_tokens"], r["output_tokens"],
-                     np.asarray(r["attention"]).reshape(len(r["output_tokens"]), -1))
+                     np.asarray(r["attention"]).reshape(len(r["output_tokens"]),
+                                                        len(r["source_tokens"])))
                     for r in self.translate_with_attention(texts, beam)]
         plot_attention(examples, path)
 

@@ -29,7 +29,12 @@ from sentirnn.models.seq2seq import Seq2SeqNet
 from sentirnn.preprocess.batching import bucket_batches, pad
 from sentirnn.preprocess.parallel import BOS
 from sentirnn.training.allocator import TrimFreedMemory, keep_freed_memory
-from sentirnn.training.machine import fit_interruptibly, lightning_accelerator, set_threads
+from sentirnn.training.machine import (
+    fit_interruptibly,
+    lightning_accelerator,
+    lightning_precision,
+    set_threads,
+)
 from sentirnn.training.optim import clip_gradients
 
 log = logging.getLogger("sentirnn")
@@ -53,6 +58,7 @@ class Seq2SeqTrainConfig(JsonConfig):
     seed: int = 0
     num_threads: int | None = None
     device: str = "cpu"
+    precision: str = "auto"  # bf16 autocast where the CPU multiplies bf16 natively
     progress: bool = True
 
     def check(self) -> None:
@@ -146,6 +152,7 @@ class Seq2SeqModule(L.LightningModule):
         row = {"epoch": self.current_epoch + 1,
                "train_loss": self._loss / max(self._targets, 1),
                "train_tokens_per_s": self._tokens / max(seconds, 1e-9),
+               "train_target_tokens_per_s": self._targets / max(seconds, 1e-9),
                "val_loss": self._val_loss / max(self._val_tokens, 1)}
         row["val_ppl"] = math.exp(min(row["val_loss"], 50.0))
         if self.score is not None:
@@ -195,6 +202,7 @@ def train_seq2seq(net: Seq2SeqNet, train: tuple[list, list], valid: tuple[list, 
     trainer = L.Trainer(
         max_epochs=config.max_epochs, accelerator=lightning_accelerator(config.device),
         max_time=timedelta(minutes=config.max_minutes) if config.max_minutes else None,
+        precision=lightning_precision(config.precision, config.device, "Translator"),
         devices=1, logger=False, enable_checkpointing=False, enable_model_summary=False,
         enable_progress_bar=config.progress, num_sanity_val_steps=0, callbacks=callbacks,
         limit_val_batches=1.0 if valid is not None else 0)
@@ -209,7 +217,7 @@ def train_seq2seq(net: Seq2SeqNet, train: tuple[list, list], valid: tuple[list, 
     net.cpu().eval()
     if module.best is not None:
         net.load_state_dict(module.best[2])
-    summary = {"train_seconds": time.perf_counter() - start,
+    summary = {"train_seconds": time.perf_counter() - start, "precision": trainer.precision,
                "epochs_run": len(module.history),
                "best_epoch": module.best[1] if module.best else len(module.history)}
     return module.history, summary
