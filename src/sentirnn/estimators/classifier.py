@@ -41,6 +41,8 @@ FORMAT = "sentirnn.classifier"
 class SentimentClassifier(FitSteps, ModelDirectory, NetScorer, Predictor, BaseEstimator):
     """A recurrent sentiment classifier for Chinese and English text.
 
+    :meth:`preset` gives named parameter sets (``sentirnn.estimators.presets``).
+
     Parameters
     ----------
     arch : "rnn", "birnn", "lstm", "bilstm", "gru", "bigru" (cell and direction), "textcnn" (Kim's CNN), "clstm" or "rcnn" (convolution + BiLSTM: ``sentirnn.models.clstm``, ``sentirnn.models.rcnn``).
@@ -94,8 +96,6 @@ class SentimentClassifier(FitSteps, ModelDirectory, NetScorer, Predictor, BaseEs
     precision : "auto" (bf16 where the CPU has native bf16), "32" or "bf16" for training arithmetic.
     restore_best : end on the best validated epoch's weights (True) or the last epoch's.
     checkpoint_dir : folder for the run's checkpoint, so that ``fit(resume=True)`` continues a killed run.
-
-    :meth:`preset` gives named parameter sets (``sentirnn.estimators.presets``).
 
     Examples
     --------
@@ -160,12 +160,12 @@ class SentimentClassifier(FitSteps, ModelDirectory, NetScorer, Predictor, BaseEs
     def preset(cls, name: str, **params) -> SentimentClassifier:
         """An unfitted classifier with a named preset's parameters, ``params`` over them.
 
+        The saved model's config.json records ``"preset": name`` beside the resolved params.
+
         Parameters
         ----------
         name : "tutorial": the source tutorial's Keras model (``sentirnn.estimators.presets``).
         **params : other SentimentClassifier parameters; they override the preset's.
-
-        The saved model's config.json records ``"preset": name`` beside the resolved params.
 
         Examples
         --------
@@ -244,14 +244,14 @@ class SentimentClassifier(FitSteps, ModelDirectory, NetScorer, Predictor, BaseEs
     def from_language_model(cls, lm, backward=None, **params) -> SentimentClassifier:
         """An unfitted classifier whose ``fit`` starts from a language model's encoder.
 
+        Sizes, tokenizer and cleaning are the LM's (the classifier shares its TextPipeline);
+        the saved config records ``init_from`` (LM path and weights sha256).
+
         Parameters
         ----------
         lm : a LanguageModel, or the path of its directory (``sentirnn pretrain``).
         backward : a backward LM (or path) of the same vocabulary and sizes: both encoders in one classifier.
         **params : other parameters; defaults become ULMFiT's (``sentirnn.estimators.finetune.lm_params``).
-
-        Sizes, tokenizer and cleaning are the LM's (the classifier shares its TextPipeline);
-        the saved config records ``init_from`` (LM path and weights sha256).
 
         Examples
         --------
