@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import FAST, assert_one_line_error, run_cli
 
-from sentirnn.errors import DataError
+from sentirnn.errors import ConfigError, DataError
 from sentirnn.estimators.multilabel import MultiLabelClassifier, multi_hot, parse_label_sets
 from sentirnn.metrics import tune_thresholds
 
@@ -86,6 +86,15 @@ def test_unknown_label_in_validation_is_one_clear_error():
     with pytest.raises(DataError, match="do not occur in the training data"):
         MultiLabelClassifier(**FAST).fit(texts, labels, valid=(texts[:3], ["food|drinks"] * 3))
 
+
+
+@pytest.mark.parametrize("param, value", [("arch", "bilstn"), ("optimizer", "adamx"),
+                                          ("dropout", 1.5)])
+def test_parameter_errors_name_the_subclass(param, value):
+    """The config checks name type(self), before and after the data is read."""
+    texts, labels = aspect_corpus(20)
+    with pytest.raises(ConfigError, match=rf"The '{param}' parameter of MultiLabelClassifier "):
+        MultiLabelClassifier(**{**FAST, param: value}).fit(texts, labels)
 
 @pytest.mark.slow
 def test_cli_trains_evaluates_and_predicts_label_sets(tmp_path, capsys, monkeypatch):

@@ -28,31 +28,34 @@ ARCHS = {"rnn": ("rnn", False), "birnn": ("rnn", True), "lstm": ("lstm", False),
          "textcnn": ("cnn", False), "clstm": ("lstm", True), "rcnn": ("lstm", True)}
 # arch → ModelConfig.hybrid: convolution and recurrence in one net (models/clstm.py, rcnn.py)
 HYBRIDS = {"clstm": "clstm", "rcnn": "rcnn"}
-NAME = "SentimentClassifier"
 
 
 def check_params(clf) -> None:
-    """Refuse invalid parameters of a SentimentClassifier (or subclass) before any work."""
-    check_choice(NAME, "arch", clf.arch, tuple(ARCHS))
-    check_choice(NAME, "language", clf.language, ("auto", "zh", "en"))
-    check_choice(NAME, "tokenizer", clf.tokenizer,
+    """Refuse invalid parameters of a SentimentClassifier (or subclass) before any work.
+
+    Messages name the owner's class (``type(clf).__name__``), so a subclass needs no renaming.
+    """
+    owner = type(clf).__name__
+    check_choice(owner, "arch", clf.arch, tuple(ARCHS))
+    check_choice(owner, "language", clf.language, ("auto", "zh", "en"))
+    check_choice(owner, "tokenizer", clf.tokenizer,
                  ("auto", "jieba-word", "char", "en-word", "subword"))
-    check_choice(NAME, "schedule", clf.schedule, ("standard", "ulmfit"))
-    check_choice(NAME, "precision", str(clf.precision), PRECISIONS)
-    check_choice(NAME, "bigrams", clf.bigrams, ("auto", "on", "off"))
-    check_choice(NAME, "average_epochs", clf.average_epochs, ("auto", "on", "off"))
-    check_choice(NAME, "monitor", clf.monitor, ("auto", "macro_f1", "accuracy", "loss"))
+    check_choice(owner, "schedule", clf.schedule, ("standard", "ulmfit"))
+    check_choice(owner, "precision", str(clf.precision), PRECISIONS)
+    check_choice(owner, "bigrams", clf.bigrams, ("auto", "on", "off"))
+    check_choice(owner, "average_epochs", clf.average_epochs, ("auto", "on", "off"))
+    check_choice(owner, "monitor", clf.monitor, ("auto", "macro_f1", "accuracy", "loss"))
     if clf.schedule == "ulmfit" and not clf.init_from:
         raise ConfigError("schedule='ulmfit' fine-tunes a pretrained encoder: set init_from "
                           "(or use SentimentClassifier.from_language_model)")
-    check_choice(NAME, "truncation", clf.truncation, (*TRUNCATIONS, SENTENCES))
-    check_choice(NAME, "sentence_pooling", clf.sentence_pooling, POOLINGS)
-    check_choice(NAME, "class_weights", clf.class_weights, ("none", "balanced"))
+    check_choice(owner, "truncation", clf.truncation, (*TRUNCATIONS, SENTENCES))
+    check_choice(owner, "sentence_pooling", clf.sentence_pooling, POOLINGS)
+    check_choice(owner, "class_weights", clf.class_weights, ("none", "balanced"))
     for key in ("embedding_dim", "hidden_size", "layers", "max_epochs", "batch_size",
                 "min_freq", "max_vocab"):
         value = getattr(clf, key)
         if not isinstance(value, int) or value < 1:
-            check_choice(NAME, key, value, ("an integer ≥ 1",))
+            check_choice(owner, key, value, ("an integer ≥ 1",))
     if clf.init_from_backward and not clf.init_from:
         raise ConfigError("init_from_backward is the backward LM beside a forward one: set "
                           "init_from to the forward language model too")
@@ -64,36 +67,37 @@ def check_params(clf) -> None:
         raise ConfigError("embeddings and init_from both set the embedding table; the "
                           "language model already has one, so drop embeddings")
     if not isinstance(clf.min_steps, int) or clf.min_steps < 0:
-        check_choice(NAME, "min_steps", clf.min_steps, ("an integer ≥ 0 (0 = off)",))
+        check_choice(owner, "min_steps", clf.min_steps, ("an integer ≥ 0 (0 = off)",))
     if not 0.0 <= clf.augment < 1.0:
-        check_choice(NAME, "augment", clf.augment, ("a rate in [0, 1); 0 = off",))
+        check_choice(owner, "augment", clf.augment, ("a rate in [0, 1); 0 = off",))
     if not isinstance(clf.augment_copies, int) or clf.augment_copies < 1:
-        check_choice(NAME, "augment_copies", clf.augment_copies, ("an integer ≥ 1",))
+        check_choice(owner, "augment_copies", clf.augment_copies, ("an integer ≥ 1",))
     if clf.embedding_dropout is not None and not 0.0 <= clf.embedding_dropout < 1.0:
-        check_choice(NAME, "embedding_dropout", clf.embedding_dropout,
+        check_choice(owner, "embedding_dropout", clf.embedding_dropout,
                      ("None (0.3, or 0.5 with bigrams)", "a rate in [0, 1)"))
     if not 0.0 <= clf.valid_fraction < 1.0:
-        check_choice(NAME, "valid_fraction", clf.valid_fraction, ("a number in [0, 1)",))
+        check_choice(owner, "valid_fraction", clf.valid_fraction, ("a number in [0, 1)",))
     check_training_params(clf)
 
 
 def check_training_params(clf) -> None:
     """The rest of what fit would only meet after reading the data and building the net."""
-    check_choice(NAME, "pooling", clf.pooling, NET_POOLINGS)
-    check_choice(NAME, "optimizer", clf.optimizer, OPTIMIZERS)
-    check_choice(NAME, "scheduler", clf.scheduler, SCHEDULERS)
-    check_run_params(NAME, clf)
+    owner = type(clf).__name__
+    check_choice(owner, "pooling", clf.pooling, NET_POOLINGS)
+    check_choice(owner, "optimizer", clf.optimizer, OPTIMIZERS)
+    check_choice(owner, "scheduler", clf.scheduler, SCHEDULERS)
+    check_run_params(owner, clf)
     for key in ("weight_decay", "l1", "grad_clip"):
         value = getattr(clf, key)
-        check_range(NAME, key, value, number(value) and value >= 0, "a number ≥ 0")
-    check_range(NAME, "dropout", clf.dropout,
+        check_range(owner, key, value, number(value) and value >= 0, "a number ≥ 0")
+    check_range(owner, "dropout", clf.dropout,
                 number(clf.dropout) and 0 <= clf.dropout < 1, "a rate in [0, 1)")
-    check_range(NAME, "patience", clf.patience,
+    check_range(owner, "patience", clf.patience,
                 isinstance(clf.patience, int) and clf.patience >= 0,
                 "an integer ≥ 0 (0 = no early stopping)")
-    check_range(NAME, "max_len", clf.max_len,
+    check_range(owner, "max_len", clf.max_len,
                 isinstance(clf.max_len, int) and clf.max_len >= 1, "an integer ≥ 1")
-    check_range(NAME, "max_minutes", clf.max_minutes,
+    check_range(owner, "max_minutes", clf.max_minutes,
                 clf.max_minutes is None or number(clf.max_minutes) and clf.max_minutes > 0,
                 "a number of minutes > 0, or None")
 

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from sentirnn.config import ParamError
 from sentirnn.errors import ConfigError, DataError
 from sentirnn.estimators.classifier import SentimentClassifier
 from sentirnn.metrics import load_pyplot, tune_thresholds
@@ -127,12 +126,7 @@ class MultiLabelClassifier(SentimentClassifier):
     auto_monitor = "macro_f1"
 
     def _check_params(self) -> None:
-        try:
-            super()._check_params()
-        except ParamError as e:  # the parent's template names the parent; name this class
-            message = str(e).replace(f" of {SentimentClassifier.__name__} ",
-                                     f" of {type(self).__name__} ", 1)
-            raise ParamError(message, e.param, e.value, e.allowed) from None
+        super()._check_params()  # its messages name type(self)
         for name, why in (("calibrate", "temperature scaling calibrates a softmax"),
                           ("init_from", "language-model transfer trains single-label heads")):
             if getattr(self, name):
