@@ -104,7 +104,9 @@ def test_a_loaded_model_and_its_onnx_export_encode_as_the_fitted_pipeline(fitted
     assert loaded._encode(probe) == expected
     np.testing.assert_array_equal(loaded.predict_proba(probe), clf.predict_proba(probe))
     export_onnx(path)
-    assert OnnxClassifier.load(path, num_threads=1)._encode(probe) == expected
+    onnx = OnnxClassifier.load(path, num_threads=1)
+    assert isinstance(onnx.pipeline_, TextPipeline) and onnx.pipeline_ == clf.pipeline_
+    assert onnx._encode(probe) == expected
 
 
 def test_the_model_directory_keeps_its_layout(fitted):

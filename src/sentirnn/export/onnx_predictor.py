@@ -1,8 +1,9 @@
 """exported ONNX files → labels: ``OnnxClassifier``, the same predict API without torch.
 
 It serves a model directory that ``export_onnx`` (``sentirnn export``) has run on, after
-checking every file it reads against ``export.json`` and ``config.json``; preprocessing comes
-from the torch-free ``encode``/``batching``/``predict`` stages, so torch is never imported.
+checking every file it reads against ``export.json`` and ``config.json``. Texts become ids
+through the model's own ``TextPipeline`` (read from the directory, as ``load`` reads it for
+PyTorch), and the pipeline and ``predict`` stages are torch-free, so torch is never imported.
 """
 
 from __future__ import annotations
@@ -16,13 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from sentirnn import artifacts
-from sentirnn.config import TextConfig
 from sentirnn.errors import ArtifactError, ConfigError
 from sentirnn.inference.calibration import temperature_from_config
 from sentirnn.inference.predict import Predictor, check_threads
-from sentirnn.preprocess.encode import encode_texts
-from sentirnn.preprocess.tokenize import Tokenizer
-from sentirnn.preprocess.vocab import Vocab
+from sentirnn.preprocess.pipeline import TOKENIZER_FILE, TextPipeline
 
 FORMAT = "sentirnn.classifier"
 EXPORT_FORMAT = "sentirnn.onnx_export"
@@ -86,8 +84,8 @@ class OnnxClassifier(Predictor):
     ['negative']
     """
 
-    def __init__(self, sessions, classes: Sequence[str], text_config: TextConfig, tokenizer,
-                 vocab, max_len: int, truncation: str, precision: str = "fp32",
+    def __init__(self, sessions, classes: Sequence[str], pipeline: TextPipeline,
+                 max_len: int, truncation: str, precision: str = "fp32",
                  batch_size: int = Predictor.inference_batch_size, language: str | None = None,
                  sentence_pooling: str = "mean"):
         # One session per worker, so len(sessions) calls run side by side: two calls on
@@ -97,9 +95,7 @@ class OnnxClassifier(Predictor):
         sessions = list(sessions) if isinstance(sessions, (list, tuple)) else [sessions]
         self.sessions_ = sessions
         self.classes_ = list(classes)
-        self.text_config_ = text_config
-        self.tokenizer_ = tokenizer
-        self.vocab_ = vocab
+        self.pipeline_ = pipeline  # the classifier's text path: clean → tokenize → ids
         self.max_len = max_len
         self.truncation = truncation
         self.precision_ = precision
@@ -154,13 +150,10 @@ class OnnxClassifier(Predictor):
         model_dir = Path(model_dir)
         config = artifacts.read_config(model_dir, FORMAT)
         model = _read_onnx(model_dir, config, INT8_FILE if int8 else ONNX_FILE)
-        _verify(model_dir, config, "tokenizer.json")
+        _verify(model_dir, config, TOKENIZER_FILE)
         try:
             params = config["params"]
-            text_config = TextConfig.from_dict(config["text"], f"{model_dir}/config.json text")
-            tok = artifacts.read_json_file(model_dir, "tokenizer.json")
-            tokenizer = Tokenizer.from_dict(tok["tokenizer"])
-            vocab = Vocab.from_dict(tok["vocab"])
+            pipeline = TextPipeline.read(model_dir, config)
             max_len, truncation = int(params["max_len"]), str(params["truncation"])
             pooling = str(params.get("sentence_pooling", "mean"))  # older models: none
             classes = list(config["labels"])
@@ -168,17 +161,21 @@ class OnnxClassifier(Predictor):
             raise ArtifactError(f"{model_dir}/config.json is incomplete or invalid ({e!r}); "
                                 "the directory was not written by this sentirnn") from None
         workers = max(1, num_threads or os.cpu_count() or 1)
-        onnx = cls([onnx_session(model) for _ in range(workers)], classes, text_config, tokenizer,
-                   vocab, max_len, truncation, "int8" if int8 else "fp32", batch_size,
+        onnx = cls([onnx_session(model) for _ in range(workers)], classes, pipeline,
+                   max_len, truncation, "int8" if int8 else "fp32", batch_size,
                    language=config.get("language"), sentence_pooling=pooling)
         if config.get("calibration"):  # the same temperature as torch, so backends agree
             onnx.temperature_ = temperature_from_config(config, model_dir)
             onnx.calibration_ = dict(config["calibration"])
         return onnx
 
+    text_config_ = property(lambda self: self.pipeline_.text, doc="The cleaning settings.")
+    tokenizer_ = property(lambda self: self.pipeline_.tokenizer, doc="The tokenizer.")
+    vocab_ = property(lambda self: self.pipeline_.vocab, doc="The vocabulary.")
+
     def _encode(self, texts: list[str]) -> list[list[int]]:
-        return encode_texts(texts, self.text_config_, self.tokenizer_, self.vocab_,
-                            self.max_len, self.truncation)
+        """raw texts → truncated id sequences, as the PyTorch classifier encodes them."""
+        return self.pipeline_.encode(texts, self.max_len, self.truncation)
 
     def _batch_logits(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """One padded batch → (B, C) logits from onnxruntime."""

@@ -14,7 +14,6 @@ import io
 from dataclasses import asdict, dataclass
 
 from sentirnn.errors import DataError
-from sentirnn.preprocess.encode import encode_one
 
 METHOD = "integrated-gradients"
 
@@ -128,8 +127,7 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
         raise DataError("the text is empty: there are no words to explain")
     if not isinstance(steps, int) or steps < 1:
         raise DataError(f"steps must be an integer ≥ 1, not {steps!r}")
-    tokens, ids = encode_one(text, clf.text_config_, clf.tokenizer_, clf.vocab_, clf.max_len,
-                             clf.truncation)
+    tokens, ids = clf.pipeline_.encode_one(text, clf.max_len, clf.truncation)
     net = clf.net_.eval()
     t = getattr(clf, "temperature_", 1.0)  # calibrated models: the same probabilities as predict
     device = next(net.parameters()).device

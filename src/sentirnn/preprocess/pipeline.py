@@ -2,11 +2,11 @@
 
 ``TextPipeline`` holds the three learned pieces — cleaning settings, tokenizer, vocabulary —
 and runs them in order (clean → tokenize → vocabulary ids). The classifier builds one in
-``fit`` (or takes its language model's), prediction, explanations and the language model
-encode through it, and ONNX goes through the same ``encode_texts``; so one text becomes the
-same ids everywhere. It is saved as JSON: the cleaning settings in config.json's "text", the
-tokenizer and vocabulary in tokenizer.json — the layout model directories always had, so
-every directory written before loads into one unchanged. No torch here (ONNX needs none).
+``fit`` (or takes its language model's); prediction (PyTorch and ONNX), explanations and
+the language model encode through it, so one text becomes the same ids everywhere. It is
+saved as JSON: the cleaning settings in config.json's "text", the tokenizer and vocabulary
+in tokenizer.json — the layout model directories always had, so every directory written
+before loads into one unchanged. No torch here (ONNX needs none).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class TextPipeline:
         return prepare(self.ids(tokens), max_len, truncation)
 
     def encode(self, texts: Sequence[str], max_len: int, truncation: str) -> list[list[int]]:
-        """raw texts → ids as a network reads them (the path ONNX shares: ``encode_texts``)."""
+        """raw texts → ids as a network reads them (PyTorch and ONNX predictors alike)."""
         return encode_texts(texts, self.text, self.tokenizer, self.vocab, max_len, truncation)
 
     def encode_one(self, text: str, max_len: int, truncation: str
