@@ -39,7 +39,7 @@ def inference_batches(lengths: list[int], batch_size: int, workers: int) -> list
     batches cost about the same (texts × longest length: what a padded batch computes).
     """
     # Cut into equal counts, the batch of the longest texts is the one the other workers
-    # wait for: 100 SST-2 dev sentences on 2 workers (default BiLSTM) took 1.3× as long.
+    # wait for (measured: docs/lab-notes.md, "Figures moved out of the docstrings").
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     if len(order) > batch_size * workers or workers < 2:
         return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
