@@ -157,25 +157,6 @@ def test_explain_limits_and_validation(client):
     assert client.post("/v1/explain", json={"texts": ["a"]}).status_code == 422
 
 
-def test_explain_unavailable_backend_is_501(model_dir, monkeypatch):
-    from sentirnn.estimators.classifier import load
-    from sentirnn.serve import app as serve
-
-    class NoExplain:  # what an ONNX classifier offers: predictions, no explanations
-        def __init__(self, clf):
-            self.classes_ = clf.classes_
-            self.predict_proba = clf.predict_proba
-            self.decide = clf.decide
-            self.workers_ = clf.workers_
-
-    monkeypatch.setattr(serve, "_load_model", lambda d, b, t: NoExplain(load(d)))
-    with TestClient(create_app(model_dir)) as c:
-        answer = c.post("/v1/explain", json={"text": "good"})
-        assert answer.status_code == 501
-        assert "cannot explain" in answer.json()["detail"]
-        assert c.post("/v1/predict", json={"texts": ["good"]}).status_code == 200
-
-
 @pytest.mark.filterwarnings("ignore:Converting a tensor:Warning")  # torch.onnx tracing noise
 def test_onnx_backend(model_dir, tmp_path):
     from sentirnn.estimators.classifier import load
@@ -188,7 +169,9 @@ def test_onnx_backend(model_dir, tmp_path):
     with TestClient(create_app(copy, backend="onnx", num_threads=1)) as c:
         got = c.post("/v1/predict", json={"texts": texts}).json()["predictions"]
         assert c.get("/v1/model").json()["backend"] == "onnx"
-        assert c.post("/v1/explain", json={"text": "good"}).status_code == 501
+        answer = c.post("/v1/explain", json={"text": "good"})  # ONNX predicts, cannot explain
+        assert answer.status_code == 501 and "cannot explain" in answer.json()["detail"]
+        assert c.post("/v1/predict", json={"texts": ["good"]}).status_code == 200
     got = np.array([[p["probabilities"][k] for k in ("negative", "positive")] for p in got])
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
