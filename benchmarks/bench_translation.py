@@ -67,9 +67,14 @@ TRAIN, DEV = DATA / "cmn_eng/train.tsv.gz", DATA / "cmn_eng/dev.tsv.gz"
 BEAMS = (1, 5)
 SAME_SIZE = {"embedding_dim": 256, "encoder_hidden": 256, "decoder_hidden": 512,
              "attention": "bahdanau"}
-CONFIGS = {"same-size": dict(SAME_SIZE),
-           "no-attention": {**SAME_SIZE, "attention": "none"},
-           "best": dict(SAME_SIZE)}  # placeholder: sentirnn's best settings go here
+# same-size and no-attention train as Joey does (fp32, 64 sentences a batch); every run spends
+# the whole budget (patience 0) and keeps its best validation epoch. "best" is the one candidate
+# planned before the first real run (2026-12-06): the same network in bf16 autocast (this CPU
+# multiplies bf16 natively) with batches of 128 — faster steps, not a different model.
+FAIR = {"precision": "32", "batch_size": 64, "patience": 0}
+CONFIGS = {"same-size": {**SAME_SIZE, **FAIR},
+           "no-attention": {**SAME_SIZE, **FAIR, "attention": "none"},
+           "best": {**SAME_SIZE, "precision": "auto", "batch_size": 128, "patience": 0}}
 SYSTEMS = ("joey", *CONFIGS)
 JOEY_PYTHON = os.environ.get("JOEY_PYTHON", "/tmp/joeyvenv/bin/python")
 SPECIALS = {"<s>", "</s>", "<pad>"}  # dropped from Joey's output tokens; <unk> stays, as in ours
