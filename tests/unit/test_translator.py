@@ -212,3 +212,11 @@ def test_heat_map_finds_an_installed_chinese_font():
         pytest.skip("no Chinese font installed (scripts/setup.sh installs one as root)")
     family = cjk_font()
     assert family is not None and family in listed
+
+
+def test_validation_bleu_reads_references_in_simplified_characters():
+    src, tgt = corpus(12)
+    traditional = [t.replace("猫", "貓").replace("书", "書").replace("鸟", "鳥") for t in tgt]
+    assert traditional != tgt
+    model = small(max_epochs=80, monitor="loss").fit(src, tgt, valid=(src, traditional))
+    assert model.history_[-1]["val_bleu"] == model.score(src, traditional, beam=1)["bleu"]

@@ -213,10 +213,12 @@ class Translator(BaseEstimator):
         valid_tgt = self.target_.encode(valid[1])
         valid_keep = [i for i in range(len(valid_src)) if valid_src[i] and len(valid_tgt[i]) > 1]
         grouped = group_references(*valid)
+        # scored as score() scores: references in simplified characters, like the output
+        references = [self.target_.clean(refs) for refs in grouped[1]]
 
         def score(net: Seq2SeqNet) -> dict:
             hyps = self._translate(grouped[0], beam=1, net=net)
-            return corpus_scores([h for h, _ in hyps], grouped[1], self.target_language)
+            return corpus_scores([h for h, _ in hyps], references, self.target_language)
 
         self.history_, self.train_summary_ = train_seq2seq(
             self.net_, ([src_ids[i] for i in keep], [tgt_ids[i] for i in keep]),
