@@ -99,16 +99,17 @@ def evaluate_labels(true: Sequence[str], predicted: Sequence[str],
     )
 
 
-def plot_curves(history: list[dict], path) -> None:
-    """Training loss and validation loss / macro-F1 per epoch, as a PNG."""
+VALIDATION_SCORES = (("val_macro_f1", "macro-F1"), ("val_accuracy", "accuracy"))
+
+
+def plot_curves(history: list[dict], path, scores=VALIDATION_SCORES) -> None:
+    """Training and validation loss, and the validation ``scores`` (key, label), per epoch."""
     plt = load_pyplot()
     epochs = [h["epoch"] for h in history]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     _plot_series(left, history, epochs, (("train_loss", "train"), ("val_loss", "validation")),
                  "loss", "no losses recorded")
-    _plot_series(right, history, epochs,
-                 (("val_macro_f1", "macro-F1"), ("val_accuracy", "accuracy")), "validation",
-                 "no validation data")
+    _plot_series(right, history, epochs, scores, "validation", "no validation data")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,12 +20,12 @@ from sklearn.base import BaseEstimator
 
 from sentirnn import artifacts
 from sentirnn.data.splits import group_split
-from sentirnn.errors import ConfigError, DataError, NotFittedError
+from sentirnn.errors import DataError, NotFittedError
 from sentirnn.inference.decode import Hypothesis, beam_search, greedy
 from sentirnn.inference.mt_metrics import corpus_scores, group_references
-from sentirnn.inference.mt_plots import plot_attention, plot_translation_curves
+from sentirnn.inference.mt_plots import plot_translation_curves
+from sentirnn.inference.translating import TranslatingMixin, check_pairs
 from sentirnn.models.seq2seq import Seq2SeqConfig, Seq2SeqNet
-from sentirnn.preprocess.batching import pad
 from sentirnn.preprocess.parallel import TextSide
 from sentirnn.training.seq2seq import Seq2SeqTrainConfig, train_seq2seq
 
@@ -36,7 +35,7 @@ SIDE_FILES = ("source.json", "target.json")
 _TIED = "decoder.output.weight"  # the same tensor as the target embedding when tied
 
 
-class Translator(BaseEstimator):
+class Translator(TranslatingMixin, BaseEstimator):
     """Translate sentences with a recurrent encoder–decoder (English → Chinese by default).
 
     Parameters
@@ -187,14 +186,14 @@ class Translator(BaseEstimator):
         ``valid_fraction`` of the distinct training sources (with all their translations) is
         held out.
         """
-        sources, targets = _pairs(sources, targets, "training")
+        sources, targets = check_pairs(sources, targets, "training")
         if valid is None:
             train_rows, valid_rows = group_split(sources, [1 - self.valid_fraction,
                                                            self.valid_fraction], self.seed)
             valid = ([sources[i] for i in valid_rows], [targets[i] for i in valid_rows])
             sources = [sources[i] for i in train_rows]
             targets = [targets[i] for i in train_rows]
-        valid = _pairs(*valid, "validation")
+        valid = check_pairs(*valid, "validation")
         self.source_ = TextSide(self.source_language, self.source_tokenizer,
                                 self.lowercase_source, subword_size=self.subword_size)
         self.target_ = TextSide(self.target_language, self.target_tokenizer, False,
@@ -216,8 +215,8 @@ class Translator(BaseEstimator):
         # scored as score() scores: references in simplified characters, like the output
         references = [self.target_.clean(refs) for refs in grouped[1]]
 
-        def score(net: Seq2SeqNet) -> dict:
-            hyps = self._translate(grouped[0], beam=1, net=net)
+        def score(net: Seq2SeqNet) -> dict:  # net is self.net_, trained in place
+            hyps = self._translate(grouped[0], beam=1)
             return corpus_scores([h for h, _ in hyps], references, self.target_language)
 
         self.history_, self.train_summary_ = train_seq2seq(
@@ -229,72 +228,18 @@ class Translator(BaseEstimator):
         self.valid_ = grouped
         return self
 
-    # ---- translate ------------------------------------------------------------------------
-    def _source_ids(self, texts: Sequence[str], warn: bool = True) -> list[list[int]]:
-        ids = self.source_.encode(texts)
-        long = sum(len(row) > self.max_source_tokens for row in ids)
-        if long and warn:
-            log.warning("%d sentence(s) longer than %d tokens were cut to that length",
-                        long, self.max_source_tokens)
-        return [row[:self.max_source_tokens] for row in ids]
-
-    def _translate(self, texts: Sequence[str], beam: int | None = None, batch_size: int = 64,
-                   net: Seq2SeqNet | None = None) -> list[tuple[str, Hypothesis | None]]:
-        net = net or self.net_
-        beam = self.beam if beam is None else int(beam)
-        if beam < 1:
-            raise ConfigError(f"beam must be >= 1, not {beam}.")
-        ids = self._source_ids(texts)
-        order = sorted((i for i in range(len(ids)) if ids[i]), key=lambda i: len(ids[i]))
-        out: list[tuple[str, Hypothesis | None]] = [("", None)] * len(ids)  # empty → ""
-        was_training = net.training
-        net.eval()
+    # ---- translate (the rest is TranslatingMixin's) ----------------------------------------
+    def _decode(self, src: np.ndarray, lengths: np.ndarray, beam: int) -> list[Hypothesis]:
+        src, lengths = torch.from_numpy(src), torch.from_numpy(lengths)
+        was_training = self.net_.training  # called between epochs while it trains
+        self.net_.eval()
         try:
-            for start in range(0, len(order), batch_size):
-                rows = order[start:start + batch_size]
-                src, lengths = (torch.from_numpy(a) for a in pad([ids[i] for i in rows]))
-                decode = greedy if beam == 1 else beam_search
-                kwargs = {} if beam == 1 else {"beam": beam, "alpha": self.alpha}
-                hyps = decode(net, src, lengths, max_ratio=self.max_ratio, **kwargs)
-                for i, hyp in zip(rows, hyps):
-                    out[i] = (self.target_.decode(hyp.ids), hyp)
+            if beam == 1:
+                return greedy(self.net_, src, lengths, max_ratio=self.max_ratio)
+            return beam_search(self.net_, src, lengths, beam=beam, alpha=self.alpha,
+                               max_ratio=self.max_ratio)
         finally:
-            net.train(was_training)
-        return out
-
-    def translate(self, texts: Sequence[str] | str, beam: int | None = None,
-                  batch_size: int = 64) -> list[str]:
-        """Translate sentences; an empty sentence gives an empty string."""
-        self._check_fitted("translate")
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        return [t for t, _ in self._translate(texts, beam, batch_size)]
-
-    def translate_with_attention(self, texts: Sequence[str], beam: int | None = None
-                                 ) -> list[dict]:
-        """Each translation with its source and output tokens and the attention weights
-        (one row per output token, ``</s>`` included, one column per source token)."""
-        self._check_fitted("translate_with_attention")
-        texts = list(texts)
-        results = []
-        for text, (translation, hyp) in zip(texts, self._translate(texts, beam)):
-            source = self.source_.tokenize([text])[0][:self.max_source_tokens]
-            output = [self.target_.vocab.itos[i] for i in hyp.ids] if hyp else []
-            weights = hyp.attention if hyp else np.zeros((0, len(source)))
-            results.append({"source": text, "translation": translation,
-                            "source_tokens": source,
-                            "output_tokens": output + ["</s>"] if hyp else [],
-                            "attention": weights.round(4).tolist()})
-        return results
-
-    def score(self, sources: Sequence[str], references: Sequence[str],
-              beam: int | None = None) -> dict:
-        """BLEU and chrF; rows sharing a source are that source's alternative references."""
-        self._check_fitted("score")
-        sources, references = _pairs(sources, references, "test", skip=False)
-        distinct, refs = group_references(sources, references)
-        refs = [self.target_.clean(r) for r in refs]  # simplified Chinese, like the output
-        hyps = self.translate(distinct, beam)
-        return corpus_scores(hyps, refs, self.target_language)
+            self.net_.train(was_training)
 
     # ---- persistence ----------------------------------------------------------------------
     def save(self, path, metrics: dict | None = None, force: bool = False) -> Path:
@@ -323,14 +268,6 @@ class Translator(BaseEstimator):
             extras["attention.png"] = lambda p: self.plot_attention(valid[0][:3], p)
         return artifacts.write_dir(path, config, tensors, files, extras, force=force)
 
-    def plot_attention(self, texts: Sequence[str], path, beam: int | None = None) -> None:
-        """Draw the attention of each text's translation as a heat-map PNG."""
-        examples = [(r["source_tokens"], r["output_tokens"],
-                     np.asarray(r["attention"]).reshape(len(r["output_tokens"]),
-                                                        len(r["source_tokens"])))
-                    for r in self.translate_with_attention(texts, beam)]
-        plot_attention(examples, path)
-
     @classmethod
     def load(cls, path) -> Translator:
         """Read a directory written by :meth:`save`."""
@@ -351,26 +288,3 @@ class Translator(BaseEstimator):
         model.net_.eval()
         model.train_summary_ = config.get("train_summary", {})
         return model
-
-
-def _pairs(sources, targets, what: str, skip: bool = True) -> tuple[list[str], list[str]]:
-    """Check a parallel corpus; drop pairs with an empty side (counted in the log)."""
-    if isinstance(sources, str) or isinstance(targets, str):
-        raise DataError(f"the {what} sources and targets must be lists of sentences, "
-                        "not one string.")
-    sources, targets = list(sources), list(targets)
-    if len(sources) != len(targets):
-        raise DataError(f"{len(sources)} {what} sources but {len(targets)} targets: give one "
-                        "target per source.")
-    def empty(s) -> bool:
-        return s is None or (isinstance(s, float) and math.isnan(s)) or not str(s).strip()
-
-    keep = [i for i in range(len(sources)) if not (empty(sources[i]) or empty(targets[i]))]
-    if skip and len(keep) < len(sources):
-        log.warning("%d %s pair(s) with an empty side were skipped", len(sources) - len(keep),
-                    what)
-    if not keep:
-        raise DataError(f"the {what} data has no pair with text on both sides.")
-    if not skip:
-        keep = list(range(len(sources)))
-    return [str(sources[i]) for i in keep], [str(targets[i]) for i in keep]

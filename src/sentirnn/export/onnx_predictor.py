@@ -149,8 +149,8 @@ class OnnxClassifier(Predictor):
         check_threads(num_threads, "OnnxClassifier.load", "num_threads")
         model_dir = Path(model_dir)
         config = artifacts.read_config(model_dir, FORMAT)
-        model = _read_onnx(model_dir, config, INT8_FILE if int8 else ONNX_FILE)
-        _verify(model_dir, config, TOKENIZER_FILE)
+        model = read_onnx(model_dir, config, INT8_FILE if int8 else ONNX_FILE)
+        verify_onnx(model_dir, config, TOKENIZER_FILE)
         try:
             params = config["params"]
             pipeline = TextPipeline.read(model_dir, config)
@@ -189,7 +189,7 @@ class OnnxClassifier(Predictor):
         return f"OnnxClassifier(classes={self.classes_}, precision={self.precision_!r})"
 
 
-def _verify(model_dir: Path, config: dict, name: str) -> None:
+def verify_onnx(model_dir: Path, config: dict, name: str) -> None:
     """Check one file against config.json's checksum (the weights are not needed here)."""
     digest = (config.get("checksums") or {}).get(name)
     path = model_dir / name
@@ -201,7 +201,7 @@ def _verify(model_dir: Path, config: dict, name: str) -> None:
                             "truncated or modified; restore the model directory")
 
 
-def _read_onnx(model_dir: Path, config: dict, name: str) -> bytes:
+def read_onnx(model_dir: Path, config: dict, name: str) -> bytes:
     """The bytes of an exported file, checked against export.json (and export.json against
     the weights it was exported from)."""
     flag = " --int8" if name == INT8_FILE else ""

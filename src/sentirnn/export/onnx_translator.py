@@ -10,18 +10,15 @@ so both backends follow the same rules (maximum length, candidates, length norma
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from sentirnn import artifacts
-from sentirnn.errors import ArtifactError, ConfigError, DataError
-from sentirnn.export.onnx_predictor import _read_onnx, _verify, onnx_session
+from sentirnn.errors import ArtifactError, ConfigError
+from sentirnn.export.onnx_predictor import onnx_session, read_onnx, verify_onnx
 from sentirnn.inference.decode import Hypothesis, search_beam, search_greedy
-from sentirnn.inference.mt_metrics import corpus_scores, group_references
-from sentirnn.preprocess.batching import pad
+from sentirnn.inference.translating import TranslatingMixin
 from sentirnn.preprocess.parallel import TextSide
 
 log = logging.getLogger("sentirnn")
@@ -68,7 +65,7 @@ class OnnxStepper:
         self.feed = self.feed[rows]
 
 
-class OnnxTranslator:
+class OnnxTranslator(TranslatingMixin):
     """A translator served by onnxruntime: ``translate``, ``translate_with_attention`` and
     ``score`` as on :class:`~sentirnn.estimators.translator.Translator`, without torch.
 
@@ -107,9 +104,9 @@ class OnnxTranslator:
             raise ConfigError(f"num_threads must be >= 1 or None, not {num_threads!r}")
         model_dir = Path(model_dir)
         config = artifacts.read_config(model_dir, FORMAT)
-        graphs = [_read_onnx(model_dir, config, name) for name in (ENCODER_FILE, DECODER_FILE)]
+        graphs = [read_onnx(model_dir, config, name) for name in (ENCODER_FILE, DECODER_FILE)]
         for name in SIDE_FILES:
-            _verify(model_dir, config, name)
+            verify_onnx(model_dir, config, name)
         try:
             source, target = (TextSide.from_dict(artifacts.read_json_file(model_dir, name))
                               for name in SIDE_FILES)
@@ -121,92 +118,14 @@ class OnnxTranslator:
                                 "the directory was not written by this sentirnn") from None
         return model
 
-    # ---- translate ------------------------------------------------------------------------
-    def _source_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        ids = self.source_.encode(texts)
-        long = sum(len(row) > self.max_source_tokens for row in ids)
-        if long:
-            log.warning("%d sentence(s) longer than %d tokens were cut to that length",
-                        long, self.max_source_tokens)
-        return [row[:self.max_source_tokens] for row in ids]
-
-    def _translate(self, texts: Sequence[str], beam: int | None = None, batch_size: int = 64
-                   ) -> list[tuple[str, Hypothesis | None]]:
-        """As ``Translator._translate``: sorted by length, batched; empty sources → ""."""
-        beam = self.beam if beam is None else int(beam)
-        if beam < 1:
-            raise ConfigError(f"beam must be >= 1, not {beam}.")
-        ids = self._source_ids(texts)
-        order = sorted((i for i in range(len(ids)) if ids[i]), key=lambda i: len(ids[i]))
-        out: list[tuple[str, Hypothesis | None]] = [("", None)] * len(ids)
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            src, lengths = pad([ids[i] for i in rows])
-            stepper = OnnxStepper(self.encoder_, self.decoder_, src, lengths)
-            if beam == 1:
-                hyps = search_greedy(stepper, lengths, max_ratio=self.max_ratio)
-            else:
-                hyps = search_beam(stepper, lengths, beam=beam, alpha=self.alpha,
-                                   max_ratio=self.max_ratio)
-            for i, hyp in zip(rows, hyps):
-                out[i] = (self.target_.decode(hyp.ids), hyp)
-        return out
-
-    def translate(self, texts: Sequence[str] | str, beam: int | None = None,
-                  batch_size: int = 64) -> list[str]:
-        """Translate sentences; an empty sentence gives an empty string."""
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        return [t for t, _ in self._translate(texts, beam, batch_size)]
-
-    def translate_with_attention(self, texts: Sequence[str], beam: int | None = None
-                                 ) -> list[dict]:
-        """Each translation with its source and output tokens and the attention weights
-        (one row per output token, ``</s>`` included, one column per source token; none for
-        an empty source)."""
-        texts = list(texts)
-        results = []
-        for text, (translation, hyp) in zip(texts, self._translate(texts, beam)):
-            source = self.source_.tokenize([text])[0][:self.max_source_tokens]
-            output = [self.target_.vocab.itos[i] for i in hyp.ids] if hyp else []
-            weights = hyp.attention if hyp else np.zeros((0, len(source)))
-            results.append({"source": text, "translation": translation,
-                            "source_tokens": source,
-                            "output_tokens": output + ["</s>"] if hyp else [],
-                            "attention": weights.round(4).tolist()})
-        return results
-
-    def plot_attention(self, texts: Sequence[str], path, beam: int | None = None) -> None:
-        """Draw the attention of each text's translation as a heat-map PNG."""
-        from sentirnn.inference.mt_plots import plot_attention
-
-        examples = [(r["source_tokens"], r["output_tokens"],
-                     np.asarray(r["attention"]).reshape(len(r["output_tokens"]),
-                                                        len(r["source_tokens"])))
-                    for r in self.translate_with_attention(texts, beam)]
-        plot_attention(examples, path)
-
-    def score(self, sources: Sequence[str], references: Sequence[str],
-              beam: int | None = None) -> dict:
-        """BLEU and chrF; rows sharing a source are that source's alternative references."""
-        if isinstance(sources, str) or isinstance(references, str):
-            raise DataError("the test sources and references must be lists of sentences, "
-                            "not one string.")
-        sources, references = list(sources), list(references)
-        if len(sources) != len(references):
-            raise DataError(f"{len(sources)} test sources but {len(references)} references: "
-                            "give one reference per source.")
-        if not any(_text(s) and _text(r) for s, r in zip(sources, references)):
-            raise DataError("the test data has no pair with text on both sides.")
-        distinct, refs = group_references([str(s) for s in sources],
-                                          [str(r) for r in references])
-        refs = [self.target_.clean(r) for r in refs]  # simplified Chinese, like the output
-        return corpus_scores(self.translate(distinct, beam), refs, self.target_language)
+    # ---- translate (the rest is TranslatingMixin's) ----------------------------------------
+    def _decode(self, src: np.ndarray, lengths: np.ndarray, beam: int) -> list[Hypothesis]:
+        stepper = OnnxStepper(self.encoder_, self.decoder_, src, lengths)
+        if beam == 1:
+            return search_greedy(stepper, lengths, max_ratio=self.max_ratio)
+        return search_beam(stepper, lengths, beam=beam, alpha=self.alpha,
+                           max_ratio=self.max_ratio)
 
     def __repr__(self) -> str:
         return (f"OnnxTranslator({self.source_language!r} → {self.target_language!r}, "
                 f"beam={self.beam})")
-
-
-def _text(value) -> bool:
-    return not (value is None or (isinstance(value, float) and math.isnan(value))
-                or not str(value).strip())

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sentirnn.metrics import load_pyplot
+from sentirnn.metrics import load_pyplot, plot_curves
 
 log = logging.getLogger("sentirnn")
 # tried in this order; any font whose name is here renders simplified Chinese
@@ -46,24 +46,7 @@ def cjk_font() -> str | None:
 
 def plot_translation_curves(history: list[dict], path) -> None:
     """Training and validation loss, and validation BLEU/chrF, per epoch."""
-    plt = load_pyplot()
-    epochs = [h["epoch"] for h in history]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    for ax, series, label in ((left, (("train_loss", "train"), ("val_loss", "validation")),
-                               "loss per token"),
-                              (right, (("val_bleu", "BLEU"), ("val_chrf", "chrF")),
-                               "validation")):
-        for key, name in series:
-            values = [h.get(key) for h in history]
-            if any(v is not None for v in values):
-                ax.plot(epochs, values, marker="o", label=name)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        if ax.lines:
-            ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    plot_curves(history, path, scores=(("val_bleu", "BLEU"), ("val_chrf", "chrF")))
 
 
 def plot_attention(examples: Sequence[tuple[list[str], list[str], np.ndarray]], path) -> None:

@@ -11,7 +11,23 @@ from sentirnn.models.pooling import Pooling
 from sentirnn.models.rnn import RNNEncoder, reverse_within_length
 
 
-class ClassifierNet(nn.Module):
+class HeadedNet(nn.Module):
+    """What every classifier net shares: ids → embedding → ``features_embedded`` → dropout →
+    head. A subclass has ``embedding``, ``dropout``, ``head`` and ``features_embedded``."""
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.features(ids, lengths)))  # (B, P) → (B, C)
+
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids → (B, P) pooled features: what the head reads (document vectors)."""
+        return self.features_embedded(self.embedding(ids), lengths)  # (B, T, E) → (B, P)
+
+    def forward_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T, E) embedded inputs → (B, C); the entry point for attributions."""
+        return self.head(self.dropout(self.features_embedded(x, lengths)))  # (B, C)
+
+
+class ClassifierNet(HeadedNet):
     """Tensors in, tensors out: (B, T) ids and (B,) lengths → (B, C) logits.
 
     Every length must be ≥ 1 (the batching stage gives empty texts one ``<unk>``).
@@ -30,18 +46,6 @@ class ClassifierNet(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.feature_size = self.pooling.output_size  # P: the width of ``features``
         self.head = nn.Linear(self.feature_size, config.num_classes)
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.features(ids, lengths)))  # (B, P) → (B, C)
-
-    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids → (B, P) pooled encoder states: what the head reads (document vectors)."""
-        x = self.embedding(ids)  # (B, T) → (B, T, E)
-        return self.features_embedded(x, lengths)
-
-    def forward_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B, T, E) embedded inputs → (B, C); the entry point for attributions."""
-        return self.head(self.dropout(self.features_embedded(x, lengths)))  # (B, C)
 
     def features_embedded(self, x: torch.Tensor, lengths: torch.Tensor,
                           encoder: nn.Module | None = None) -> torch.Tensor:

@@ -24,6 +24,8 @@ import torch
 from torch import nn
 
 from sentirnn.config import ModelConfig
+from sentirnn.models.classifier_net import HeadedNet
+from sentirnn.models.cnn import kernel_sizes
 from sentirnn.models.embedding import TokenEmbedding
 from sentirnn.models.pooling import Pooling, valid_mask
 from sentirnn.models.rnn import RNNEncoder
@@ -31,7 +33,7 @@ from sentirnn.models.rnn import RNNEncoder
 KERNEL_SIZES = (3,)  # the paper's best single width
 
 
-class CLSTMNet(nn.Module):
+class CLSTMNet(HeadedNet):
     """Tensors in, tensors out: (B, T) ids and (B,) lengths → (B, C) logits.
 
     ``hidden_size`` filters per kernel width (``kernel_sizes``, default 3; several widths
@@ -43,10 +45,7 @@ class CLSTMNet(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.kernel_sizes = tuple(config.kernel_sizes or KERNEL_SIZES)
-        if not self.kernel_sizes or any(not isinstance(k, int) or k < 1
-                                        for k in self.kernel_sizes):
-            raise ValueError(f"kernel_sizes must be integers ≥ 1, not {config.kernel_sizes!r}")
+        self.kernel_sizes = kernel_sizes(config, KERNEL_SIZES)
         self.embedding = TokenEmbedding(config.vocab_size, config.embedding_dim,
                                         config.embedding_dropout, config.bigram_rows,
                                         config.bigram_slots)
@@ -59,17 +58,6 @@ class CLSTMNet(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.feature_size = self.pooling.output_size  # P
         self.head = nn.Linear(self.feature_size, config.num_classes)
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.features(ids, lengths)))  # (B, P) → (B, C)
-
-    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids → (B, P) pooled recurrent states: what the head reads."""
-        return self.features_embedded(self.embedding(ids), lengths)  # (B, T, E) → (B, P)
-
-    def forward_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B, T, E) embedded inputs → (B, C); the entry point for attributions."""
-        return self.head(self.dropout(self.features_embedded(x, lengths)))  # (B, C)
 
     def features_embedded(self, x: torch.Tensor, lengths: torch.Tensor,
                           encoder: nn.Module | None = None) -> torch.Tensor:

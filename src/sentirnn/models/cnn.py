@@ -20,6 +20,14 @@ from sentirnn.models.pooling import valid_mask
 KERNEL_SIZES = (3, 4, 5)
 
 
+def kernel_sizes(config: ModelConfig, default: tuple[int, ...]) -> tuple[int, ...]:
+    """The config's convolution widths (``default`` when unset), checked."""
+    sizes = tuple(config.kernel_sizes or default)
+    if not sizes or any(not isinstance(k, int) or k < 1 for k in sizes):
+        raise ValueError(f"kernel_sizes must be integers ≥ 1, not {config.kernel_sizes!r}")
+    return sizes
+
+
 class TextCNNNet(nn.Module):
     """Tensors in, tensors out: (B, T) ids and (B,) lengths → (B, C) logits.
 
@@ -31,10 +39,7 @@ class TextCNNNet(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.kernel_sizes = tuple(config.kernel_sizes or KERNEL_SIZES)
-        if not self.kernel_sizes or any(not isinstance(k, int) or k < 1
-                                        for k in self.kernel_sizes):
-            raise ValueError(f"kernel_sizes must be integers ≥ 1, not {config.kernel_sizes!r}")
+        self.kernel_sizes = kernel_sizes(config, KERNEL_SIZES)
         self.embedding = TokenEmbedding(config.vocab_size, config.embedding_dim,
                                         config.embedding_dropout, config.bigram_rows,
                                         config.bigram_slots)

@@ -23,12 +23,13 @@ import torch
 from torch import nn
 
 from sentirnn.config import ModelConfig
+from sentirnn.models.classifier_net import HeadedNet
 from sentirnn.models.embedding import TokenEmbedding
 from sentirnn.models.pooling import Pooling
 from sentirnn.models.rnn import RNNEncoder
 
 
-class RCNNNet(nn.Module):
+class RCNNNet(HeadedNet):
     """Tensors in, tensors out: (B, T) ids and (B,) lengths → (B, C) logits.
 
     ``cell`` (lstm/gru/rnn) with ``hidden_size`` units for each context and ``layers``
@@ -53,17 +54,6 @@ class RCNNNet(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.feature_size = h  # P
         self.head = nn.Linear(h, config.num_classes)
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.features(ids, lengths)))  # (B, P) → (B, C)
-
-    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids → (B, P) max-pooled latent word vectors: what the head reads."""
-        return self.features_embedded(self.embedding(ids), lengths)  # (B, T, E) → (B, P)
-
-    def forward_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B, T, E) embedded inputs → (B, C); the entry point for attributions."""
-        return self.head(self.dropout(self.features_embedded(x, lengths)))  # (B, C)
 
     def features_embedded(self, x: torch.Tensor, lengths: torch.Tensor,
                           encoder: nn.Module | None = None) -> torch.Tensor:
