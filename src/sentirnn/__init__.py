@@ -15,6 +15,8 @@ BaselineClassifier (TF-IDF/bag-of-words + scikit-learn), EnsembleClassifier, Tra
 command line is ``sentirnn --help``.
 """
 
+from importlib import import_module as _import_module
+
 __version__ = "0.1.0"
 
 # name → module; imported on first use, so `import sentirnn` (and the CLI's --help) stays
@@ -27,9 +29,7 @@ _LAZY = {"SentimentClassifier": "estimators.classifier", "load": "estimators.cla
 
 def __getattr__(name):
     if name in _LAZY:
-        from importlib import import_module
-
-        return getattr(import_module(f"sentirnn.{_LAZY[name]}"), name)
+        return getattr(_import_module(f"sentirnn.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'sentirnn' has no attribute {name!r}")
 
 

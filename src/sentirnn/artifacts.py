@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from safetensors import SafetensorError
+
 from sentirnn import __version__
 from sentirnn.errors import ArtifactError
 
@@ -67,6 +69,7 @@ def write_dir(path, config: dict, tensors: dict[str, torch.Tensor] | None,
     try:
         versions, checked = {}, list(files)
         if tensors is not None:
+            # start-up: torch (~1.5 s) only for tensors; the ONNX predictor reads configs without it
             import torch
             from safetensors.torch import save_file
 
@@ -248,8 +251,7 @@ def verify_files(path, config: dict, required: str = WEIGHTS) -> None:
 
 
 def read_tensors(path) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # start-up: imports torch (see the docstring)
 
     try:
         return load_file(Path(path) / WEIGHTS)

@@ -16,7 +16,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import sklearn
 from sklearn.base import BaseEstimator
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
 
 from sentirnn import artifacts
 from sentirnn.config import TextConfig, check_choice
@@ -134,10 +142,6 @@ class BaselineClassifier(Predictor, BaseEstimator):
 
     def _pipeline(self, min_class_count: int):
         """The unfitted scikit-learn pipeline: (n, 2) [tokens, cleaned] → probabilities."""
-        from sklearn.compose import ColumnTransformer
-        from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-        from sklearn.pipeline import Pipeline
-
         features, model = ARCHS[self.arch]
 
         def vectorizer(**kw):
@@ -159,16 +163,9 @@ class BaselineClassifier(Predictor, BaseEstimator):
 
     def _classifier(self, model: str, min_class_count: int):
         if model == "nb":
-            from sklearn.naive_bayes import MultinomialNB
-
             return MultinomialNB(alpha=self.alpha)
         if model == "lr":
-            from sklearn.linear_model import LogisticRegression
-
             return LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed)
-        from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.svm import LinearSVC
-
         if min_class_count < 2:
             raise DataError("arch 'tfidf-svm' calibrates its probabilities by cross-validation "
                             "and needs at least 2 training texts of every label; use "
@@ -258,7 +255,7 @@ class BaselineClassifier(Predictor, BaseEstimator):
 
         ``force`` writes into a non-empty folder that is not a model directory.
         """
-        import sklearn
+        # start-up: skops.io imports torch (~2 s); only save and load need it
         import skops
         import skops.io
 
@@ -307,8 +304,7 @@ class BaselineClassifier(Predictor, BaseEstimator):
 
 def _read_pipeline(file: Path):
     """skops → Pipeline, trusting only ALLOWED_TYPES beyond skops' own defaults."""
-    import skops.io
-    from sklearn.pipeline import Pipeline
+    import skops.io  # start-up: it imports torch (~2 s)
 
     data = file.read_bytes()
     try:

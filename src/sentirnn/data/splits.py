@@ -13,6 +13,7 @@ logger = logging.getLogger("sentirnn")
 
 
 def _stratified_cut(labels: np.ndarray, fractions: list[float], seed: int) -> list[np.ndarray]:
+    # start-up: scikit-learn (~1.5 s); reading data without a split must not wait for it
     from sklearn.model_selection import train_test_split
 
     parts, rest = [], np.arange(len(labels))

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from sentirnn.data.readers import SEPARATORS, split_suffix
 from sentirnn.errors import DataError
@@ -59,9 +63,6 @@ class TableWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = str(self.path.with_name(f".{self.path.name}.{os.getpid()}.part"))
         if self.kind == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
             schema = pa.Table.from_pandas(frame, preserve_index=False).schema
             # an all-missing first chunk has type null, which no later chunk could cast to
             schema = pa.schema([f.with_type(self.types[f.name]) if f.name in self.types else
@@ -96,8 +97,6 @@ class TableWriter:
         self.rows_written += len(frame)
 
     def _write_parquet(self, frame: pd.DataFrame) -> None:
-        import pyarrow as pa
-
         table = pa.Table.from_pandas(frame, preserve_index=False)
         try:
             table = table.cast(self._parquet.schema)
@@ -145,8 +144,6 @@ class NpyWriter:
         self._tmp = str(self.path.with_name(f".{self.path.name}.{os.getpid()}.part"))
 
     def write(self, rows) -> None:
-        import numpy as np
-
         rows = np.ascontiguousarray(rows, dtype="<f4")  # (n, d)
         if self._raw is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,10 +156,6 @@ class NpyWriter:
 
     def close(self, ok: bool = True) -> None:
         """Finish the file (or, with ``ok=False``, discard it)."""
-        import shutil
-
-        import numpy as np
-
         if self._raw is not None:
             self._raw.close()
         try:

@@ -16,7 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator
+from sklearn.linear_model import LogisticRegression
 
 from sentirnn import artifacts
 from sentirnn.config import check_choice
@@ -121,8 +123,6 @@ class EnsembleClassifier(Predictor, BaseEstimator):
             self.set_threads(self.threads_)
 
     def _fit_stack(self, texts: list[str], labels: list[str]) -> None:
-        from sklearn.linear_model import LogisticRegression
-
         missing = sorted(set(self.classes_) - set(labels))
         if missing:
             raise DataError(f"the stack combiner needs every label in the validation data; "
@@ -181,8 +181,6 @@ class EnsembleClassifier(Predictor, BaseEstimator):
 
         ``force`` writes into a non-empty folder that is not a model directory.
         """
-        import torch
-
         self._check_fitted("save")
         path = Path(path)
         for member in self.member_dirs_:  # members are copied before anything is replaced,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from sklearn.metrics import f1_score, hamming_loss, precision_recall_fscore_support
 
 from sentirnn.errors import ConfigError, DataError
 from sentirnn.estimators.classifier import SentimentClassifier
@@ -91,8 +92,6 @@ class MultiLabelReport:
 def evaluate_sets(true: np.ndarray, pred: np.ndarray, classes: list[str],
                   thresholds: np.ndarray) -> MultiLabelReport:
     """0/1 matrices (n, C) of true and predicted labels → a MultiLabelReport."""
-    from sklearn.metrics import f1_score, hamming_loss, precision_recall_fscore_support
-
     p, r, f, s = precision_recall_fscore_support(true, pred, zero_division=0)
     n = len(true)
     return MultiLabelReport(

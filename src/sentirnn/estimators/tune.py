@@ -66,7 +66,7 @@ class TuningResult(NamedTuple):
 
 def _require_optuna():
     try:
-        import optuna
+        import optuna  # optional: the 'tune' extra
     except ImportError:
         raise ImportError("hyper-parameter tuning needs optuna: pip install 'sentirnn[tune]' "
                           "(or pip install optuna)") from None

@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 
 from sentirnn.errors import ArtifactError, DataError
 from sentirnn.inference.postprocess import softmax
@@ -70,8 +71,6 @@ def fit_temperature(logits, y) -> float:
     >>> round(fit_temperature(z * 4, y), 1)  # logits 4× too confident → T ≈ 4
     4.0
     """
-    from scipy.optimize import minimize_scalar
-
     logits, y = _check(logits, y, "fit_temperature")
     rows = np.arange(len(y))
 

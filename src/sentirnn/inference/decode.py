@@ -173,7 +173,7 @@ class TorchStepper:
         self.memory, self.keys, self.mask, self.state, self.feed = net.encode(src, lengths)
 
     def step(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        import torch
+        import torch  # start-up: the ONNX translator runs this module without torch
 
         token = torch.from_numpy(tokens).to(self.feed.device)
         self.feed, self.state, weights = self.net.decoder.step(
@@ -182,14 +182,14 @@ class TorchStepper:
         return logp.cpu().numpy(), weights.cpu().numpy()
 
     def expand(self, rows: np.ndarray) -> None:
-        import torch
+        import torch  # start-up: the ONNX translator runs this module without torch
 
         index = torch.from_numpy(rows).to(self.feed.device)
         self.memory, self.keys, self.mask = self.memory[index], self.keys[index], self.mask[index]
         self.reorder(rows)
 
     def reorder(self, rows: np.ndarray) -> None:
-        import torch
+        import torch  # start-up: the ONNX translator runs this module without torch
 
         index = torch.from_numpy(rows).to(self.feed.device)
         if isinstance(self.state, tuple):
@@ -202,7 +202,7 @@ class TorchStepper:
 def greedy(net: Seq2SeqNet, src: torch.Tensor, lengths: torch.Tensor, max_ratio: float = 2.0,
            max_extra: int = 10, cap: int = 200) -> list[Hypothesis]:
     """Greedy decoding of a padded batch of source ids (B, S) with their lengths (B,)."""
-    import torch
+    import torch  # start-up: the ONNX translator runs this module without torch
 
     with torch.inference_mode():
         return search_greedy(TorchStepper(net, src, lengths), lengths.cpu().numpy(),
@@ -213,7 +213,7 @@ def beam_search(net: Seq2SeqNet, src: torch.Tensor, lengths: torch.Tensor, beam:
                 alpha: float = 1.0, max_ratio: float = 2.0, max_extra: int = 10,
                 cap: int = 200) -> list[Hypothesis]:
     """Beam search over a padded batch of source ids (B, S) with their lengths (B,)."""
-    import torch
+    import torch  # start-up: the ONNX translator runs this module without torch
 
     with torch.inference_mode():
         return search_beam(TorchStepper(net, src, lengths), lengths.cpu().numpy(), beam,
@@ -223,6 +223,6 @@ def beam_search(net: Seq2SeqNet, src: torch.Tensor, lengths: torch.Tensor, beam:
 def _torch_top_k(values: np.ndarray, k: int) -> np.ndarray:
     # torch.topk is several times faster than numpy's argpartition on the (B, beam × V)
     # candidate scores, the largest array the search handles
-    import torch
+    import torch  # start-up: the ONNX translator runs this module without torch
 
     return torch.from_numpy(values).topk(k, dim=1).indices.numpy()

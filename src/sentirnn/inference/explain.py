@@ -13,6 +13,11 @@ from __future__ import annotations
 import io
 from dataclasses import asdict, dataclass
 
+import torch
+from rich.console import Console
+from rich.style import Style
+from rich.text import Text
+
 from sentirnn.errors import DataError
 
 METHOD = "integrated-gradients"
@@ -76,10 +81,6 @@ class Explanation:
 
 def _colored(tokens: list[str], scores: list[float]) -> str:
     """Tokens as ANSI text, green/red by sign, from grey (weak) to bright (strong)."""
-    from rich.console import Console
-    from rich.style import Style
-    from rich.text import Text
-
     peak = max((abs(s) for s in scores), default=0.0) or 1.0
     text = Text()
     for i, (token, score) in enumerate(zip(tokens, scores)):
@@ -114,12 +115,10 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
     [('cold', 0.41)]
     """
     try:
-        from captum.attr import IntegratedGradients
+        from captum.attr import IntegratedGradients  # optional: the 'explain' extra
     except ImportError:
         raise ImportError("explanations need captum: pip install 'sentirnn[explain]' "
                           "(or pip install captum)") from None
-    import torch
-
     if not isinstance(text, str):
         raise DataError(f"explain takes one text (a str), not {type(text).__name__}; "
                         "call it once per text")

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib import font_manager
 
 from sentirnn.metrics import load_pyplot, plot_curves
 
@@ -25,8 +26,6 @@ CJK_FAMILIES = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC",
 @functools.cache
 def cjk_font() -> str | None:
     """The family name of an installed font with Chinese glyphs, or None."""
-    from matplotlib import font_manager
-
     for attempt in range(2):
         installed = {f.name for f in font_manager.fontManager.ttflist}
         for family in CJK_FAMILIES:

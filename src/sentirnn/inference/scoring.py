@@ -11,10 +11,12 @@ and a reason — never dropped. An input that already has a column of one of tho
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from sentirnn.data.dataset import iter_frames
 from sentirnn.errors import DataError
@@ -134,15 +136,11 @@ def with_vectors(frame: pd.DataFrame, vectors: np.ndarray, ok: list[bool],
 
 def vector_type(name: str) -> dict:
     """The Parquet type of the vector column: list<float32>, also for an all-null chunk."""
-    import pyarrow as pa
-
     return {name: pa.list_(pa.float32())}
 
 
 def print_frame(frame: pd.DataFrame, fmt: str, header: bool = True) -> None:
     """Write a scored chunk to standard output as JSON lines or CSV."""
-    import sys
-
     if fmt == "csv":
         sys.stdout.write(frame.to_csv(index=False, header=header))
     else:

@@ -108,7 +108,7 @@ class TranslatingMixin:
 
     def plot_attention(self, texts: Sequence[str], path, beam: int | None = None) -> None:
         """Draw the attention of each text's translation as a heat-map PNG."""
-        # imported here: matplotlib and scikit-learn (via metrics) would slow every start-up
+        # start-up: matplotlib and scikit-learn (via metrics) load only to draw
         from sentirnn.inference.mt_plots import plot_attention
 
         plot_attention([(r["source_tokens"], r["output_tokens"],

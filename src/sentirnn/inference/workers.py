@@ -20,6 +20,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import torch
+
 _SETUP = threading.Lock()  # one pool set up at a time: each changes the default briefly
 
 
@@ -30,8 +32,6 @@ def single_threaded_pool(workers: int) -> ThreadPoolExecutor:
     restored as soon as they have set their own count. A thread elsewhere that runs its
     very first torch op during these few microseconds would start with one thread too.
     """
-    import torch
-
     pool = ThreadPoolExecutor(workers, thread_name_prefix="sentirnn-torch",
                               initializer=_one_thread)
     with _SETUP:
@@ -45,8 +45,6 @@ def single_threaded_pool(workers: int) -> ThreadPoolExecutor:
 
 
 def _one_thread() -> None:
-    import torch
-
     # A thread takes the default at its first torch call, even one that comes after
     # set_num_threads in that thread; making that first call now lets the 1 stick.
     torch.get_num_threads()

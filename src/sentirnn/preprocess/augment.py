@@ -41,7 +41,7 @@ class Neighbours:
     def __init__(self, keyed_vectors, allowed: Collection[str] | None = None, topn: int = 8,
                  min_similarity: float = 0.3):
         if allowed is not None:
-            from gensim.models import KeyedVectors
+            from gensim.models import KeyedVectors  # start-up: gensim costs ~1 s
 
             words = [w for w in dict.fromkeys(allowed) if w in keyed_vectors.key_to_index]
             small = KeyedVectors(keyed_vectors.vector_size)

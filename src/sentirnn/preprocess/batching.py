@@ -56,7 +56,7 @@ def pad(seqs: Sequence[list[int]]) -> tuple[np.ndarray, np.ndarray]:
 
 def collate(seqs: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad to the longest sequence: → ids (B, T) int64, lengths (B,) int64 tensors."""
-    import torch
+    import torch  # start-up: the ONNX path pads with this module and never loads torch
 
     ids, lengths = pad(seqs)
     return torch.from_numpy(ids), torch.from_numpy(lengths)
@@ -129,7 +129,7 @@ class EncodedDataset:
 def collate_labelled(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Items of (ids, label) → ids (B, T), lengths (B,), labels (B,) class indices — or,
     for multi-label data whose labels are 0/1 rows, labels (B, C) float."""
-    import torch
+    import torch  # start-up: the ONNX path pads with this module and never loads torch
 
     ids, lengths = collate([seq for seq, _ in items])
     labels = [label for _, label in items]

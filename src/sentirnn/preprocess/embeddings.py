@@ -50,7 +50,7 @@ def classifier_tokens(texts: Sequence[str], language: str = "auto", tokenizer: s
 def word2vec_from_tokens(token_lists: Sequence[Sequence[str]], dim: int = 100, window: int = 5,
                          min_count: int = 2, epochs: int = 5, seed: int = 0, workers: int = 1):
     """Train gensim Word2Vec (skip-gram) on token lists → its ``KeyedVectors``."""
-    from gensim.models import Word2Vec
+    from gensim.models import Word2Vec  # start-up: gensim costs ~1 s, only vectors need it
 
     sentences = [list(t) for t in token_lists if t]
     if not sentences:
@@ -178,6 +178,7 @@ def load_vectors(path, format: str = "auto", limit: int | None = None):
     if not path.is_file():
         raise DataError(f"vector file {path} does not exist")
     kind = detect_vector_format(path) if format == "auto" else format
+    # start-up: gensim costs ~1 s, only vectors need it
     from gensim.models import KeyedVectors
     from gensim.models.fasttext import load_facebook_vectors
 

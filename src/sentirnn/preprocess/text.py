@@ -15,6 +15,8 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterable
 
+import zhconv
+
 from sentirnn.config import TextConfig, check_choice
 
 NORMAL_FORMS = ("NFKC", "NFC", "NFKD", "NFD", "", None)
@@ -102,12 +104,6 @@ def _strip_emails(s: str) -> str:
 def _to_simplified(s: str) -> str:
     if not _HAN.search(s):
         return s
-    try:
-        import zhconv  # imported here: it loads its tables on first use only
-    except ImportError as error:  # pragma: no cover - a declared dependency
-        raise ImportError(
-            "traditional_to_simplified needs the 'zhconv' package: pip install zhconv"
-        ) from error
     return zhconv.convert(s, "zh-hans")
 
 

@@ -20,6 +20,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import jieba
+import tokenizers as hf_tokenizers
+
 from sentirnn.config import check_choice
 from sentirnn.errors import ConfigError
 
@@ -235,16 +238,14 @@ class Tokenizer:
         """
         if self.kind != "subword":
             return self
-        from tokenizers import Tokenizer as HFTokenizer
-        from tokenizers import decoders, models, pre_tokenizers, trainers
-
-        hf = HFTokenizer(models.BPE(unk_token="<unk>"))
+        hf = hf_tokenizers.Tokenizer(hf_tokenizers.models.BPE(unk_token="<unk>"))
         # "▁" marks a word start (so pieces can be joined back); punctuation is its own piece.
-        hf.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(),
-                                                    pre_tokenizers.Punctuation()])
-        hf.decoder = decoders.Metaspace()
-        trainer = trainers.BpeTrainer(vocab_size=self.vocab_size, min_frequency=2,
-                                      special_tokens=["<unk>"], show_progress=False)
+        pre = hf_tokenizers.pre_tokenizers
+        hf.pre_tokenizer = pre.Sequence([pre.Metaspace(), pre.Punctuation()])
+        hf.decoder = hf_tokenizers.decoders.Metaspace()
+        trainer = hf_tokenizers.trainers.BpeTrainer(vocab_size=self.vocab_size, min_frequency=2,
+                                                    special_tokens=["<unk>"],
+                                                    show_progress=False)
         hf.train_from_iterator(texts, trainer)
         self.model, self._hf = hf.to_str(), hf
         return self
@@ -254,9 +255,7 @@ class Tokenizer:
             if self.model is None:
                 raise ConfigError("this subword tokenizer is not trained yet; call "
                                   "fit(texts) first.")
-            from tokenizers import Tokenizer as HFTokenizer
-
-            self._hf = HFTokenizer.from_str(self.model)
+            self._hf = hf_tokenizers.Tokenizer.from_str(self.model)
         return self._hf
 
     def _split(self, text: str) -> list[str]:
@@ -378,8 +377,6 @@ def _shared_jieba(user_dict: str | None) -> Any:
     key = (user_dict, os.path.getmtime(user_dict) if user_dict else None)
     with _JIEBA_LOCK:
         if key not in _JIEBA:
-            import jieba  # imported here: only the Chinese word tokenizer needs it
-
             logging.getLogger("jieba").setLevel(logging.WARNING)  # "Building prefix dict…"
             jt = jieba.Tokenizer()
             if user_dict is not None:
