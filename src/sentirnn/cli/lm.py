@@ -61,6 +61,7 @@ def pretrain(
 ):
     """Train a recurrent language model on unlabelled text (ULMFiT's first step)."""
     check_out(out, force, resumable=True)
+    # start-up: pandas and torch load only when a command runs, not for --help
     from sentirnn.data.dataset import read_texts
     from sentirnn.estimators.language_model import LanguageModel
 
@@ -136,7 +137,9 @@ def finetune(
 ):
     """Fine-tune a language model into a classifier, or a classifier to new data/labels."""
     check_out(out, force, resumable=not self_train)
+    # start-up: the CLI loads none of the library (torch here) until a command runs
     from sentirnn import artifacts
+    from sentirnn.config import ParamError, check_choice
     from sentirnn.estimators.classifier import SentimentClassifier, load
 
     kind = artifacts.read_config(source, LM_FORMATS)["format"]
@@ -151,8 +154,6 @@ def finetune(
     run_dir = run_dir_for(checkpoint_dir, runs / "classifier", self_train, resume)
     flags["checkpoint_dir"] = str(run_dir) if run_dir else None
     checked(SentimentClassifier, flags, flags, None)
-    from sentirnn.config import ParamError, check_choice
-
     try:
         check_choice("fine_tune", "schedule", schedule, ("ulmfit", "standard"))
         check_choice("fine_tune", "freeze", freeze, (None, "embeddings", "encoder"))
@@ -201,6 +202,7 @@ def finetune(
 def _lm_for_finetune(source, texts, epochs, extra, lm_out, flags, resume=False):
     """Load the LM; with --lm-epochs fine-tune it on the texts (+ extra) and save it — or,
     with --resume, load the one the interrupted run saved (same source, texts, settings)."""
+    # start-up: torch loads only when a command runs
     from sentirnn.estimators.language_model import LanguageModel
     from sentirnn.training.checkpoints import digest, settings
 
@@ -209,6 +211,7 @@ def _lm_for_finetune(source, texts, epochs, extra, lm_out, flags, resume=False):
                      if k in ("num_threads", "device", "progress", "seed", "precision")})
     if epochs:
         if extra is not None:
+            # start-up: pandas loads only when used
             from sentirnn.data.dataset import read_texts
 
             texts = [*texts, *read_texts(extra)[0]]
@@ -227,7 +230,7 @@ def _lm_for_finetune(source, texts, epochs, extra, lm_out, flags, resume=False):
 def _same_fine_tuned_lm(lm_out: Path, fingerprint: str) -> bool:
     """Whether ``lm_out`` holds the LM this fine-tuning makes (False: none there yet);
     a ConfigError when it holds one made from other texts or settings."""
-    from sentirnn import artifacts
+    from sentirnn import artifacts  # start-up: the CLI loads the library only when a command runs
 
     if not (lm_out / "config.json").exists():
         return False
@@ -248,6 +251,7 @@ def generate(
     seed: int = typer.Option(0, help="Same seed, same text."),
 ):
     """Continue a prompt with text sampled from a language model."""
+    # start-up: torch loads only when a command runs
     from sentirnn.estimators.language_model import LanguageModel
 
     typer.echo(LanguageModel.load(lm).generate(prompt, tokens=tokens, temperature=temperature,

