@@ -127,8 +127,8 @@ class TrainConfig(JsonConfig):
     weight_decay: float = 0.0
     l1: float = 0.0  # λ of the λ·Σ|w| penalty on the weight matrices (training.l1_norm)
     optimizer: str = "adam"  # adam | adamw | rmsprop | sgd
-    # none | plateau | cosine | linear. "none": every measured default ran with a constant lr,
-    # because "plateau" (the default named until 2026-12-05) was never created (a bug)
+    # none | plateau | cosine | linear. "none": every default was measured with a constant lr
+    # (docs/lab-notes.md, "Figures moved out of the docstrings")
     scheduler: str = "none"
     grad_clip: float = 5.0
     patience: int = 2

@@ -118,8 +118,8 @@ def group_split(groups: Sequence[str], fractions: Sequence[float],
 
 # Phrase-level data (SST's treebank phrases: every sentence plus its labelled sub-phrases). A
 # random held-out share of such rows is mostly short phrases whose own sentence, and its other
-# phrases, stay in training: on SST-2 that validation scored macro-F1 0.93 while the dev
-# sentences scored 0.84, and early stopping watched the wrong curve (README, "How it works").
+# phrases, stay in training: validation then scores far above the dev sentences, and early
+# stopping watches the wrong curve (SST-2's figures: docs/lab-notes.md, "Validating on sentences").
 PHRASE_SHARE = 1 / 3  # rows that are phrases of other rows, before a split counts as phrase-level
 PHRASE_PROBE = 500  # rows sampled to decide cheaply whether to look further
 MAX_PHRASE_TOKENS = 100  # longer rows are taken as whole sentences, never searched for phrases
