@@ -3,7 +3,8 @@
 raw text ─TextPipeline→ ids ─batching→ (B, T) batches ─models→ logits ─predict→ labels. It
 follows scikit-learn's conventions (constructor = hyper-parameters, ``fit`` returns self,
 learned state ends in ``_``). Its parts live beside it: classifier_config (checks, configs),
-fit_data and fitting (training), finetune (LM transfer), model_dir (saving), scoring.
+fit_data and fitting (training), finetune (LM transfer), model_dir (saving), scoring; what
+stays here (~400 lines) is the public surface: its parameter list and the sklearn methods.
 """
 
 from __future__ import annotations
