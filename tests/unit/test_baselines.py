@@ -15,25 +15,6 @@ from sentirnn.metrics import EvaluationReport
 SEEDS = {"en": 1, "zh": 2}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def shared_jieba():
-    """Every Tokenizer loads jieba's dictionary (~1 s); here the models share one load so the
-    module stays quick. Segmentation is unchanged: it is the same dictionary."""
-    from sentirnn.preprocess.tokenize import Tokenizer
-
-    original, shared = Tokenizer._jieba_tokenizer, {}
-
-    def cached(self):
-        if self.user_dict is None:
-            self._jieba = self._jieba or shared.get("jieba")
-            shared["jieba"] = original(self)
-        return original(self)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Tokenizer, "_jieba_tokenizer", cached)
-        yield
-
-
 @pytest.fixture(scope="module")
 def fitted():
     """One fitted model per (language, arch), built on first use and shared by the tests."""

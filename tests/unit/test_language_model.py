@@ -206,6 +206,8 @@ def test_backward_model_reads_documents_from_their_end(tmp_path):
 def test_precision_auto_is_bf16_only_where_the_cpu_multiplies_bf16(monkeypatch):
     from sentirnn.training.loop import lightning_precision
 
+    # torch's private probes are patched on purpose: which of them native_bf16 reads is what
+    # this test checks, and torch has no public way to ask
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     assert lightning_precision("auto", "cpu") == "32-true"

@@ -15,7 +15,7 @@ ZH_TEXT = "这部电影真的很棒，演员的表演也非常精彩！ 送餐�
 
 @pytest.fixture(scope="module")
 def jieba_word():
-    # module scope: jieba loads its dictionary (~1 s) once per instance
+    # module scope: one Tokenizer for the tests that only read (jieba loads once per process)
     return Tokenizer("jieba-word", "zh")
 
 
@@ -76,9 +76,9 @@ def test_stopword_lists_keep_negations_and_intensifiers():
     assert not any(w.startswith("#") for w in zh | en)
 
 
-def test_stopword_removal(jieba_word):
+def test_stopword_removal():
+    # no dictionary loaded again: Tokenizers share one jieba per process (tokenize._shared_jieba)
     zh = Tokenizer("jieba-word", "zh", remove_stopwords=True)
-    zh._jieba = jieba_word._jieba_tokenizer()  # share the loaded dictionary: keeps the test fast
     assert zh.tokenize("我们的外卖不好吃") == ["外卖", "不", "好吃"]
     en = Tokenizer("en-word", "en", remove_stopwords=True)
     assert en.tokenize("the plot was not good at all") == ["plot", "not", "good", "all"]

@@ -129,13 +129,13 @@ def test_bf16_training_learns_as_fp32_does_with_fp32_weights_and_fp32_validation
     from sentirnn.training.loop import ClassifierModule
 
     seen = {"mean": set(), "sum": set()}  # logits' dtypes: training (mean) / validation (sum)
-    loss = ClassifierModule._loss
+    loss = ClassifierModule.compute_loss
 
     def spy(self, logits, labels, reduction="mean"):
         seen[reduction].add(logits.dtype)
         return loss(self, logits, labels, reduction)
 
-    monkeypatch.setattr(ClassifierModule, "_loss", spy)
+    monkeypatch.setattr(ClassifierModule, "compute_loss", spy)
     texts, labels = make_corpus("en", 400, seed=11)
     params = dict(FAST, max_epochs=3)
     full = SentimentClassifier(**params, precision="32").fit(texts, labels)
@@ -203,13 +203,13 @@ def test_the_kept_epoch_is_the_best_by_the_monitored_figure(monkeypatch, monitor
 
     # (macro-F1, accuracy, loss) as validation will report them: each figure has its own best
     scripted = iter([(0.9, 0.5, 0.9), (0.5, 0.9, 0.8), (0.4, 0.4, 0.1)])
-    original = ClassifierModule._scores
+    original = ClassifierModule.validation_scores
 
     def scores(self):
         original(self)  # consumes the epoch's batches
         return next(scripted)
 
-    monkeypatch.setattr(ClassifierModule, "_scores", scores)
+    monkeypatch.setattr(ClassifierModule, "validation_scores", scores)
     texts, labels = make_corpus("en", 200, seed=13)
     clf = SentimentClassifier(**dict(FAST, max_epochs=3, patience=0, average_epochs="off"),
                               monitor=monitor).fit(texts, labels)

@@ -91,7 +91,8 @@ class ClassifierModule(L.LightningModule):
         self._val_pred, self._val_true, self._val_loss, self._val_logits = [], [], [], []
         self._epoch_start = time.perf_counter()
 
-    def _loss(self, logits, labels, reduction: str = "mean"):
+    def compute_loss(self, logits, labels, reduction: str = "mean"):
+        """The training loss of a batch (class weights apply to the mean only)."""
         if labels.dim() == 2:  # multi-label: 0/1 rows, one independent sigmoid per class
             weight = self.class_weights if reduction == "mean" else None
             return F.binary_cross_entropy_with_logits(logits, labels, reduction=reduction,
@@ -101,7 +102,7 @@ class ClassifierModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         ids, lengths, labels = batch
-        loss = self._loss(self.net(ids, lengths), labels)
+        loss = self.compute_loss(self.net(ids, lengths), labels)
         self._loss_sum += float(loss.detach())
         self._batches += 1
         self._tokens += int(lengths.sum())
@@ -126,7 +127,7 @@ class ClassifierModule(L.LightningModule):
         # fp32 even under bf16 training: early stopping scores what predict will compute
         with torch.autocast(self.device.type, enabled=False):
             logits = self.net(ids, lengths)
-        loss = self._loss(logits, labels, reduction="sum")
+        loss = self.compute_loss(logits, labels, reduction="sum")
         self._val_loss.append(float(loss) / (labels.size(1) if labels.dim() == 2 else 1))
         # multi-label keeps the sigmoid probabilities: thresholds are chosen per epoch below
         pred = torch.sigmoid(logits) if labels.dim() == 2 else logits.argmax(1)
@@ -136,7 +137,7 @@ class ClassifierModule(L.LightningModule):
             self._val_logits.append(logits.float().cpu().numpy())
 
     def on_validation_epoch_end(self):
-        scores = self._scores()
+        scores = self.validation_scores()
         if self.average is not None:
             self.average.add(self.net)
         if self.average is not None and self.average.count > 1:
@@ -148,7 +149,7 @@ class ClassifierModule(L.LightningModule):
             with torch.random.fork_rng(devices=[]):
                 for batch in self.trainer.val_dataloaders:
                     self.validation_step([t.to(self.device) for t in batch], 0)
-            mean_scores = self._scores()
+            mean_scores = self.validation_scores()
             self.average.own_f1 = scores[0]  # reported: what averaging had to beat
             if self._watched(mean_scores) > self._watched(scores):
                 scores, self.average.chosen = mean_scores, self.average.count
@@ -172,7 +173,7 @@ class ClassifierModule(L.LightningModule):
         if self.average is not None:
             self.average.swap_out(self.net)
 
-    def _scores(self) -> tuple[float, float, float]:
+    def validation_scores(self) -> tuple[float, float, float]:
         """(macro-F1, accuracy, loss) of the validation batches seen since the last call."""
         pred, true = np.concatenate(self._val_pred), np.concatenate(self._val_true)
         rows = len(true)
