@@ -4,6 +4,9 @@ It serves a model directory that ``export_onnx`` (``sentirnn export``) has run o
 checking every file it reads against ``export.json`` and ``config.json``. Texts become ids
 through the model's own ``TextPipeline`` (read from the directory, as ``load`` reads it for
 PyTorch), and the pipeline and ``predict`` stages are torch-free, so torch is never imported.
+
+``ExportedClassifier`` is that front end; a runtime adds only its sessions:
+``OnnxClassifier`` here (onnxruntime), ``OpenVinoClassifier`` in ``openvino_predictor``.
 """
 
 from __future__ import annotations
@@ -64,25 +67,16 @@ def read_export(model_dir) -> dict:
     return record
 
 
-class OnnxClassifier(Predictor):
-    """A sentiment classifier served by onnxruntime: same predict API, no torch.
+class ExportedClassifier(Predictor):
+    """The runtime-independent part of a classifier served from exported ONNX files.
 
-    Build one with :meth:`OnnxClassifier.load` on a model directory that
-    ``sentirnn export`` (or :func:`export_onnx`) has run on.
-
-    Attributes
-    ----------
-    classes_ : list of str
-        The label names, in the column order of ``predict_proba``.
-    precision_ : {"fp32", "int8"}
-        Which exported file is in use.
-
-    Examples
-    --------
-    >>> clf = OnnxClassifier.load("models/waimai", int8=True)  # doctest: +SKIP
-    >>> clf.predict(["送餐太慢了"])  # doctest: +SKIP
-    ['negative']
+    It holds the model's text pipeline, labels, truncation and calibration, and a pool of
+    sessions: objects with onnxruntime's ``run(output_names, feeds)``, one per worker.
+    A runtime subclass provides ``runtime`` (its name in messages) and ``_sessions``
+    (the exported file → that many sessions); everything else is shared.
     """
+
+    runtime = "onnxruntime"
 
     def __init__(self, sessions, classes: Sequence[str], pipeline: TextPipeline,
                  max_len: int, truncation: str, precision: str = "fp32",
@@ -118,18 +112,94 @@ class OnnxClassifier(Predictor):
         if old is not None:
             old.shutdown(wait=False)
 
-    def set_threads(self, threads: int | None) -> OnnxClassifier:
-        """See :meth:`Predictor.set_threads`. Each thread needs an onnxruntime session of its
-        own, made at load: up to as many as were loaded (``load(..., num_threads=N)``);
-        None = all of them. Not while another thread is predicting with this classifier."""
+    def set_threads(self, threads: int | None) -> ExportedClassifier:
+        """See :meth:`Predictor.set_threads`. Each thread needs a session of its own, made
+        at load: up to as many as were loaded (``load(..., num_threads=N)``); None = all of
+        them. Not while another thread is predicting with this classifier."""
         super().set_threads(threads)
         n = self.threads_ or len(self.sessions_)
         if n > len(self.sessions_):
-            raise ConfigError(f"this OnnxClassifier was loaded with {len(self.sessions_)} "
-                              f"onnxruntime session(s), too few for {n} threads; load it with "
-                              f"OnnxClassifier.load(..., num_threads={n})")
+            name = type(self).__name__
+            raise ConfigError(f"this {name} was loaded with {len(self.sessions_)} "
+                              f"{self.runtime} session(s), too few for {n} threads; load it "
+                              f"with {name}.load(..., num_threads={n})")
         self._use_sessions(n)
         return self
+
+    @classmethod
+    def _sessions(cls, model: bytes, workers: int, precision: str) -> list:
+        raise NotImplementedError
+
+    @classmethod
+    def _read(cls, model_dir, name: str, precision: str, num_threads: int | None,
+              batch_size: int) -> ExportedClassifier:
+        """A model directory's exported ``name``, checked, with ``num_threads`` sessions
+        (None: one per core) made by the runtime's ``_sessions``."""
+        check_threads(num_threads, f"{cls.__name__}.load", "num_threads")
+        model_dir = Path(model_dir)
+        config = artifacts.read_config(model_dir, FORMAT)
+        model = read_onnx(model_dir, config, name)
+        verify_onnx(model_dir, config, TOKENIZER_FILE)
+        try:
+            params = config["params"]
+            pipeline = TextPipeline.read(model_dir, config)
+            max_len, truncation = int(params["max_len"]), str(params["truncation"])
+            pooling = str(params.get("sentence_pooling", "mean"))  # older models: none
+            classes = list(config["labels"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ArtifactError(f"{model_dir}/config.json is incomplete or invalid ({e!r}); "
+                                "the directory was not written by this sentirnn") from None
+        workers = max(1, num_threads or os.cpu_count() or 1)
+        clf = cls(cls._sessions(model, workers, precision), classes, pipeline, max_len,
+                  truncation, precision, batch_size, language=config.get("language"),
+                  sentence_pooling=pooling)
+        if config.get("calibration"):  # the same temperature as torch, so backends agree
+            clf.temperature_ = temperature_from_config(config, model_dir)
+            clf.calibration_ = dict(config["calibration"])
+        return clf
+
+    text_config_ = property(lambda self: self.pipeline_.text, doc="The cleaning settings.")
+    tokenizer_ = property(lambda self: self.pipeline_.tokenizer, doc="The tokenizer.")
+    vocab_ = property(lambda self: self.pipeline_.vocab, doc="The vocabulary.")
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        """raw texts → truncated id sequences, as the PyTorch classifier encodes them."""
+        return self.pipeline_.encode(texts, self.max_len, self.truncation)
+
+    def _batch_logits(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """One padded batch → (B, C) logits from a free session."""
+        session = self.idle_sessions_.get()
+        try:
+            return session.run(["logits"], {"ids": ids, "lengths": lengths})[0]
+        finally:
+            self.idle_sessions_.put(session)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(classes={self.classes_}, "
+                f"precision={self.precision_!r})")
+
+
+class OnnxClassifier(ExportedClassifier):
+    """A sentiment classifier served by onnxruntime: same predict API, no torch.
+
+    Build one with :meth:`OnnxClassifier.load` on a model directory that
+    ``sentirnn export`` (or :func:`export_onnx`) has run on.
+
+    Attributes
+    ----------
+    classes_ : list of str
+        The label names, in the column order of ``predict_proba``.
+    precision_ : {"fp32", "int8"}
+        Which exported file is in use.
+
+    Examples
+    --------
+    >>> clf = OnnxClassifier.load("models/waimai", int8=True)  # doctest: +SKIP
+    >>> clf.predict(["送餐太慢了"])  # doctest: +SKIP
+    ['negative']
+    """
+
+    runtime = "onnxruntime"
 
     @classmethod
     def load(cls, model_dir, int8: bool = False, num_threads: int | None = None,
@@ -146,47 +216,13 @@ class OnnxClassifier(Predictor):
             ``sentirnn.inference.pipeline``). Each session holds its own copy of the weights.
         batch_size : texts per onnxruntime call (batches are sorted by length).
         """
-        check_threads(num_threads, "OnnxClassifier.load", "num_threads")
-        model_dir = Path(model_dir)
-        config = artifacts.read_config(model_dir, FORMAT)
-        model = read_onnx(model_dir, config, INT8_FILE if int8 else ONNX_FILE)
-        verify_onnx(model_dir, config, TOKENIZER_FILE)
-        try:
-            params = config["params"]
-            pipeline = TextPipeline.read(model_dir, config)
-            max_len, truncation = int(params["max_len"]), str(params["truncation"])
-            pooling = str(params.get("sentence_pooling", "mean"))  # older models: none
-            classes = list(config["labels"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise ArtifactError(f"{model_dir}/config.json is incomplete or invalid ({e!r}); "
-                                "the directory was not written by this sentirnn") from None
-        workers = max(1, num_threads or os.cpu_count() or 1)
-        onnx = cls([onnx_session(model) for _ in range(workers)], classes, pipeline,
-                   max_len, truncation, "int8" if int8 else "fp32", batch_size,
-                   language=config.get("language"), sentence_pooling=pooling)
-        if config.get("calibration"):  # the same temperature as torch, so backends agree
-            onnx.temperature_ = temperature_from_config(config, model_dir)
-            onnx.calibration_ = dict(config["calibration"])
-        return onnx
+        return cls._read(model_dir, INT8_FILE if int8 else ONNX_FILE,
+                         "int8" if int8 else "fp32", num_threads, batch_size)
 
-    text_config_ = property(lambda self: self.pipeline_.text, doc="The cleaning settings.")
-    tokenizer_ = property(lambda self: self.pipeline_.tokenizer, doc="The tokenizer.")
-    vocab_ = property(lambda self: self.pipeline_.vocab, doc="The vocabulary.")
-
-    def _encode(self, texts: list[str]) -> list[list[int]]:
-        """raw texts → truncated id sequences, as the PyTorch classifier encodes them."""
-        return self.pipeline_.encode(texts, self.max_len, self.truncation)
-
-    def _batch_logits(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """One padded batch → (B, C) logits from onnxruntime."""
-        session = self.idle_sessions_.get()
-        try:
-            return session.run(["logits"], {"ids": ids, "lengths": lengths})[0]
-        finally:
-            self.idle_sessions_.put(session)
-
-    def __repr__(self) -> str:
-        return f"OnnxClassifier(classes={self.classes_}, precision={self.precision_!r})"
+    @classmethod
+    def _sessions(cls, model: bytes, workers: int, precision: str) -> list:
+        # onnx_session is looked up here, at call time, so that tests can count its calls
+        return [onnx_session(model) for _ in range(workers)]
 
 
 def verify_onnx(model_dir: Path, config: dict, name: str) -> None:
