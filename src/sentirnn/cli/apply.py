@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from sentirnn.cli.common import (
+    BACKEND_HELP,
     THREADS,
     app,
     check_threads_flag,
@@ -29,8 +30,7 @@ def evaluate(
     plots: Path | None = typer.Option(None, help="Write confusion.png into this folder."),
     text_col: str | None = typer.Option(None), label_col: str | None = typer.Option(None),
     label_map: str | None = typer.Option(None), encoding: str | None = typer.Option(None),
-    backend: str = typer.Option("torch", help="torch|onnx|onnx-int8 (onnx: after "
-                                "'sentirnn export')."),
+    backend: str = typer.Option("torch", help=BACKEND_HELP),
     threads: int | None = THREADS,
 ):
     """Measure a model on labelled data: accuracy, P/R/F1 per class and macro, confusion."""
@@ -55,8 +55,7 @@ def predict(
     text_col: str | None = typer.Option(None), encoding: str | None = typer.Option(None),
     output_format: str = typer.Option("jsonl", "--format", help="stdout format: jsonl|csv"),
     chunksize: int = typer.Option(10000, help="Rows read and scored at a time."),
-    backend: str = typer.Option("torch", help="torch|onnx|onnx-int8 (onnx: after "
-                                "'sentirnn export')."),
+    backend: str = typer.Option("torch", help=BACKEND_HELP),
     threads: int | None = THREADS,
 ):
     """Label texts with probabilities; files keep their other columns, in order."""

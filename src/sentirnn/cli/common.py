@@ -15,6 +15,7 @@ import typer
 
 from sentirnn import __version__
 from sentirnn.errors import ConfigError
+from sentirnn.export.backends import load_classifier
 
 # rich_markup_mode=None: click's plain help wraps long option names and choices at any
 # terminal width, where the rich panels cut them off at 80 columns.
@@ -178,17 +179,14 @@ def check_threads_flag(threads: int | None) -> int | None:
 
 
 def load_backend(model: Path, backend: str, threads: int | None = None):
-    """A classifier for --backend: PyTorch, or onnxruntime on the exported fp32/int8 file,
-    scoring with ``threads`` single-threaded calls side by side (None: one per core)."""
-    if backend == "torch":
-        from sentirnn.estimators.classifier import load
+    """A classifier for --backend (see ``sentirnn.export.backends``), scoring with
+    ``threads`` single-threaded calls side by side (None: one per core)."""
+    return load_classifier(model, backend, threads)
 
-        return load(model).set_threads(threads)
-    if backend in ("onnx", "onnx-int8"):
-        from sentirnn.export.onnx_predictor import OnnxClassifier
 
-        return OnnxClassifier.load(model, int8=backend == "onnx-int8", num_threads=threads)
-    raise ConfigError(f"--backend must be torch, onnx or onnx-int8, not {backend!r}")
+# shared by predict, evaluate and serve
+BACKEND_HELP = ("torch|onnx|onnx-int8|openvino|openvino-bf16|auto (all but torch: after "
+                "'sentirnn export'; auto: the fastest this model and machine allow).")
 
 
 # ---- language models: pretrain, finetune, generate -------------------------------------------

@@ -7,11 +7,13 @@ from pathlib import Path
 import typer
 
 from sentirnn.cli.common import (
+    BACKEND_HELP,
     app,
     check_threads_flag,
     say,
 )
 from sentirnn.errors import ConfigError
+from sentirnn.export.backends import resolve
 
 
 @app.command(epilog="Example: sentirnn serve models/waimai --port 8000 --workers 2")
@@ -20,8 +22,8 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="TCP port."),
     workers: int = typer.Option(1, help="Server processes, each with its own model copy."),
-    backend: str = typer.Option("torch", help="torch|onnx|onnx-int8 (onnx: export first; "
-                                "a translator: torch)."),
+    backend: str = typer.Option("torch", help=BACKEND_HELP.rstrip(".") + "; a translator: "
+                                "torch."),
     max_texts: int = typer.Option(256, help="Most texts in one /v1/predict or /v1/translate "
                                   "request."),
     max_chars: int = typer.Option(5000, help="Most characters in one text."),
@@ -47,14 +49,16 @@ def serve(
                           "pip install 'sentirnn[serve]'") from None
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {workers}")
+    # "auto" is resolved once here, so that every worker process serves the same backend.
+    backend = resolve(model, backend)
     threads = threads or serving_threads(workers, backend)
     options = {"backend": backend, "max_texts": max_texts, "max_chars": max_chars,
                "max_body_bytes": max_body_bytes, "num_threads": threads}
     # Loaded here even when workers load their own copy: a bad model directory then fails
     # once, in one line, before any server process starts.
     server_app = create_app(model, **options)
-    say(f"serving {model} on http://{host}:{port} with {workers} worker(s) × {threads} "
-        f"thread(s); API docs at http://{host}:{port}/docs")
+    say(f"serving {model} on http://{host}:{port} ({backend} backend) with {workers} "
+        f"worker(s) × {threads} thread(s); API docs at http://{host}:{port}/docs")
     if workers == 1:
         uvicorn.run(server_app, host=host, port=port)
         return

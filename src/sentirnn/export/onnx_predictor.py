@@ -15,6 +15,7 @@ import hashlib
 import os
 import queue
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ EXPORT_FILE = "export.json"
 
 def _require_onnxruntime():
     try:
-        import onnxruntime
+        import onnxruntime  # optional: the 'export' extra
     except ImportError:
         raise ImportError("the ONNX predictor needs onnxruntime: pip install onnxruntime"
                           ) from None
@@ -106,8 +107,6 @@ class ExportedClassifier(Predictor):
             self.idle_sessions_.put(session)
         old, self.workers_, self.executor_ = self.executor_, n, None
         if n > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
             self.executor_ = ThreadPoolExecutor(n, thread_name_prefix="sentirnn-onnx")
         if old is not None:
             old.shutdown(wait=False)

@@ -28,7 +28,7 @@ RECURRENT = ("LSTMSequence", "GRUSequence", "RNNSequence")
 
 def require_openvino():
     try:
-        import openvino
+        import openvino  # optional: the 'export' extra
     except ImportError:
         raise ImportError("the OpenVINO backend needs openvino: pip install openvino "
                           "(or pip install 'sentirnn[export]')") from None
@@ -49,7 +49,7 @@ def length_aware(model):
     of every output are zeroed. The graph then means what the ONNX graph means.
     """
     require_openvino()
-    import openvino.opset13 as ops
+    import openvino.opset13 as ops  # optional: the 'export' extra
 
     for node in [n for n in model.get_ordered_ops() if n.get_type_name() in RECURRENT]:
         kind = node.get_type_name()

@@ -27,11 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sentirnn import __version__, artifacts
 from sentirnn.config import check_choice
 from sentirnn.errors import ConfigError
+from sentirnn.export.backends import BACKENDS as RUNTIMES
+from sentirnn.export.backends import load_classifier, resolve
 from sentirnn.serve.base import base_app, check_length, check_texts, read_metrics, refuse_paths
 from sentirnn.serve.translate import TRANSLATOR, create_translator_app
 
 log = logging.getLogger("sentirnn")
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = (*RUNTIMES, "auto")
 # Environment variables read by ``app_from_env`` (uvicorn's worker processes build their app
 # from an import string, so the CLI hands its options over through the environment).
 ENV = {"model_dir": "SENTIRNN_MODEL_DIR", "backend": "SENTIRNN_BACKEND",
@@ -96,9 +98,11 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
         A directory written by ``SentimentClassifier.save`` or ``sentirnn train``, or a
         translation model (``Translator.save``, ``sentirnn mt train``): that one is served
         by ``sentirnn.serve.translate`` (torch backend only).
-    backend : {"torch", "onnx", "onnx-int8"}
-        "onnx"/"onnx-int8" score with onnxruntime (``sentirnn export`` must have run);
-        they cannot explain.
+    backend : {"torch", "onnx", "onnx-int8", "openvino", "openvino-bf16", "auto"}
+        "onnx"/"onnx-int8" score with onnxruntime, "openvino"/"openvino-bf16" with OpenVINO
+        (``sentirnn export`` must have run); they cannot explain. "auto" takes the fastest
+        this directory and machine allow (``sentirnn.export.backends.AUTO_ORDER``), torch
+        when nothing was exported.
     max_texts : int
         Most texts in one ``/v1/predict`` (or ``/v1/translate``) request.
     max_chars : int
@@ -136,11 +140,12 @@ def create_app(model_dir, *, backend: str = "torch", max_texts: int = 256,
     config = artifacts.read_config(model_dir, ("sentirnn.classifier", TRANSLATOR))
     limits = {"max_texts": max_texts, "max_chars": max_chars, "max_body_bytes": max_body_bytes}
     if config["format"] == TRANSLATOR:
-        if backend != "torch":
+        if backend not in ("torch", "auto"):
             raise ConfigError(f"{model_dir} is a translation model, which only the torch "
                               f"backend serves, not {backend!r}: leave out --backend")
         return create_translator_app(model_dir, config, limits, num_threads)
-    clf = _load_model(model_dir, backend, num_threads)
+    backend = resolve(model_dir, backend)
+    clf = load_classifier(model_dir, backend, num_threads)
     name = model_dir.resolve().name
     info = ModelInfo(model=name, labels=list(clf.classes_), architecture=config.get("model", {}),
                      params=config.get("params", {}),
@@ -246,18 +251,6 @@ def serving_threads(workers: int, backend: str = "torch") -> int:
 
 
 # ---- helpers -----------------------------------------------------------------------------------
-def _load_model(model_dir: Path, backend: str, num_threads: int | None):
-    if backend == "torch":
-        # imported here: the ONNX backends never load torch
-        from sentirnn.estimators.classifier import SentimentClassifier
-
-        return SentimentClassifier.load(model_dir).set_threads(num_threads)
-    # Imported here: onnxruntime is an optional extra, and the torch backend never needs it.
-    from sentirnn.export.onnx_predictor import OnnxClassifier
-
-    return OnnxClassifier.load(model_dir, int8=backend == "onnx-int8", num_threads=num_threads)
-
-
 def _plain(value):
     """numpy scalars and arrays → JSON-ready Python values (explanations may hold them)."""
     if isinstance(value, dict):
