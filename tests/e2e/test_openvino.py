@@ -165,3 +165,16 @@ def test_serve_with_openvino_and_auto(exported):
             assert answer.status_code == 501 and "cannot explain" in answer.json()["detail"]
         got = np.array([[p["probabilities"][k] for k in clf.classes_] for p in got])
         np.testing.assert_allclose(got, want, atol=ATOL if backend == "openvino" else 0.02)
+
+
+@pytest.mark.parametrize("arch", ["textcnn", "clstm", "rcnn", "rnn"])
+def test_other_architectures_match_torch(arch, tmp_path):
+    """Convolutions before or around the recurrent layer (or none) read the zeros the
+    rewritten recurrent ops leave on padding, as PyTorch's do."""
+    texts, labels = make_corpus("en", 120, seed=4)
+    clf = SentimentClassifier(arch=arch, **{**TINY, "max_epochs": 1}).fit(texts, labels)
+    clf.save(tmp_path / "m")
+    export_onnx(tmp_path / "m")
+    probe = ["great", "", texts[0], " ".join(texts[:30])] + texts[:20]
+    got = OpenVinoClassifier.load(tmp_path / "m", num_threads=1).predict_proba(probe)
+    np.testing.assert_allclose(got, clf.predict_proba(probe), atol=ATOL)
