@@ -67,9 +67,10 @@ def load_classifier(model_dir, backend: str, threads: int | None = None):
     backend = resolve(model_dir, backend)
     if backend == "torch":
         # start-up: torch takes seconds to import, and no other backend needs it
-        from sentirnn.estimators.classifier import SentimentClassifier
+        from sentirnn.estimators.classifier import load
 
-        return SentimentClassifier.load(model_dir).set_threads(threads)
+        # any classifier directory: a baseline, an ensemble, a multi-label model too
+        return load(model_dir).set_threads(threads)
     if backend.startswith("openvino"):
         # start-up: each runtime's module loads only when that runtime serves
         from sentirnn.export.openvino_predictor import OpenVinoClassifier
