@@ -46,11 +46,6 @@ def test_an_upward_import_breaks_the_layers(tmp_path):
     assert "sentirnn.data.splits -> sentirnn.cli" in result.stdout
 
 
-# Where function-local imports are still being given their reasons (the export/serve work of
-# issue 34, in progress): paths under the package, or folder prefixes. Empty it as they do.
-PENDING_REASONS = ("cli/apply.py", "cli/common.py", "cli/deploy.py", "export/", "serve/")
-
-
 def local_imports_without_reason(path: Path) -> list[str]:
     """Imports inside functions whose comment (on the line, or above the import block) gives
     no reason: "optional: …" (an extra) or "start-up: …" (a cost paid only when needed)."""
@@ -86,7 +81,6 @@ def local_imports_without_reason(path: Path) -> list[str]:
 def test_every_function_local_import_says_why():
     package = ROOT / "src" / "sentirnn"
     missing = [line for path in sorted(package.rglob("*.py"))
-               if not path.relative_to(package).as_posix().startswith(PENDING_REASONS)
                for line in local_imports_without_reason(path)]
     assert not missing, ("import at the top of the module, or say why not in a comment: "
                          "'# optional: …' or '# start-up: …'\n" + "\n".join(missing))

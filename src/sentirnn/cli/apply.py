@@ -85,6 +85,7 @@ def predict(
 
 
 def _score_input(clf, source, output, fmt, text_col, chunksize, encoding):
+    # start-up: pandas/pyarrow load only when a command reads or writes a table
     from sentirnn.data.tables import TableWriter
     from sentirnn.inference.scoring import print_frame, score_file
 
@@ -103,17 +104,20 @@ def _score_input(clf, source, output, fmt, text_col, chunksize, encoding):
 
 
 def _print_predictions(clf, texts, fmt, output):
+    # start-up: pandas/pyarrow load only when a command reads or writes a table
     import pandas as pd
 
     from sentirnn.inference.scoring import score_frame
 
     frame = score_frame(clf, pd.DataFrame({"text": texts}), "text")
     if output is not None:
+        # start-up: pandas/pyarrow load only when a command reads or writes a table
         from sentirnn.data.tables import TableWriter
 
         with TableWriter(output) as writer:
             writer.write(frame)
         return
+    # start-up: pandas/pyarrow load only when a command reads or writes a table
     from sentirnn.inference.scoring import print_frame
 
     # the reason column only says something when a text was empty
@@ -139,6 +143,7 @@ def embed(
 ):
     """Document vectors: one pooled encoder state per row (what the classifier's last layer
     reads), streamed; an empty text's vector is null (NaN in .npy)."""
+    # start-up: pandas/pyarrow load only when a command reads or writes a table
     from sentirnn.data.tables import NpyWriter, TableWriter
     from sentirnn.inference.scoring import embed_file, vector_type, with_vectors
 
@@ -198,6 +203,7 @@ def explain(
     steps: int = typer.Option(32, help="Integrated Gradients steps (more: slower, exacter)."),
 ):
     """Show which words pushed the prediction (Integrated Gradients on the embeddings)."""
+    # start-up: torch loads only when a command runs
     from sentirnn.estimators.classifier import load
 
     result = load(model).explain(text, steps=steps)

@@ -6,6 +6,7 @@ loading torch.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import sys
@@ -14,8 +15,11 @@ from pathlib import Path
 import typer
 
 from sentirnn import __version__
+from sentirnn.config import ParamError
 from sentirnn.errors import ConfigError
+from sentirnn.estimators.presets import preset_params
 from sentirnn.export.backends import load_classifier
+from sentirnn.training.runtime import world
 
 # rich_markup_mode=None: click's plain help wraps long option names and choices at any
 # terminal width, where the rich panels cut them off at 80 columns.
@@ -58,6 +62,7 @@ FORCE = typer.Option(False, "--force", help="Write into --out even when it is a 
 
 def check_out(out: Path, force: bool, resumable: bool = False) -> None:
     """Refuse an output folder before any work is done (write_dir checks again at the end)."""
+    # start-up: artifacts reads safetensors only when a command runs
     from sentirnn.artifacts import check_out_dir
 
     check_out_dir(out, force)
@@ -89,6 +94,7 @@ def parse_label_map(value: str | None) -> dict[str, str] | None:
 
 
 def read_labelled(path, text_col, label_col, label_map, labels, strict, encoding):
+    # start-up: pandas/pyarrow load only when a command reads or writes a table
     from sentirnn.data.dataset import read_dataset
 
     dataset = read_dataset(path, text_col=text_col, label_col=label_col,
@@ -119,6 +125,7 @@ def fit_model(make, dataset, valid, self_train: Path | None, ratio: float, round
     """``make().fit(...)``, or with --self-train a teacher, pseudo labels and a student."""
     if self_train is None:
         return make().fit(dataset.texts, dataset.labels, valid=valid, resume=resume)
+    # start-up: torch loads only when a command runs
     from sentirnn.data.dataset import read_texts
     from sentirnn.estimators.self_training import self_train as run
 
@@ -142,6 +149,7 @@ def epochs_text(n: int) -> str:
 def run_dir_for(given, default: Path, self_train: Path | None, resume: bool) -> Path | None:
     """The checkpoint folder of train/finetune: --checkpoint-dir, else ``default`` beside
     --out; None with --self-train, whose teacher and students are several runs."""
+    # start-up: torch loads only when a command runs
     from sentirnn.training.checkpoints import check_resumable
 
     if self_train is not None:
@@ -158,6 +166,7 @@ def run_dir_for(given, default: Path, self_train: Path | None, resume: bool) -> 
 def remove_run_dir(run_dir: Path | None, out: Path) -> None:
     """Once the model directory is written: the checkpoint goes, and the default runs/<name>
     and runs/ folders with it when nothing else is left in them."""
+    # start-up: torch loads only when a command runs
     from sentirnn.training.checkpoints import remove_run
 
     if run_dir is None:
@@ -196,13 +205,12 @@ LM_FORMATS = ("sentirnn.language_model", "sentirnn.classifier")
 def checked(make, params: dict, flags: dict, config: Path | None):
     """``make(**params)`` with every setting checked now, before any data is read; a bad one
     is named as the user gave it: ``--max-epochs``, or ``max_epochs in CONFIG``."""
-    from sentirnn.config import ParamError
-
     model = make(**params)
     try:
         model._check_params()
     except ParamError as e:
         if e.param == "arch":  # the CLI's --arch also takes the scikit-learn baselines
+            # start-up: scikit-learn loads only when a baseline is named
             from sentirnn.classic.baselines import ARCHS
 
             e.allowed = (*e.allowed, *ARCHS)
@@ -215,12 +223,8 @@ def checked(make, params: dict, flags: dict, config: Path | None):
 def params_for(cls, config: Path | None, flags: dict, preset: str | None = None) -> dict:
     """Resolved hyper-parameters of an estimator class: defaults ← --preset ← --config file
     ← flags, with unknown config keys refused by name (and the nearest valid one suggested)."""
-    import difflib
-
     params = cls().get_params()
     if preset is not None:
-        from sentirnn.estimators.presets import preset_params
-
         params.update(preset_params(preset))
     if config is not None:
         try:
@@ -238,8 +242,6 @@ def params_for(cls, config: Path | None, flags: dict, preset: str | None = None)
 
 
 def is_rank_zero() -> bool:
-    from sentirnn.training.runtime import world
-
     return world()[0] == 0
 
 

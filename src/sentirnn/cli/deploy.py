@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -35,12 +36,11 @@ def serve(
 ):
     """Serve a model over HTTP: /v1/predict, /v1/explain (a translator: /v1/translate), /v1/model,
     /docs and a web page."""
-    import os
-
     if threads is not None and num_threads is not None:
         raise ConfigError("--num-threads is the old name of --threads; give only --threads")
     threads = check_threads_flag(threads if threads is not None else num_threads)
     try:
+        # optional: uvicorn and FastAPI are the 'serve' extra
         import uvicorn
 
         from sentirnn.serve.app import ENV, create_app, serving_threads
@@ -79,12 +79,13 @@ def export(
 
     A translator directory gets encoder.onnx and decoder_step.onnx (fp32), served by
     'sentirnn mt translate --backend onnx'."""
+    # start-up: torch and onnx load only when export runs
     from sentirnn import artifacts
     from sentirnn.export.onnx import export_onnx, read_export
 
     kind = artifacts.read_config(model, ("sentirnn.classifier", "sentirnn.translator"))["format"]
     if kind == "sentirnn.translator":
-        from sentirnn.export.mt_onnx import export_translator
+        from sentirnn.export.mt_onnx import export_translator  # start-up: as above
 
         if int8:
             raise ConfigError("--int8 is for classifiers; a translator exports in fp32 only "

@@ -76,10 +76,11 @@ def export_translator(model_dir, *, opset: int = 17) -> list[Path]:
     >>> export_translator("models/en-zh")  # doctest: +SKIP
     [PosixPath('models/en-zh/encoder.onnx'), PosixPath('models/en-zh/decoder_step.onnx'), ...]
     """
+    # start-up: the translator (torch) is imported only to export one
     from sentirnn.estimators.translator import Translator
-    from sentirnn.export.onnx import _require_onnx
+    from sentirnn.export.onnx import require_onnx
 
-    _require_onnx()
+    require_onnx()
     model_dir = Path(model_dir)
     config = artifacts.read_config(model_dir, FORMAT)
     net = Translator.load(model_dir).net_.eval()
@@ -124,6 +125,7 @@ def parity_batch(vocab_size: int, max_tokens: int, seed: int = 0
 
 def export_graphs(net, encoder_path: Path, decoder_path: Path, opset: int) -> None:
     """Trace ``net`` (a Seq2SeqNet in eval mode) into the two graphs of this module."""
+    # start-up: torch stays off the torch-free ONNX path
     import torch
     from torch import nn
 
@@ -192,6 +194,7 @@ def check_parity(net, encoder: bytes, decoder: bytes, src: np.ndarray, lengths: 
                  ) -> tuple[dict[str, float], float]:
     """→ the largest difference of each graph's outputs from PyTorch's (over the padded batch
     and a batch of one, for a few steps) and the share of identical greedy translations."""
+    # start-up: torch stays off the torch-free ONNX path
     import torch
 
     from sentirnn.inference.decode import TorchStepper, greedy
@@ -239,6 +242,7 @@ def _diff(got, want) -> float:
 
 def _write_export_json(model_dir: Path, files: dict, opset: int, config: dict, net,
                        agreement: float) -> Path:
+    # start-up: torch stays off the torch-free ONNX path
     import onnxruntime
     import torch
 

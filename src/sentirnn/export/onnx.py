@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import uuid
 import warnings
@@ -51,8 +52,9 @@ QUANTIZED_OPS = ("MatMul", "LSTM", "Gather")
 PER_CHANNEL = True
 
 
-def _require_onnx():
+def require_onnx():
     try:
+        # optional: onnx and onnxruntime are the 'export' extra
         import onnx
         import onnxruntime
     except ImportError:
@@ -88,8 +90,9 @@ def export_onnx(model_dir, *, int8: bool = False, opset: int = 17) -> list[Path]
     >>> export_onnx("models/waimai", int8=True)  # doctest: +SKIP
     [PosixPath('models/waimai/model.onnx'), PosixPath('models/waimai/model.int8.onnx'), ...]
     """
-    _require_onnx()
+    require_onnx()
     # torch comes with the estimator: imported here so OnnxClassifier alone never loads it
+    # start-up: the estimator (torch) is imported only to export
     from sentirnn.estimators.classifier import SentimentClassifier
 
     model_dir = Path(model_dir)
@@ -136,6 +139,7 @@ def parity_batch(vocab_size: int, max_len: int, seed: int = 0) -> tuple[np.ndarr
 
 
 def _torch_probabilities(net, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    # start-up: torch stays off the torch-free ONNX path
     import torch
 
     with torch.inference_mode():
@@ -146,6 +150,7 @@ def _torch_probabilities(net, ids: np.ndarray, lengths: np.ndarray) -> np.ndarra
 def export_net(net, path: Path, opset: int) -> None:
     """Write ``net`` (ids (B, T), lengths (B,) → logits (B, C)) as an ONNX graph with a
     dynamic batch and length."""
+    # start-up: torch stays off the torch-free ONNX path
     import torch
 
     # Two texts of different lengths, so nothing specialises on one shape while tracing.
@@ -173,6 +178,7 @@ def _exportable(net):
     """The network with each recurrent layer as one ONNX op that reads ``lengths``
     (see ``onnx_recurrent``); networks without an RNNEncoder export as they are."""
     # torch modules: imported here so OnnxClassifier alone never loads torch
+    # start-up: torch stays off the torch-free ONNX path
     from sentirnn.export.onnx_recurrent import ExportNet
     from sentirnn.models.rnn import RNNEncoder
 
@@ -181,8 +187,7 @@ def _exportable(net):
 
 
 def _quantize(source: Path, target: Path) -> None:
-    import logging
-
+    # optional: onnxruntime is the 'export' extra
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # quantize_dynamic logs on the root logger: a hint to run shape pre-processing first
@@ -224,6 +229,7 @@ def _check(path: Path, ids: np.ndarray, lengths: np.ndarray, expected: np.ndarra
 
 
 def _write_export_json(model_dir: Path, files: dict, opset: int, config: dict) -> Path:
+    # optional: onnxruntime is the 'export' extra; torch only to check
     import onnxruntime
     import torch
 

@@ -86,7 +86,7 @@ def create_translator_app(model_dir: Path, config: dict, limits: dict[str, int],
     request's texts split across them. Use ``sentirnn.serve.app.create_app``, which calls this
     for a translator's directory.
     """
-    # Imported here: loading torch is the model's cost, not the import of sentirnn.serve.
+    # start-up: torch loads only when a translator is served
     from sentirnn.estimators.translator import Translator
     from sentirnn.inference.workers import single_threaded_pool
 
