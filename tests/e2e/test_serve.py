@@ -252,7 +252,9 @@ def test_the_app_scores_with_the_threads_it_is_given(model_dir):
             assert c.get("/v1/model").json()["threads"] == threads
             got = c.post("/v1/predict", json={"texts": texts}).json()["predictions"]
         got = np.array([[p["probabilities"][k] for k in ("negative", "positive")] for p in got])
-        np.testing.assert_array_equal(got, want.astype(float))
+        # to float32 rounding: 3 workers split the request into other batch shapes
+        np.testing.assert_allclose(got, want.astype(float), rtol=0, atol=1e-6)
+        assert (got.argmax(1) == want.argmax(1)).all()
     with pytest.raises(ConfigError, match="num_threads"):
         create_app(model_dir, num_threads=0)
 

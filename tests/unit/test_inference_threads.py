@@ -43,14 +43,18 @@ def in_new_thread(fn):
 @pytest.mark.slow
 @pytest.mark.parametrize("params", [{}, {"truncation": "sentences"}, {"arch": "bigru"}],
                          ids=["bilstm", "sentences", "bigru"])
-def test_probabilities_are_identical_for_any_thread_count(corpus, params):
+def test_probabilities_agree_for_any_thread_count(corpus, params):
     clf = SentimentClassifier(**{**FAST, **params}).fit(*corpus)
     texts = corpus[0]
     want = clf.set_threads(1).predict_proba(texts)
     for threads in (2, 3, None):
-        np.testing.assert_array_equal(clf.set_threads(threads).predict_proba(texts), want)
+        # equal to float32 rounding: other worker counts give the matrix kernels other batch
+        # shapes, and on some CPUs (AMX) that moves the last bit
+        np.testing.assert_allclose(clf.set_threads(threads).predict_proba(texts), want,
+                                   rtol=0, atol=1e-6)
         # a small request is split across the workers: still the same numbers
-        np.testing.assert_array_equal(clf.predict_proba(texts[:5]), want[:5])
+        np.testing.assert_allclose(clf.predict_proba(texts[:5]), want[:5], rtol=0, atol=1e-6)
+        assert (clf.predict_proba(texts).argmax(1) == want.argmax(1)).all()
     assert clf.set_threads(2).evaluate(*corpus).accuracy == \
         clf.set_threads(1).evaluate(*corpus).accuracy
 
