@@ -34,6 +34,8 @@ from pathlib import Path
 
 import httpx
 
+from sentirnn.export.backends import BACKENDS
+
 HOST = "127.0.0.1"
 MAX_REQUESTS_PER_CLIENT = 1_000_000  # a hard cap besides the deadline: the loop always ends
 FALLBACK_TEXTS = [
@@ -163,7 +165,7 @@ def main() -> None:
     parser.add_argument("--batches", default="1,32", help="Comma-separated batch sizes.")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="Server threads per worker.")
-    parser.add_argument("--backend", default="torch", choices=("torch", "onnx", "onnx-int8"))
+    parser.add_argument("--backend", default="torch", choices=(*BACKENDS, "auto"))
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--n", type=int, default=2000, help="Texts read from --data.")
     parser.add_argument("--words", type=int, default=None,
