@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import random
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -127,3 +129,12 @@ def assert_one_line_error(code: int, err: str, message: str) -> None:
     assert code == 1, err
     assert len(lines) == 1 and message in lines[0], err
     assert "Traceback" not in err
+
+
+def assert_runs_without_torch(code: str, timeout: int = 120) -> None:
+    """Run ``code`` in a fresh interpreter and fail if it errs or imports torch: the
+    exported runtimes promise a torch-free path, and only a new process can show it."""
+    code += "\nimport sys\nassert 'torch' not in sys.modules, 'torch was imported'\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stderr

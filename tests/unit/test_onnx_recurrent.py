@@ -19,11 +19,8 @@ CASES = [("lstm", True, 1, "maxmean", False, False), ("lstm", True, 2, "last", F
          ("lstm", True, 2, "concat", False, True)]  # a forward and a backward LM side by side
 
 
-@pytest.mark.parametrize("cell,bidirectional,layers,pooling,reverse,separate", CASES)
-def test_one_op_per_layer_and_same_probabilities(tmp_path, cell, bidirectional, layers, pooling,
-                                                 reverse, separate):
-    import onnx
-
+def exported_case(tmp_path, cell, bidirectional, layers, pooling, reverse, separate):
+    """(net, model.onnx path) of one CASES row: a small seeded net, exported."""
     torch.manual_seed(0)
     config = ModelConfig(cell=cell, bidirectional=bidirectional, layers=layers,
                          embedding_dim=12, hidden_size=10, pooling=pooling, vocab_size=50,
@@ -31,6 +28,16 @@ def test_one_op_per_layer_and_same_probabilities(tmp_path, cell, bidirectional, 
     net = build_net(config).eval()
     path = tmp_path / "m.onnx"
     export_net(net, path, opset=17)
+    return net, path
+
+
+@pytest.mark.parametrize("cell,bidirectional,layers,pooling,reverse,separate", CASES)
+def test_one_op_per_layer_and_same_probabilities(tmp_path, cell, bidirectional, layers, pooling,
+                                                 reverse, separate):
+    import onnx
+
+    net, path = exported_case(tmp_path, cell, bidirectional, layers, pooling, reverse,
+                              separate)
 
     ops = [node.op_type for node in onnx.load(str(path)).graph.node]
     # one op per layer; separate stacks: one per layer of each direction's stack

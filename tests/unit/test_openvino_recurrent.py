@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_onnx_recurrent import CASES
+from test_onnx_recurrent import CASES, exported_case
 
 from sentirnn.config import ModelConfig
 from sentirnn.export.onnx import export_net, onnx_session, parity_batch
@@ -25,13 +25,8 @@ def _logits(compiled, ids, lengths):
 @pytest.mark.parametrize("cell,bidirectional,layers,pooling,reverse,separate", CASES)
 def test_same_probabilities_as_torch_and_onnxruntime(tmp_path, cell, bidirectional, layers,
                                                      pooling, reverse, separate):
-    torch.manual_seed(0)
-    config = ModelConfig(cell=cell, bidirectional=bidirectional, layers=layers,
-                         embedding_dim=12, hidden_size=10, pooling=pooling, vocab_size=50,
-                         num_classes=3, reverse=reverse, separate_directions=separate)
-    net = build_net(config).eval()
-    path = tmp_path / "m.onnx"
-    export_net(net, path, opset=17)
+    net, path = exported_case(tmp_path, cell, bidirectional, layers, pooling, reverse,
+                              separate)
     ids, lengths = parity_batch(50, 64)
     with torch.inference_mode():
         want = softmax(net(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy())
