@@ -113,6 +113,10 @@ class ModelConfig(JsonConfig):
     bigram_slots: int = 1 << 20  # hash slots of the pair table
     reverse: bool = False  # read each text last token first (made from a backward LM)
     separate_directions: bool = False  # one stack per direction, each on half the embedding
+    # a linear bag of tokens and pairs added to the logits (models/wide.py; recurrent nets)
+    wide: bool = False
+    wide_pair_rows: int = 0  # its pair rows, set by fit (0 = tokens only)
+    wide_dropout: float = 0.5  # share of tokens dropped from the bag while training
 
 
 @dataclass

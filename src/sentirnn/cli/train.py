@@ -67,6 +67,9 @@ def train(
     layers: int | None = typer.Option(None), dropout: float | None = typer.Option(None),
     bigrams: str | None = typer.Option(None, help="auto|on|off: embed each token's pair with "
                                        "the next one (auto: on for Chinese characters)."),
+    wide: bool | None = typer.Option(
+        None, "--wide/--no-wide", help="Add a linear bag of tokens and token pairs to the "
+        "recurrent net's logits (wide & deep)."),
     embedding_dropout: float | None = typer.Option(None, help="Dropout on the embedded tokens "
                                                    "(default 0.3; 0.5 with bigrams)."),
     embeddings: str | None = typer.Option(None, help="Pretrained word vectors (GloVe, word2vec "
@@ -139,7 +142,7 @@ def train(
     flags = dict(
         arch=arch, language=language, tokenizer=tokenizer, pooling=pooling,
         embedding_dim=embedding_dim, hidden_size=hidden_size, layers=layers, dropout=dropout,
-        bigrams=bigrams, embedding_dropout=embedding_dropout, embeddings=embeddings,
+        bigrams=bigrams, wide=wide, embedding_dropout=embedding_dropout, embeddings=embeddings,
         freeze_embeddings=freeze_embeddings,
         augment=augment, augment_copies=augment_copies,
         max_epochs=max_epochs, max_minutes=max_minutes, batch_size=batch_size, lr=lr,

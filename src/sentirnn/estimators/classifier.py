@@ -56,6 +56,7 @@ class SentimentClassifier(FitSteps, ModelDirectory, NetScorer, Predictor, BaseEs
     dropout : dropout between layers and before the head.
     embedding_dropout : dropout on embeddings; None is 0.3, or 0.5 with token pairs (they overfit fast).
     bigrams : "auto" (on for characters), "on" or "off": add an embedding of each token's pair with the next.
+    wide : add a linear model over the text's bag of tokens and token pairs to the recurrent net's logits (``sentirnn.models.wide``).
     embeddings : path of pretrained word vectors (GloVe, word2vec, fastText) copied into the table in ``fit``.
     freeze_embeddings : keep the pretrained vectors fixed during training.
     augment : EDA rate (0 = off): share of a training text's tokens changed in its copies (``sentirnn.preprocess.augment``).
@@ -108,7 +109,7 @@ class SentimentClassifier(FitSteps, ModelDirectory, NetScorer, Predictor, BaseEs
     def __init__(self, arch: str = "bilstm", language: str = "auto", tokenizer: str = "auto",
                  pooling: str = "maxmean", embedding_dim: int = 200, hidden_size: int = 128,
                  layers: int = 1, dropout: float = 0.5, embedding_dropout: float | None = None,
-                 bigrams: str = "auto",
+                 bigrams: str = "auto", wide: bool = False,
                  embeddings: str | None = None, freeze_embeddings: bool = False,
                  augment: float = 0.0, augment_copies: int = 1,
                  max_epochs: int = 8, max_minutes: float | None = None,
@@ -147,7 +148,7 @@ class SentimentClassifier(FitSteps, ModelDirectory, NetScorer, Predictor, BaseEs
         self.num_threads, self.progress, self.init_from = num_threads, progress, init_from
         self.schedule, self.precision, self.restore_best = schedule, precision, restore_best
         self.calibrate, self.init_from_backward = calibrate, init_from_backward
-        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_dir, self.wide = checkpoint_dir, wide
 
     format_name = FORMAT  # config.json's "format"; MultiLabelClassifier has its own
     auto_monitor = "accuracy"  # what monitor="auto" watches
@@ -199,8 +200,9 @@ class SentimentClassifier(FitSteps, ModelDirectory, NetScorer, Predictor, BaseEs
     def _train_config(self) -> TrainConfig:
         return settings.train_config(self, self.auto_monitor)
 
-    def _model_config(self, vocab_size: int, num_classes: int, bigram_rows: int = 0):
-        return settings.model_config(self, vocab_size, num_classes, bigram_rows)
+    def _model_config(self, vocab_size: int, num_classes: int, bigram_rows: int = 0,
+                      wide_pair_rows: int = 0):
+        return settings.model_config(self, vocab_size, num_classes, bigram_rows, wide_pair_rows)
 
     def _embedding_dropout(self, bigram_rows: int) -> float:
         return settings.embedding_dropout(self, bigram_rows)

@@ -63,6 +63,13 @@ def check_params(clf) -> None:
         raise ConfigError(f"arch={clf.arch!r} cannot start from a language model: init_from "
                           "gives the LM's LSTM stack, which has no convolution or context "
                           "layer to fill; leave arch out (or train the hybrid from scratch)")
+    if not isinstance(clf.wide, bool):
+        check_choice(owner, "wide", clf.wide, (True, False))
+    if clf.wide and (clf.init_from or clf.arch in HYBRIDS or ARCHS[clf.arch][0] == "cnn"):
+        raise ConfigError(f"wide=True adds a bag of tokens to a recurrent classifier trained "
+                          f"from scratch; arch={clf.arch!r}" + (" from a language model"
+                          if clf.init_from else "") + " has none: use arch 'bilstm' (or 'lstm', "
+                          "'gru', 'bigru', 'rnn', 'birnn') without init_from, or drop wide")
     if clf.init_from and clf.embeddings:
         raise ConfigError("embeddings and init_from both set the embedding table; the "
                           "language model already has one, so drop embeddings")
@@ -136,7 +143,8 @@ def embedding_dropout(clf, bigram_rows: int) -> float:
     return 0.5 if bigram_rows else 0.3
 
 
-def model_config(clf, vocab_size: int, num_classes: int, bigram_rows: int = 0) -> ModelConfig:
+def model_config(clf, vocab_size: int, num_classes: int, bigram_rows: int = 0,
+                 wide_pair_rows: int = 0) -> ModelConfig:
     """The network of a classifier trained from scratch."""
     cell, bidirectional = ARCHS[clf.arch]
     cnn = cell == "cnn"
@@ -149,4 +157,5 @@ def model_config(clf, vocab_size: int, num_classes: int, bigram_rows: int = 0) -
                        embedding_dropout=embedding_dropout(clf, bigram_rows),
                        dropout=clf.dropout, vocab_size=vocab_size,
                        num_classes=num_classes, kernel_sizes=kernel_sizes,
-                       bigram_rows=bigram_rows, hybrid=hybrid)
+                       bigram_rows=bigram_rows, hybrid=hybrid, wide=clf.wide,
+                       wide_pair_rows=wide_pair_rows)

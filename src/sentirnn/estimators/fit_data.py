@@ -117,6 +117,13 @@ def bigram_table(train_ids: list[list[int]], bigrams: str, kind: str, two_lms: b
     return build_bigram_slot_rows(train_ids, 1, max_vocab)
 
 
+def wide_pair_table(train_ids: list[list[int]], table, max_vocab: int):
+    """(slot → row table, rows) of the wide bag's own pairs: none when the embedding has
+    pairs (the bag reads the embedding's, ``ClassifierNet``), else every training pair kept
+    as ``bigram_table`` would keep them."""
+    return (None, 0) if table is not None else build_bigram_slot_rows(train_ids, 1, max_vocab)
+
+
 def class_weights(targets: list[int], n_classes: int) -> torch.Tensor:
     """Inverse class frequencies ("balanced"), as the loss weighs them."""
     counts = Counter(targets)

@@ -68,7 +68,9 @@ class FitSteps:
         valid_rows = self._valid_rows(valid)
         table, rows = fit_data.bigram_table(train_ids, self.bigrams, self.tokenizer_.kind,
                                             bool(self.init_from_backward), self.max_vocab)
-        self._build_net(lm, back, vectors, table, rows)
+        wide = fit_data.wide_pair_table(train_ids, table, self.max_vocab) \
+            if self.wide else (None, 0)
+        self._build_net(lm, back, vectors, table, rows, wide)
         self._train_rows(train_ids, self._targets(labels), valid_rows, self.schedule,
                          self.max_epochs, run=run, new_pairs=lm is not None and table is not None)
         self.train_summary_.update(self._fit_summary(documents, rows, coverage))
@@ -106,10 +108,12 @@ class FitSteps:
         return fit_data.valid_rows(self._encode, valid[0], self._targets(valid[1]),
                                    self.truncation, self.language_, self.sentence_pooling)
 
-    def _build_net(self, lm, back, vectors, table, rows: int) -> None:
-        """``model_config_`` and ``net_``: new, or on the LM's encoder (pairs start at zero)."""
+    def _build_net(self, lm, back, vectors, table, rows: int, wide=(None, 0)) -> None:
+        """``model_config_`` and ``net_``: new, or on the LM's encoder (pairs start at zero);
+        ``wide`` is the (slot table, rows) of the wide bag's own pairs, if any."""
         if lm is None:
-            self.model_config_ = self._model_config(len(self.vocab_), len(self.classes_), rows)
+            self.model_config_ = self._model_config(len(self.vocab_), len(self.classes_), rows,
+                                                    wide[1])
             if vectors is not None:  # the dimension follows the vector file
                 self.model_config_.embedding_dim = int(vectors.shape[1])
         else:
@@ -123,6 +127,8 @@ class FitSteps:
             finetune.copy_encoder(lm.net_, self.net_, back.net_ if back else None)
         elif vectors is not None:
             self.net_.embedding.load_vectors(torch.from_numpy(vectors), self.freeze_embeddings)
+        if wide[0] is not None:
+            self.net_.wide.set_pair_slot_rows(wide[0])
         if table is not None:
             self.net_.embedding.set_bigram_slot_rows(table)
             if lm is not None:  # zero pairs: training starts from exactly the LM's encoder

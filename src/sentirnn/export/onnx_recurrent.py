@@ -147,4 +147,5 @@ class ExportNet(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         features = self.net.features_embedded(self.net.embedding(ids), lengths, self.encoder)
-        return self.net.head(self.net.dropout(features))  # (B, P) → (B, C)
+        logits = self.net.head(self.net.dropout(features))  # (B, P) → (B, C)
+        return logits if self.net.wide is None else logits + self.net.wide_logits(ids, lengths)

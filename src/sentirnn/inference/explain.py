@@ -134,7 +134,11 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
     lengths = torch.tensor([len(ids)], dtype=torch.long, device=device)  # (1,)
     with torch.no_grad():
         embedded = net.embedding(ids_t)  # (1, T, E); dropout is off in eval mode
-        probs = torch.softmax(net.forward_embedded(embedded, lengths) / t, 1)[0]  # (C,)
+        # a wide bag's logits are fixed by the ids: they shift the probabilities that the
+        # attributions explain but get no share of them (the bag is linear: see ``wide``)
+        wide = {} if getattr(net, "wide", None) is None \
+            else {"wide": net.wide_logits(ids_t, lengths)}
+        probs = torch.softmax(net.forward_embedded(embedded, lengths, **wide) / t, 1)[0]  # (C,)
         attention = None
         if net.pooling.kind == "attention":
             states = net.states(embedded, lengths)  # (1, T, D·H), in reading order
@@ -144,7 +148,7 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
     target = int(probs.argmax())
 
     def label_probability(x, n):  # (S, T, E), (S,) → (S, C)
-        return torch.softmax(net.forward_embedded(x, n) / t, 1)
+        return torch.softmax(net.forward_embedded(x, n, **wide) / t, 1)
 
     # cuDNN cannot run an RNN backward pass in eval mode; the native kernels can.
     with torch.backends.cudnn.flags(enabled=False):

@@ -9,22 +9,39 @@ from sentirnn.config import ModelConfig
 from sentirnn.models.embedding import TokenEmbedding
 from sentirnn.models.pooling import Pooling
 from sentirnn.models.rnn import RNNEncoder, reverse_within_length
+from sentirnn.models.wide import WideBag
 
 
 class HeadedNet(nn.Module):
     """What every classifier net shares: ids → embedding → ``features_embedded`` → dropout →
-    head. A subclass has ``embedding``, ``dropout``, ``head`` and ``features_embedded``."""
+    head. A subclass has ``embedding``, ``dropout``, ``head`` and ``features_embedded``, and
+    may have ``wide`` (a WideBag whose logits are added to the head's)."""
+
+    def __init__(self):
+        super().__init__()
+        self.wide = None
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.features(ids, lengths)))  # (B, P) → (B, C)
+        logits = self.head(self.dropout(self.features(ids, lengths)))  # (B, P) → (B, C)
+        return logits if self.wide is None else logits + self.wide_logits(ids, lengths)
+
+    def wide_logits(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids → (B, C) logits of the ``wide`` bag; its pairs are the embedding's
+        when the embedding has pairs (one slot table for both)."""
+        shared = self.embedding.bigram_slot_rows if self.wide.pair_slot_rows is None \
+            and self.wide.pairs is not None else None
+        return self.wide(ids, lengths, shared)
 
     def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T) ids → (B, P) pooled features: what the head reads (document vectors)."""
         return self.features_embedded(self.embedding(ids), lengths)  # (B, T, E) → (B, P)
 
-    def forward_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B, T, E) embedded inputs → (B, C); the entry point for attributions."""
-        return self.head(self.dropout(self.features_embedded(x, lengths)))  # (B, C)
+    def forward_embedded(self, x: torch.Tensor, lengths: torch.Tensor,
+                         wide: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, E) embedded inputs → (B, C); the entry point for attributions. A net with
+        a ``wide`` bag needs its (B, C) logits for the same ids: they do not depend on ``x``."""
+        logits = self.head(self.dropout(self.features_embedded(x, lengths)))  # (B, C)
+        return logits if wide is None else logits + wide
 
 
 class ClassifierNet(HeadedNet):
@@ -46,6 +63,11 @@ class ClassifierNet(HeadedNet):
         self.dropout = nn.Dropout(config.dropout)
         self.feature_size = self.pooling.output_size  # P: the width of ``features``
         self.head = nn.Linear(self.feature_size, config.num_classes)
+        if config.wide:  # with token pairs in the embedding, the bag reads the same pairs
+            shares = config.bigram_rows > 0
+            self.wide = WideBag(config.vocab_size, config.num_classes,
+                                config.bigram_rows if shares else config.wide_pair_rows,
+                                0 if shares else config.bigram_slots, config.wide_dropout)
 
     def features_embedded(self, x: torch.Tensor, lengths: torch.Tensor,
                           encoder: nn.Module | None = None) -> torch.Tensor:

@@ -40,6 +40,25 @@ def bigram_slots(first, second, slots: int):
     return (first * _PRIME + second) % slots
 
 
+def pair_rows(ids: torch.Tensor, slot_rows: torch.Tensor) -> torch.Tensor:
+    """(B, T) ids → (B, T) row of each token's pair with the next one (0: none), through a
+    slot → row table of ``build_bigram_slot_rows``."""
+    following = nn.functional.pad(ids[:, 1:], (0, 1))  # (B, T); the last pairs with pad
+    rows = slot_rows[bigram_slots(ids, following, slot_rows.numel())]
+    return torch.where(following > 0, rows, torch.zeros_like(rows))
+
+
+def install_slot_rows(slot_rows: torch.Tensor, table_rows: nn.Embedding,
+                      table: np.ndarray) -> None:
+    """Copy a ``build_bigram_slot_rows`` table into the buffer ``slot_rows`` of a module whose
+    pair rows are ``table_rows``, after checking that it fits them."""
+    if table.shape != tuple(slot_rows.shape):
+        raise ValueError("the bigram slot table does not match this embedding")
+    if int(table.max()) >= table_rows.num_embeddings:
+        raise ValueError("the bigram slot table points past the bigram embedding")
+    slot_rows.copy_(torch.from_numpy(table))
+
+
 def build_bigram_slot_rows(sequences: Sequence[Sequence[int]], min_freq: int, max_rows: int,
                            slots: int = BIGRAM_SLOTS) -> tuple[np.ndarray, int]:
     """The slot → row table of the pairs seen ≥ ``min_freq`` times, most frequent first.
@@ -103,17 +122,13 @@ class TokenEmbedding(nn.Module):
 
     def bigram_rows(self, ids: torch.Tensor) -> torch.Tensor:
         """(B, T) ids → (B, T) row of each token's pair with the next one (0: none)."""
-        following = nn.functional.pad(ids[:, 1:], (0, 1))  # (B, T); the last pairs with pad
-        rows = self.bigram_slot_rows[bigram_slots(ids, following, self.bigram_slot_rows.numel())]
-        return torch.where(following > 0, rows, torch.zeros_like(rows))
+        return pair_rows(ids, self.bigram_slot_rows)
 
     def set_bigram_slot_rows(self, table: np.ndarray) -> None:
         """Install the slot → row table of ``build_bigram_slot_rows``."""
-        if self.bigrams is None or table.shape != tuple(self.bigram_slot_rows.shape):
+        if self.bigrams is None:
             raise ValueError("the bigram slot table does not match this embedding")
-        if int(table.max()) >= self.bigrams.num_embeddings:
-            raise ValueError("the bigram slot table points past the bigram embedding")
-        self.bigram_slot_rows.copy_(torch.from_numpy(table))
+        install_slot_rows(self.bigram_slot_rows, self.bigrams, table)
 
     def load_vectors(self, vectors: torch.Tensor, freeze: bool = False) -> None:
         """Copy a (vocab_size, embedding_dim) matrix into the table."""
