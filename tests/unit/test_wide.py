@@ -1,6 +1,7 @@
 """The wide bag (models/wide.py) beside a recurrent net: zero at first, a scaled sum of token
 and pair weights, padding invariance, the shared pair table, dropout, ONNX parity, fit/save/
-load, explain, the CLI flag and the refused combinations."""
+load, explain, the CLI flag, the refused combinations, a language model's encoder, layer
+groups and a new head."""
 
 import json
 
@@ -177,7 +178,6 @@ def test_explains_the_probability_the_classifier_gives(fitted):
 @pytest.mark.parametrize("params,match", [
     (dict(arch="textcnn"), "arch='textcnn'"),
     (dict(arch="rcnn"), "arch='rcnn'"),
-    (dict(init_from="lm-dir"), "from a language model"),
     (dict(wide="yes"), "wide"),
 ])
 def test_refused_combinations_say_what_to_do(params, match):
@@ -197,3 +197,55 @@ def test_the_cli_flag_reaches_the_saved_model(tmp_path, capsys, monkeypatch):
                            "--num-threads", "1")
     assert code == 0, err
     assert json.loads((out / "config.json").read_text(encoding="utf-8"))["model"]["wide"]
+
+
+# ---- on a language model's encoder, layer groups, a new head ------------------------------
+def test_from_a_chinese_language_model_the_bag_trains_from_the_first_epoch(tmp_path):
+    """The bag is new, like the head: in the top group of the ULMFiT schedule, so epoch 1
+    (the only one here, with only the top group unfrozen) trains it."""
+    from sentirnn.estimators.classifier import load
+    from sentirnn.estimators.language_model import LanguageModel
+
+    lm = LanguageModel(embedding_dim=16, hidden_size=20, layers=2, batch_size=8, bptt=16,
+                       min_freq=1, max_epochs=1, num_threads=1,
+                       progress=False).fit(make_corpus("zh", 600, seed=43)[0])
+    texts, labels = make_corpus("zh", 160, seed=44)
+    clf = SentimentClassifier.from_language_model(
+        lm, wide=True, max_epochs=1, batch_size=16, num_threads=1, progress=False,
+        valid_fraction=0.0).fit(texts, labels)
+    state = clf.net_.state_dict()
+    assert clf.model_config_.bigram_rows > 100 and "wide.pair_slot_rows" not in state
+    assert torch.count_nonzero(state["wide.tokens.weight"]) > 0
+    assert torch.count_nonzero(state["wide.pairs.weight"]) > 0
+    torch.testing.assert_close(state["embedding.table.weight"],  # still frozen in epoch 1
+                               lm.net_.state_dict()["embedding.table.weight"])
+    clf.save(tmp_path / "m")
+    np.testing.assert_array_equal(load(tmp_path / "m").predict_proba(texts[:20]),
+                                  clf.predict_proba(texts[:20]))
+
+
+def test_layer_groups_put_the_bag_on_top_and_hold_every_parameter_once():
+    from sentirnn.estimators.finetune import layer_groups
+
+    for bigram_rows, wide_pair_rows in ((0, 8), (8, 0)):
+        net = make_net(True, bigram_rows, wide_pair_rows)
+        for pairs_on_top in (False, True):
+            groups = layer_groups(net, pairs_on_top=pairs_on_top)
+            flat = [id(p) for g in groups for p in g]
+            assert sorted(flat) == sorted(id(p) for p in net.parameters())
+            assert all(any(p is q for q in groups[-1]) for p in net.wide.parameters())
+
+
+def test_new_labels_get_a_new_zero_bag_of_the_same_tokens(fitted):
+    import copy
+
+    clf, _, _ = fitted
+    language = clf.language_
+    texts, labels = make_corpus(language, 90, seed=43, labels=("bad", "meh", "good"))
+    tuned = copy.deepcopy(clf)
+    tuned.fine_tune(texts, labels, epochs=1, schedule="standard")
+    assert tuned.classes_ == ["bad", "good", "meh"]
+    assert tuned.net_.wide.tokens.weight.shape == (len(clf.vocab_), 3)
+    assert tuned.predict_proba(texts[:3]).shape == (3, 3)
+    if clf.net_.wide.pair_slot_rows is not None:
+        torch.testing.assert_close(tuned.net_.wide.pair_slot_rows, clf.net_.wide.pair_slot_rows)

@@ -65,11 +65,10 @@ def check_params(clf) -> None:
                           "layer to fill; leave arch out (or train the hybrid from scratch)")
     if not isinstance(clf.wide, bool):
         check_choice(owner, "wide", clf.wide, (True, False))
-    if clf.wide and (clf.init_from or clf.arch in HYBRIDS or ARCHS[clf.arch][0] == "cnn"):
-        raise ConfigError(f"wide=True adds a bag of tokens to a recurrent classifier trained "
-                          f"from scratch; arch={clf.arch!r}" + (" from a language model"
-                          if clf.init_from else "") + " has none: use arch 'bilstm' (or 'lstm', "
-                          "'gru', 'bigru', 'rnn', 'birnn') without init_from, or drop wide")
+    if clf.wide and (clf.arch in HYBRIDS or ARCHS[clf.arch][0] == "cnn"):
+        raise ConfigError(f"wide=True adds a bag of tokens to a recurrent classifier; "
+                          f"arch={clf.arch!r} has none: use arch 'bilstm' (or 'lstm', 'gru', "
+                          "'bigru', 'rnn', 'birnn'), or drop wide")
     if clf.init_from and clf.embeddings:
         raise ConfigError("embeddings and init_from both set the embedding table; the "
                           "language model already has one, so drop embeddings")

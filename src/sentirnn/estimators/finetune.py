@@ -51,7 +51,8 @@ FROM_LM = ("arch", "language", "tokenizer", "embedding_dim", "hidden_size", "lay
 
 
 def layer_groups(net: nn.Module, pairs_on_top: bool = False) -> list[list[nn.Parameter]]:
-    """A ClassifierNet's parameters, bottom to top: embedding, each encoder layer, head.
+    """A ClassifierNet's parameters, bottom to top: embedding, each encoder layer, head (with
+    the wide bag, models/wide.py, when there is one: it reads no layer below the head).
 
     ``pairs_on_top`` moves the token-pair table (models/embedding.py) from the embedding
     group into the head's: on a language model's encoder the pairs are new, and like the
@@ -59,16 +60,18 @@ def layer_groups(net: nn.Module, pairs_on_top: bool = False) -> list[list[nn.Par
     embedding below them thaws.
     """
     pairs = net.embedding.bigrams
-    pair_params = list(pairs.parameters()) if pairs_on_top and pairs is not None else []
+    on_top = list(pairs.parameters()) if pairs_on_top and pairs is not None else []
+    if getattr(net, "wide", None) is not None:
+        on_top += list(net.wide.parameters())
     embedding = [p for p in net.embedding.parameters()
-                 if not any(p is q for q in pair_params)]
+                 if not any(p is q for q in on_top)]
     if hasattr(net, "layer_groups"):  # C-LSTM, RCNN (models/): they name their own groups
         groups = net.layer_groups()
-        return [[p for p in groups[0] if not any(p is q for q in pair_params)],
-                *groups[1:-1], groups[-1] + pair_params]
+        return [[p for p in groups[0] if not any(p is q for q in on_top)],
+                *groups[1:-1], groups[-1] + on_top]
     if not hasattr(net, "encoder"):  # TextCNNNet: embedding, convolutions, head
         return [embedding, list(net.convs.parameters()),
-                list(net.head.parameters()) + pair_params]
+                list(net.head.parameters()) + on_top]
     encoder = net.encoder
     groups = [embedding]
     for i, layer in enumerate(encoder.forward_layers):
@@ -76,7 +79,7 @@ def layer_groups(net: nn.Module, pairs_on_top: bool = False) -> list[list[nn.Par
         if encoder.bidirectional:
             params += list(encoder.backward_layers[i].parameters())
         groups.append(params)
-    groups.append(list(net.pooling.parameters()) + list(net.head.parameters()) + pair_params)
+    groups.append(list(net.pooling.parameters()) + list(net.head.parameters()) + on_top)
     return groups
 
 
@@ -180,10 +183,12 @@ def check_cleaning(clf, lm) -> None:
 
 
 def transfer_config(lm, back, pooling: str, dropout: float, embedding_dropout: float,
-                    num_classes: int, bigram_rows: int) -> ModelConfig:
+                    num_classes: int, bigram_rows: int, wide: bool = False,
+                    wide_pair_rows: int = 0) -> ModelConfig:
     """The network of a classifier on ``lm``'s encoder (sizes, direction and vocabulary are
     the LM's). With a backward LM beside it: one table of both LMs' vectors side by side,
-    and each LM's stack reading its own half (RNNEncoder's separate stacks)."""
+    and each LM's stack reading its own half (RNNEncoder's separate stacks). ``wide`` adds
+    the new bag of tokens and pairs (models/wide.py) beside it."""
     c = lm.net_config_
     return ModelConfig(
         cell="lstm", bidirectional=back is not None, layers=c.layers,
@@ -191,7 +196,7 @@ def transfer_config(lm, back, pooling: str, dropout: float, embedding_dropout: f
         hidden_sizes=c.layer_sizes(), pooling=pooling, embedding_dropout=embedding_dropout,
         dropout=dropout, vocab_size=len(lm.vocab_), num_classes=num_classes,
         bigram_rows=bigram_rows, reverse=lm.direction == "backward",
-        separate_directions=back is not None)
+        separate_directions=back is not None, wide=wide, wide_pair_rows=wide_pair_rows)
 
 
 def provenance(lm, back=None) -> dict:
@@ -242,7 +247,8 @@ def copy_encoder(lm_net: nn.Module, clf_net: nn.Module,
         raise ArtifactError(f"the language model's weights do not fit the classifier: {bad[:3]}")
     missing = clf_net.load_state_dict(state, strict=False).missing_keys
     # pooling, head and token pairs are the classifier's own
-    left = [k for k in missing if not k.startswith(("pooling.", "head.", "embedding.bigram"))]
+    left = [k for k in missing
+            if not k.startswith(("pooling.", "head.", "embedding.bigram", "wide."))]
     if left:
         raise ArtifactError(f"the language model has no weights for {left[:3]}")
 

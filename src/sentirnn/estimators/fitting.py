@@ -119,7 +119,7 @@ class FitSteps:
         else:
             self.model_config_ = finetune.transfer_config(
                 lm, back, self.pooling, self.dropout, self._embedding_dropout(rows),
-                len(self.classes_), rows)
+                len(self.classes_), rows, self.wide, wide[1])
             self.init_from_ = finetune.provenance(lm, back)
         torch.manual_seed(self.seed)
         self.net_ = build_net(self.model_config_)
@@ -249,6 +249,8 @@ class FitSteps:
             log.info("new labels %s: training a new head", new)
             torch.manual_seed(self.seed)
             self.net_.head = nn.Linear(self.net_.head.in_features, len(new))
+            if getattr(self.net_, "wide", None) is not None:
+                self.net_.wide = self.net_.wide.for_classes(len(new))
             self.classes_ = new
             self.model_config_ = replace(self.model_config_, num_classes=len(new))
         groups = len(finetune.layer_groups(self.net_))

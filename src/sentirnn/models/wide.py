@@ -64,6 +64,16 @@ class WideBag(nn.Module):
             x = x * keep.unsqueeze(2).to(x.dtype) / (1 - self.dropout)
         return x.sum(1) / lengths.to(x.dtype).sqrt().unsqueeze(1)  # (B, C)
 
+    def for_classes(self, num_classes: int) -> WideBag:
+        """A new zero bag of the same tokens and pairs for ``num_classes`` (a new head)."""
+        bag = WideBag(self.tokens.num_embeddings, num_classes,
+                      0 if self.pairs is None else self.pairs.num_embeddings,
+                      0 if self.pair_slot_rows is None else self.pair_slot_rows.numel(),
+                      self.dropout)
+        if self.pair_slot_rows is not None:
+            bag.pair_slot_rows.copy_(self.pair_slot_rows)
+        return bag.to(self.tokens.weight.device)
+
     def set_pair_slot_rows(self, table: np.ndarray) -> None:
         """Install the slot → row table of ``build_bigram_slot_rows`` (a bag with its own)."""
         if self.pair_slot_rows is None:
