@@ -249,3 +249,16 @@ def test_new_labels_get_a_new_zero_bag_of_the_same_tokens(fitted):
     assert tuned.predict_proba(texts[:3]).shape == (3, 3)
     if clf.net_.wide.pair_slot_rows is not None:
         torch.testing.assert_close(tuned.net_.wide.pair_slot_rows, clf.net_.wide.pair_slot_rows)
+
+
+def test_finetune_refuses_the_flag_on_a_classifier_source(fitted, tmp_path, capsys,
+                                                          monkeypatch):
+    clf, texts, labels = fitted
+    clf.save(tmp_path / "m")
+    data = tmp_path / "more.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in zip(texts, labels)),
+                    encoding="utf-8")
+    code, _, err = run_cli(capsys, monkeypatch, "finetune", tmp_path / "m", data, "--out",
+                           tmp_path / "tuned", "--wide")
+    assert code != 0 and "--wide" in err and "language model only" in err
+    assert len(err.strip().splitlines()) == 1

@@ -121,6 +121,9 @@ def finetune(
     bigrams: str | None = typer.Option(None, help="auto|on|off (LM source): add token-pair "
                                        "embeddings; auto = on for Chinese characters, off "
                                        "with --backward-lm."),
+    wide: bool | None = typer.Option(
+        None, "--wide/--no-wide", help="(LM source) add a linear bag of tokens and token "
+        "pairs to the classifier's logits (wide & deep)."),
     max_len: int | None = typer.Option(None), seed: int | None = typer.Option(None),
     device: str | None = typer.Option(None), num_threads: int | None = typer.Option(None),
     precision: str | None = PRECISION,
@@ -146,8 +149,8 @@ def finetune(
     # The flags given that are classifier parameters (schedule goes to fine_tune instead).
     given = dict(
         max_epochs=max_epochs, batch_size=batch_size, lr=lr, min_steps=min_steps,
-        pooling=pooling, dropout=dropout, bigrams=bigrams, max_len=max_len, seed=seed,
-        device=device, num_threads=num_threads, precision=precision, progress=progress,
+        pooling=pooling, dropout=dropout, bigrams=bigrams, wide=wide, max_len=max_len,
+        seed=seed, device=device, num_threads=num_threads, precision=precision, progress=progress,
     )
     flags = {k: v for k, v in given.items() if v is not None}
     runs = out.resolve().parent / "runs" / out.resolve().name
@@ -160,10 +163,10 @@ def finetune(
     except ParamError as e:
         raise ConfigError(e.for_flag(f"--{e.param}")) from None
     if kind == "sentirnn.classifier" and (lm_epochs or extra_unlabelled or self_train or bigrams
-                                          or backward_lm):
+                                          or backward_lm or wide is not None):
         raise ConfigError(f"{source} is a classifier: --lm-epochs, --extra-unlabelled, "
-                          "--self-train, --bigrams and --backward-lm apply to a language "
-                          "model only")
+                          "--self-train, --bigrams, --wide and --backward-lm apply to a "
+                          "language model only")
     if kind != "sentirnn.classifier" and freeze:
         raise ConfigError("--freeze applies when SOURCE is a classifier; a language model "
                           "is unfrozen gradually by --schedule ulmfit")
