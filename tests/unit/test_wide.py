@@ -262,3 +262,27 @@ def test_finetune_refuses_the_flag_on_a_classifier_source(fitted, tmp_path, caps
                            tmp_path / "tuned", "--wide")
     assert code != 0 and "--wide" in err and "language model only" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_explanations_give_the_bag_its_share(fitted):
+    """With the recurrent half silenced (a zero head), the decision is the bag's alone: the
+    scores still add up to the label probability's change from the baseline (a zero bag and
+    zero embeddings: 0.5), and the word the bag weighs is the one that decided."""
+    import copy
+
+    clf, texts, _ = fitted
+    clf = copy.deepcopy(clf)
+    word = texts[0].split()[0] if clf.language_ == "en" else texts[0][0]
+    ids = clf.pipeline_.encode_one(word, clf.max_len, clf.truncation)[1]
+    with torch.no_grad():
+        clf.net_.head.weight.zero_()
+        clf.net_.head.bias.zero_()
+        for table in (clf.net_.wide.tokens, clf.net_.wide.pairs):
+            table.weight.zero_()
+        clf.net_.wide.tokens.weight[ids[0]] = torch.tensor([-2.0, 2.0])
+    text = f"{word} {texts[1]}" if clf.language_ == "en" else word + texts[1]
+    result = clf.explain(text, steps=64)
+    p = result.probabilities[clf.classes_[1]]
+    assert result.label == clf.classes_[1] and p > 0.6
+    assert result.top(1)[0][0] == word
+    assert sum(result.scores) == pytest.approx(p - 0.5, abs=0.01)

@@ -96,6 +96,24 @@ def _colored(tokens: list[str], scores: list[float]) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
+def _bag_along_the_path(net, ids: torch.Tensor, lengths: torch.Tensor, embedded: torch.Tensor):
+    """x (S, T, E) on the path from zero to ``embedded`` → (S, C) logits of the net's wide
+    bag (models/wide.py) with each token present as far as the path has brought it, or None
+    (no bag). On the path x = α · embedded, so token t's presence, x_t · e_t / |e_t|², is α:
+    the bag's logits go from 0 at the baseline to their value at the text, and Integrated
+    Gradients gives each token its share of them too, not only of the recurrent net's."""
+    if getattr(net, "wide", None) is None:
+        return lambda x: None
+    terms = net.wide_terms(ids, lengths)  # (1, T, C)
+    norm = (embedded * embedded).sum(2).clamp_min(1e-12)  # (1, T)
+
+    def bag(x: torch.Tensor) -> torch.Tensor:
+        presence = (x * embedded).sum(2) / norm  # (S, T)
+        return (presence.unsqueeze(2) * terms).sum(1)  # (S, C)
+
+    return bag
+
+
 def explain_text(clf, text: str, steps: int = 32) -> Explanation:
     """Explain one text's prediction with Integrated Gradients on the token embeddings.
 
@@ -134,11 +152,9 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
     lengths = torch.tensor([len(ids)], dtype=torch.long, device=device)  # (1,)
     with torch.no_grad():
         embedded = net.embedding(ids_t)  # (1, T, E); dropout is off in eval mode
-        # a wide bag's logits are fixed by the ids: they shift the probabilities that the
-        # attributions explain but get no share of them (the bag is linear: see ``wide``)
-        wide = {} if getattr(net, "wide", None) is None \
-            else {"wide": net.wide_logits(ids_t, lengths)}
-        probs = torch.softmax(net.forward_embedded(embedded, lengths, **wide) / t, 1)[0]  # (C,)
+        bag = _bag_along_the_path(net, ids_t, lengths, embedded)
+        wide = None if getattr(net, "wide", None) is None else net.wide_logits(ids_t, lengths)
+        probs = torch.softmax(net.forward_embedded(embedded, lengths, wide) / t, 1)[0]  # (C,)
         attention = None
         if net.pooling.kind == "attention":
             states = net.states(embedded, lengths)  # (1, T, D·H), in reading order
@@ -148,7 +164,7 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
     target = int(probs.argmax())
 
     def label_probability(x, n):  # (S, T, E), (S,) → (S, C)
-        return torch.softmax(net.forward_embedded(x, n, **wide) / t, 1)
+        return torch.softmax(net.forward_embedded(x, n, bag(x)) / t, 1)
 
     # cuDNN cannot run an RNN backward pass in eval mode; the native kernels can.
     with torch.backends.cudnn.flags(enabled=False):

@@ -55,6 +55,17 @@ class WideBag(nn.Module):
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor,
                 slot_rows: torch.Tensor | None = None) -> torch.Tensor:
         """``slot_rows``: the shared slot → row table of the pairs (when the bag has none)."""
+        x = self._weights(ids, slot_rows)  # (B, T, C)
+        return x.sum(1) / lengths.to(x.dtype).sqrt().unsqueeze(1)  # (B, C)
+
+    def terms(self, ids: torch.Tensor, lengths: torch.Tensor,
+              slot_rows: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, C): each position's share of the logits — its token's weights and those of
+        its pair with the next token, over √length (what explanations attribute to it)."""
+        x = self._weights(ids, slot_rows)  # (B, T, C)
+        return x / lengths.to(x.dtype).sqrt().view(-1, 1, 1)
+
+    def _weights(self, ids: torch.Tensor, slot_rows: torch.Tensor | None) -> torch.Tensor:
         x = self.tokens(ids)  # (B, T) → (B, T, C)
         if self.pairs is not None:
             table = self.pair_slot_rows if slot_rows is None else slot_rows
@@ -62,7 +73,7 @@ class WideBag(nn.Module):
         if self.training and self.dropout > 0:  # whole positions: a token with its pair
             keep = torch.rand(x.shape[:2], device=x.device) >= self.dropout  # (B, T)
             x = x * keep.unsqueeze(2).to(x.dtype) / (1 - self.dropout)
-        return x.sum(1) / lengths.to(x.dtype).sqrt().unsqueeze(1)  # (B, C)
+        return x
 
     def for_classes(self, num_classes: int) -> WideBag:
         """A new zero bag of the same tokens and pairs for ``num_classes`` (a new head)."""
