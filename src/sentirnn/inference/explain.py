@@ -96,6 +96,12 @@ def _colored(tokens: list[str], scores: list[float]) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
+def _logits(net, x: torch.Tensor, lengths: torch.Tensor, wide: torch.Tensor | None):
+    """(S, T, E) embedded → (S, C); ``wide``: a bag's logits, for the nets that have one."""
+    return net.forward_embedded(x, lengths) if wide is None \
+        else net.forward_embedded(x, lengths, wide)
+
+
 def _bag_along_the_path(net, ids: torch.Tensor, lengths: torch.Tensor, embedded: torch.Tensor):
     """x (S, T, E) on the path from zero to ``embedded`` → (S, C) logits of the net's wide
     bag (models/wide.py) with each token present as far as the path has brought it, or None
@@ -154,7 +160,7 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
         embedded = net.embedding(ids_t)  # (1, T, E); dropout is off in eval mode
         bag = _bag_along_the_path(net, ids_t, lengths, embedded)
         wide = None if getattr(net, "wide", None) is None else net.wide_logits(ids_t, lengths)
-        probs = torch.softmax(net.forward_embedded(embedded, lengths, wide) / t, 1)[0]  # (C,)
+        probs = torch.softmax(_logits(net, embedded, lengths, wide) / t, 1)[0]  # (C,)
         attention = None
         if net.pooling.kind == "attention":
             states = net.states(embedded, lengths)  # (1, T, D·H), in reading order
@@ -164,7 +170,7 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
     target = int(probs.argmax())
 
     def label_probability(x, n):  # (S, T, E), (S,) → (S, C)
-        return torch.softmax(net.forward_embedded(x, n, bag(x)) / t, 1)
+        return torch.softmax(_logits(net, x, n, bag(x)) / t, 1)
 
     # cuDNN cannot run an RNN backward pass in eval mode; the native kernels can.
     with torch.backends.cudnn.flags(enabled=False):
