@@ -93,13 +93,20 @@ def test_with_pairs_in_the_embedding_the_bag_reads_its_table_and_keeps_no_copy()
 
 
 def test_dropout_only_while_training_and_whole_positions():
+    """In training a position's token and pair weights are dropped together or kept
+    together (scaled by 1 / (1 - 0.5)); in evaluation nothing is dropped."""
     net = make_net(wide_pair_rows=8)
     ids, lengths = collate([list(range(2, 30))])
     with torch.no_grad():
         evaluated = {tuple(net.wide_logits(ids, lengths)[0].tolist()) for _ in range(3)}
+        full = net.wide_terms(ids, lengths)[0]  # (T, C)
         net.wide.train()
         trained = {tuple(net.wide_logits(ids, lengths)[0].tolist()) for _ in range(3)}
+        dropped = net.wide_terms(ids, lengths)[0]
     assert len(evaluated) == 1 and len(trained) == 3
+    kept = dropped.abs().sum(1) > 0  # (T,)
+    assert 0 < int(kept.sum()) < len(kept)
+    torch.testing.assert_close(dropped[kept], 2 * full[kept])
     with pytest.raises(ValueError, match="no pair table of its own"):
         make_net(bigram_rows=8).wide.set_pair_slot_rows(np.zeros(SLOTS, dtype=np.int32))
 

@@ -63,8 +63,7 @@ def check_params(clf) -> None:
         raise ConfigError(f"arch={clf.arch!r} cannot start from a language model: init_from "
                           "gives the LM's LSTM stack, which has no convolution or context "
                           "layer to fill; leave arch out (or train the hybrid from scratch)")
-    if not isinstance(clf.wide, bool):
-        check_choice(owner, "wide", clf.wide, (True, False))
+    check_choice(owner, "wide", clf.wide, (True, False))
     if clf.wide and (clf.arch in HYBRIDS or ARCHS[clf.arch][0] == "cnn"):
         raise ConfigError(f"wide=True adds a bag of tokens to a recurrent classifier; "
                           f"arch={clf.arch!r} has none: use arch 'bilstm' (or 'lstm', 'gru', "

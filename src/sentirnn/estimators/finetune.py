@@ -61,7 +61,7 @@ def layer_groups(net: nn.Module, pairs_on_top: bool = False) -> list[list[nn.Par
     """
     pairs = net.embedding.bigrams
     on_top = list(pairs.parameters()) if pairs_on_top and pairs is not None else []
-    if getattr(net, "wide", None) is not None:
+    if net.wide is not None:
         on_top += list(net.wide.parameters())
     embedding = [p for p in net.embedding.parameters()
                  if not any(p is q for q in on_top)]

@@ -249,7 +249,7 @@ class FitSteps:
             log.info("new labels %s: training a new head", new)
             torch.manual_seed(self.seed)
             self.net_.head = nn.Linear(self.net_.head.in_features, len(new))
-            if getattr(self.net_, "wide", None) is not None:
+            if self.net_.wide is not None:
                 self.net_.wide = self.net_.wide.for_classes(len(new))
             self.classes_ = new
             self.model_config_ = replace(self.model_config_, num_classes=len(new))

@@ -96,19 +96,13 @@ def _colored(tokens: list[str], scores: list[float]) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
-def _logits(net, x: torch.Tensor, lengths: torch.Tensor, wide: torch.Tensor | None):
-    """(S, T, E) embedded → (S, C); ``wide``: a bag's logits, for the nets that have one."""
-    return net.forward_embedded(x, lengths) if wide is None \
-        else net.forward_embedded(x, lengths, wide)
-
-
 def _bag_along_the_path(net, ids: torch.Tensor, lengths: torch.Tensor, embedded: torch.Tensor):
     """x (S, T, E) on the path from zero to ``embedded`` → (S, C) logits of the net's wide
     bag (models/wide.py) with each token present as far as the path has brought it, or None
     (no bag). On the path x = α · embedded, so token t's presence, x_t · e_t / |e_t|², is α:
     the bag's logits go from 0 at the baseline to their value at the text, and Integrated
     Gradients gives each token its share of them too, not only of the recurrent net's."""
-    if getattr(net, "wide", None) is None:
+    if net.wide is None:
         return lambda x: None
     terms = net.wide_terms(ids, lengths)  # (1, T, C)
     norm = (embedded * embedded).sum(2).clamp_min(1e-12)  # (1, T)
@@ -159,8 +153,8 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
     with torch.no_grad():
         embedded = net.embedding(ids_t)  # (1, T, E); dropout is off in eval mode
         bag = _bag_along_the_path(net, ids_t, lengths, embedded)
-        wide = None if getattr(net, "wide", None) is None else net.wide_logits(ids_t, lengths)
-        probs = torch.softmax(_logits(net, embedded, lengths, wide) / t, 1)[0]  # (C,)
+        wide = None if net.wide is None else net.wide_logits(ids_t, lengths)
+        probs = torch.softmax(net.forward_embedded(embedded, lengths, wide) / t, 1)[0]  # (C,)
         attention = None
         if net.pooling.kind == "attention":
             states = net.states(embedded, lengths)  # (1, T, D·H), in reading order
@@ -170,7 +164,7 @@ def explain_text(clf, text: str, steps: int = 32) -> Explanation:
     target = int(probs.argmax())
 
     def label_probability(x, n):  # (S, T, E), (S,) → (S, C)
-        return torch.softmax(_logits(net, x, n, bag(x)) / t, 1)
+        return torch.softmax(net.forward_embedded(x, n, bag(x)) / t, 1)
 
     # cuDNN cannot run an RNN backward pass in eval mode; the native kernels can.
     with torch.backends.cudnn.flags(enabled=False):

@@ -28,15 +28,11 @@ class HeadedNet(nn.Module):
     def wide_logits(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T) ids → (B, C) logits of the ``wide`` bag; its pairs are the embedding's
         when the embedding has pairs (one slot table for both)."""
-        return self.wide(ids, lengths, self._wide_slot_rows())
+        return self.wide(ids, lengths, getattr(self.embedding, "bigram_slot_rows", None))
 
     def wide_terms(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T) ids → (B, T, C): each position's share of ``wide_logits``."""
-        return self.wide.terms(ids, lengths, self._wide_slot_rows())
-
-    def _wide_slot_rows(self) -> torch.Tensor | None:
-        return self.embedding.bigram_slot_rows if self.wide.pair_slot_rows is None \
-            and self.wide.pairs is not None else None
+        return self.wide.terms(ids, lengths, getattr(self.embedding, "bigram_slot_rows", None))
 
     def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T) ids → (B, P) pooled features: what the head reads (document vectors)."""

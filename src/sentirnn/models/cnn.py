@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from sentirnn.config import ModelConfig
+from sentirnn.models.classifier_net import HeadedNet
 from sentirnn.models.embedding import TokenEmbedding
 from sentirnn.models.pooling import valid_mask
 
@@ -28,7 +29,7 @@ def kernel_sizes(config: ModelConfig, default: tuple[int, ...]) -> tuple[int, ..
     return sizes
 
 
-class TextCNNNet(nn.Module):
+class TextCNNNet(HeadedNet):
     """Tensors in, tensors out: (B, T) ids and (B,) lengths → (B, C) logits.
 
     ``hidden_size`` filters per kernel width (``kernel_sizes``, default 3, 4, 5); the
@@ -49,18 +50,6 @@ class TextCNNNet(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.feature_size = config.hidden_size * len(self.kernel_sizes)  # P
         self.head = nn.Linear(self.feature_size, config.num_classes)
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.features(ids, lengths)))  # (B, P) → (B, C)
-
-    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids → (B, P) max-pooled filter outputs: what the head reads."""
-        x = self.embedding(ids)  # (B, T) → (B, T, E)
-        return self.features_embedded(x, lengths)
-
-    def forward_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B, T, E) embedded inputs → (B, C); the entry point for attributions."""
-        return self.head(self.dropout(self.features_embedded(x, lengths)))  # (B, C)
 
     def features_embedded(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T, E) embedded inputs → (B, P), P = hidden_size · len(kernel_sizes)."""

@@ -54,7 +54,8 @@ class WideBag(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor,
                 slot_rows: torch.Tensor | None = None) -> torch.Tensor:
-        """``slot_rows``: the shared slot → row table of the pairs (when the bag has none)."""
+        """``slot_rows``: the embedding's slot → row table of the pairs, if it has one (read
+        when the bag has none of its own)."""
         x = self._weights(ids, slot_rows)  # (B, T, C)
         return x.sum(1) / lengths.to(x.dtype).sqrt().unsqueeze(1)  # (B, C)
 
@@ -68,7 +69,7 @@ class WideBag(nn.Module):
     def _weights(self, ids: torch.Tensor, slot_rows: torch.Tensor | None) -> torch.Tensor:
         x = self.tokens(ids)  # (B, T) → (B, T, C)
         if self.pairs is not None:
-            table = self.pair_slot_rows if slot_rows is None else slot_rows
+            table = slot_rows if self.pair_slot_rows is None else self.pair_slot_rows
             x = x + self.pairs(pair_rows(ids, table))
         if self.training and self.dropout > 0:  # whole positions: a token with its pair
             keep = torch.rand(x.shape[:2], device=x.device) >= self.dropout  # (B, T)
